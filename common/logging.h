@@ -1,0 +1,35 @@
+// Minimal leveled logging to stderr. Thread-safe: each line is written with one
+// fwrite. Level comes from SKIPJOIN_LOG (debug, info, warn, error; default info).
+#pragma once
+
+#include <sstream>
+#include <string>
+
+namespace skipjoin {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+LogLevel CurrentLogLevel();
+void SetLogLevel(LogLevel level);
+void EmitLogLine(LogLevel level, const char* file, int line, const std::string& msg);
+
+namespace internal {
+class LogMessage {
+ public:
+  LogMessage(LogLevel level, const char* file, int line) : level_(level), file_(file), line_(line) {}
+  ~LogMessage() { EmitLogLine(level_, file_, line_, os_.str()); }
+  std::ostream& stream() { return os_; }
+
+ private:
+  LogLevel level_;
+  const char* file_;
+  int line_;
+  std::ostringstream os_;
+};
+}  // namespace internal
+}  // namespace skipjoin
+
+#define SJ_LOG(level)                                                         \
+  if (::skipjoin::LogLevel::k##level < ::skipjoin::CurrentLogLevel()) {       \
+  } else                                                                      \
+    ::skipjoin::internal::LogMessage(::skipjoin::LogLevel::k##level, __FILE__, __LINE__).stream()

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what building and testing skipjoin needs on Debian 12 (bookworm):
+# compilers and CMake, the libraries of the design card, and the Python
+# packages the end-to-end tests use (openai client). Idempotent; run as root.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(
+  build-essential cmake ninja-build pkg-config git python3 python3-pip curl unzip
+  libgtest-dev libgmock-dev
+  libopenblas-dev
+  nlohmann-json3-dev libyaml-cpp-dev
+  libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
+  libboost-dev libboost-system-dev
+  prometheus-cpp-dev prometheus
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install_deps: apt-get install ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}"
+fi
+# Python side: the official OpenAI client drives the HTTP API in e2e tests.
+python3 -m pip install -q --disable-pip-version-check -r "$(dirname "$0")/requirements-test.txt"
