@@ -1,0 +1,147 @@
+// The cluster config: one YAML file that says which nodes and devices exist,
+// which model they serve, how they form replicas, and how the coordinator
+// schedules. docs/CONFIGURATION.md documents every key, its unit and default.
+//
+// Loading is strict: unknown keys (typos), wrong types, out-of-range values and
+// inconsistent references are errors formatted "file:line: key.path: what is
+// wrong" (line numbers are 1-based; values that came from a --set override say
+// "command line" instead of file:line).
+//
+// Value types; thread-compatible. Loading reads the file and, for model.path
+// "default", the environment (SKIPJOIN_CACHE, HOME).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace skipjoin::config {
+
+enum class DeviceKind { kCpu, kCuda };  // YAML: cpu, cuda
+const char* DeviceKindName(DeviceKind kind);
+
+struct DeviceConfig {
+  DeviceKind kind = DeviceKind::kCpu;
+  uint32_t index = 0;    // CUDA ordinal, or the CPU worker slot (unique per node and kind)
+  uint32_t threads = 0;  // CPU compute threads for this worker; 0 = the worker decides
+};
+
+struct NodeConfig {
+  std::string name;  // referred to by coordinator.node and replica device refs
+  std::string host;  // address other nodes reach this node at
+  std::vector<DeviceConfig> devices;
+};
+
+// "node:kind:index", e.g. "gpu-a:cuda:3" or "local:cpu:0".
+struct DeviceRef {
+  std::string node;
+  DeviceKind kind = DeviceKind::kCpu;
+  uint32_t index = 0;
+  std::string ToString() const;
+  bool operator==(const DeviceRef&) const = default;
+};
+
+struct ReplicaConfig {
+  std::string name;                // unique; default "replica-<i>"
+  uint32_t tp = 1;                 // tensor-parallel size == devices.size()
+  std::vector<DeviceRef> devices;  // device i runs TP rank i
+};
+
+struct RequestLimits {
+  uint64_t max_body_bytes = 1u << 20;  // HTTP request body, bytes
+  uint32_t max_tokens_default = 256;   // when a request does not say
+  uint32_t max_tokens_limit = 4096;    // largest max_tokens a request may ask for
+};
+
+struct CoordinatorConfig {
+  std::string node;             // the node that runs the coordinator; default: the first node
+  std::string host;             // address workers and clients connect to; default: that node's host
+  uint16_t http_port = 8000;    // OpenAI-compatible HTTP API
+  uint16_t client_port = 5555;  // native client protocol (ZeroMQ ROUTER)
+  uint16_t worker_port = 5556;  // workers (ZeroMQ ROUTER)
+  std::optional<std::string> api_key;  // required as "Authorization: Bearer <key>" when set
+  RequestLimits limits;
+};
+
+struct ModelConfig {
+  std::string path;  // .gguf file or HF directory; "default" resolves to DefaultModelPath()
+  std::string name;  // served model id; default: file name without extension
+  std::string dtype = "auto";           // compute dtype: auto, f32, f16, bf16
+  std::optional<uint32_t> max_context;  // tokens; default: the model's own
+};
+
+enum class SchedulerPolicy { kMlfq, kFcfs };  // YAML: mlfq, fcfs
+const char* SchedulerPolicyName(SchedulerPolicy policy);
+
+struct MlfqConfig {
+  uint32_t levels = 4;
+  double quantum_base_ms = 50;  // quantum of the highest level, milliseconds
+  double quantum_ratio = 2;     // quantum_i = base * ratio^i
+  double starvation_ms = 5000;  // waiting longer promotes a job to the top level
+};
+
+struct SwapConfig {
+  uint32_t reserve_blocks = 0;      // device blocks kept free for decode growth
+  uint32_t no_ping_pong_steps = 8;  // a swapped-in job is not swapped out again for this many steps
+};
+
+struct SchedulerConfig {
+  SchedulerPolicy policy = SchedulerPolicy::kMlfq;
+  uint32_t token_budget = 512;  // most tokens (decodes + prefill chunks) per step
+  uint32_t max_running = 256;   // most sequences in one step
+  MlfqConfig mlfq;
+  SwapConfig swap;
+};
+
+struct KvConfig {
+  uint32_t block_size = 16;             // tokens per block; a power of two
+  double device_memory_fraction = 0.9;  // of device memory for weights + KV
+  uint64_t host_swap_bytes =
+      4ull << 30;  // host swap pool per worker, bytes (YAML: host_swap_bytes or host_swap_gib)
+  std::optional<uint32_t> num_device_blocks;  // fixed pool size (CPU workers, tests)
+};
+
+struct MetricsConfig {
+  uint16_t coordinator_port = 9400;  // coordinator /metrics
+  uint16_t worker_port_base = 9401;  // worker k on a node serves base + k
+};
+
+struct HeartbeatConfig {
+  uint32_t interval_ms = 1000;
+  uint32_t timeout_ms = 5000;  // a worker silent this long is declared dead
+};
+
+struct ClusterConfig {
+  std::string source;  // the file it came from (for messages)
+  std::string name;
+  CoordinatorConfig coordinator;
+  std::vector<NodeConfig> nodes;
+  ModelConfig model;
+  std::vector<ReplicaConfig> replicas;  // shorthand {count, tp} already expanded
+  SchedulerConfig scheduler;
+  KvConfig kv;
+  MetricsConfig metrics;
+  HeartbeatConfig heartbeat;
+
+  const NodeConfig* FindNode(std::string_view name) const;
+};
+
+// ${SKIPJOIN_CACHE:-$HOME/.cache/skipjoin}/models/SmolLM2-135M-Instruct.Q4_1.gguf,
+// where scripts/fetch_model.sh puts the default model.
+std::string DefaultModelPath();
+
+// Loads, applies overrides, and validates. Each override is "key.path=value"
+// (the argument of --set): dots separate map keys, a number indexes a list
+// (replicas.0.tp=2), and the value is YAML ("fcfs", "9000", "[a, b]").
+Result<ClusterConfig> LoadClusterConfig(const std::string& path,
+                                        const std::vector<std::string>& overrides = {});
+
+// Same for text already in memory; `source` names it in error messages.
+Result<ClusterConfig> ParseClusterConfig(std::string_view yaml, const std::string& source,
+                                         const std::vector<std::string>& overrides = {});
+
+}  // namespace skipjoin::config
