@@ -1,0 +1,181 @@
+// A sequence's logits and greedy tokens must not depend on how it is run:
+// alone or batched with 7 others, any prefill chunk size, block size 8 or 16,
+// any placement of its blocks, a swap to the host pool and back, GGUF or HF
+// safetensors, TP=1 or TP=2.
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/engine/engine_harness.h"
+#include "tests/testutil/tiny_model.h"
+
+namespace skipjoin {
+namespace {
+
+using testing::MaxAbsDiff;
+using testing::RunOptions;
+using testing::RunSequences;
+using testing::SeqRecord;
+
+// float32 reductions reordered by a different batch shape or split stay well
+// inside this; a real bug (wrong position, wrong block) moves logits by ~0.1+.
+constexpr float kTol = 2e-4f;
+
+std::vector<int32_t> Prompt(int len, int seed, int64_t vocab) {
+  std::vector<int32_t> p(len);
+  uint32_t x = 2654435761u * (seed + 1);
+  for (int i = 0; i < len; ++i) {
+    x = x * 1664525u + 1013904223u;
+    p[i] = static_cast<int32_t>((x >> 8) % (vocab - 3));  // avoid the special tokens at the end
+  }
+  return p;
+}
+
+class EngineInvarianceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(testing::TestTempDir("engine_invariance"));
+    testutil::TinyModelSpec spec;
+    spec.layers = 2;
+    spec.max_context = 512;
+    ASSERT_TRUE(testutil::WriteTinyGguf(spec, *dir_ + "/tiny.gguf").ok());
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  std::unique_ptr<Engine> MakeEngine(int32_t block_size = 16, int32_t host_blocks = 0,
+                                     const std::string& file = "tiny.gguf") {
+    EngineOptions o;
+    o.model_path = *dir_ + "/" + file;
+    o.block_size = block_size;
+    o.num_device_blocks = 512;
+    o.num_host_blocks = host_blocks;
+    o.num_threads = 2;
+    auto e = Engine::Create(o, nullptr);
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return e.ok() ? std::move(e).value() : nullptr;
+  }
+
+  static std::string* dir_;
+};
+std::string* EngineInvarianceTest::dir_ = nullptr;
+
+TEST_F(EngineInvarianceTest, BatchingWithSevenOthersDoesNotChangeOutput) {
+  auto engine = MakeEngine();
+  const int64_t V = engine->config().vocab_size;
+  std::vector<int32_t> prompt = Prompt(37, 0, V);
+  SeqRecord alone = RunSequences(*engine, {prompt}, {})[0];
+  std::vector<std::vector<int32_t>> batch = {prompt};
+  for (int i = 1; i < 8; ++i) batch.push_back(Prompt(5 + 9 * i, i, V));
+  RunOptions opt;
+  opt.chunk = 16;  // mixed steps: chunks of several prompts together, then decodes
+  SeqRecord batched = RunSequences(*engine, batch, opt)[0];
+  EXPECT_EQ(alone.tokens, batched.tokens);
+  EXPECT_LT(MaxAbsDiff(alone, batched), kTol);
+}
+
+TEST_F(EngineInvarianceTest, PrefillChunkSizeDoesNotChangeOutput) {
+  auto engine = MakeEngine();
+  std::vector<int32_t> prompt = Prompt(150, 3, engine->config().vocab_size);
+  SeqRecord whole = RunSequences(*engine, {prompt}, {})[0];
+  for (int32_t chunk : {1, 7, 64}) {
+    RunOptions opt;
+    opt.chunk = chunk;
+    SeqRecord chunked = RunSequences(*engine, {prompt}, opt)[0];
+    EXPECT_EQ(whole.tokens, chunked.tokens) << "chunk " << chunk;
+    EXPECT_LT(MaxAbsDiff(whole, chunked), kTol) << "chunk " << chunk;
+  }
+}
+
+TEST_F(EngineInvarianceTest, BlockSizeAndPlacementDoNotChangeOutput) {
+  auto e16 = MakeEngine(16);
+  auto e8 = MakeEngine(8);
+  std::vector<int32_t> prompt = Prompt(70, 5, e16->config().vocab_size);
+  SeqRecord a = RunSequences(*e16, {prompt}, {})[0];
+  RunOptions shuffled;
+  shuffled.block_shuffle_seed = 77;
+  shuffled.chunk = 13;
+  SeqRecord b = RunSequences(*e8, {prompt}, shuffled)[0];
+  SeqRecord c = RunSequences(*e16, {prompt}, shuffled)[0];
+  EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_EQ(a.tokens, c.tokens);
+  EXPECT_LT(MaxAbsDiff(a, b), kTol);
+  EXPECT_LT(MaxAbsDiff(a, c), kTol);
+}
+
+TEST_F(EngineInvarianceTest, SwapToHostAndBackDoesNotChangeOutput) {
+  auto engine = MakeEngine(16, /*host_blocks=*/64);
+  std::vector<int32_t> prompt = Prompt(45, 9, engine->config().vocab_size);
+  SeqRecord plain = RunSequences(*engine, {prompt}, {})[0];
+  RunOptions opt;
+  opt.swap_round_trip = true;
+  SeqRecord swapped = RunSequences(*engine, {prompt}, opt)[0];
+  EXPECT_EQ(plain.tokens, swapped.tokens);
+  EXPECT_LT(MaxAbsDiff(plain, swapped), kTol);
+}
+
+TEST_F(EngineInvarianceTest, SwapWithoutHostPoolIsAnError) {
+  auto engine = MakeEngine(16, 0);
+  StepInput in;
+  in.swap_out.push_back({0, 0});
+  auto r = engine->Step(in);
+  EXPECT_FALSE(r.ok());
+}
+
+TEST_F(EngineInvarianceTest, GgufAndSafetensorsGiveTheSameModel) {
+  testutil::TinyModelSpec spec;
+  ASSERT_TRUE(testutil::WriteTinyHfDir(spec, *dir_ + "/hf", 2).ok());
+  auto gguf = MakeEngine();
+  auto hf = MakeEngine(16, 0, "hf");
+  ASSERT_NE(hf, nullptr);
+  EXPECT_FALSE(gguf->config().rope_neox);
+  EXPECT_TRUE(hf->config().rope_neox);
+  std::vector<int32_t> prompt = Prompt(33, 11, gguf->config().vocab_size);
+  SeqRecord a = RunSequences(*gguf, {prompt}, {})[0];
+  SeqRecord b = RunSequences(*hf, {prompt}, {})[0];
+  EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_LT(MaxAbsDiff(a, b), kTol);
+}
+
+// Runs the same prompt on tp ranks in threads of this process.
+SeqRecord RunTensorParallel(const std::string& path, int tp, const std::vector<int32_t>& prompt) {
+  LocalCommGroup group(tp);
+  std::vector<SeqRecord> out(tp);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < tp; ++r) {
+    threads.emplace_back([&, r] {
+      auto comm = group.Rank(r);
+      EngineOptions o;
+      o.model_path = path;
+      o.tp_rank = r;
+      o.tp_size = tp;
+      o.num_device_blocks = 64;
+      o.num_threads = 1;
+      auto e = Engine::Create(o, comm.get());
+      if (!e.ok()) {
+        ADD_FAILURE() << e.status().ToString();
+        return;
+      }
+      // Every rank gets the same plans and returns the same outputs.
+      out[r] = RunSequences(**e, {prompt}, {})[0];
+    });
+  }
+  for (auto& t : threads) t.join();
+  return out[0];
+}
+
+TEST_F(EngineInvarianceTest, TensorParallelTwoRanksMatchesOneRank) {
+  for (bool tied : {false, true}) {
+    testutil::TinyModelSpec spec;
+    spec.tied = tied;
+    spec.vocab_size = testutil::TinyTokenizerVocabSize() + 1;  // odd: last vocab shard is padded
+    const std::string path = *dir_ + (tied ? "/tp_tied.gguf" : "/tp.gguf");
+    ASSERT_TRUE(testutil::WriteTinyGguf(spec, path).ok());
+    std::vector<int32_t> prompt = Prompt(29, 13, spec.vocab_size);
+    SeqRecord one = RunTensorParallel(path, 1, prompt);
+    SeqRecord two = RunTensorParallel(path, 2, prompt);
+    EXPECT_EQ(one.tokens, two.tokens) << "tied=" << tied;
+    EXPECT_LT(MaxAbsDiff(one, two), kTol) << "tied=" << tied;
+  }
+}
+
+}  // namespace
+}  // namespace skipjoin

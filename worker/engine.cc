@@ -1,0 +1,314 @@
+// Engine creation: shard arithmetic, weight loading (dequantized to float32 on
+// the host, uploaded in the backend's dtype), rotary tables, KV pools.
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+
+#include "common/logging.h"
+#include "worker/engine_impl.h"
+
+namespace skipjoin {
+namespace {
+
+Result<ShardDims> ComputeShard(const ModelConfig& c, int rank, int tp) {
+  ShardDims s;
+  if (tp < 1 || rank < 0 || rank >= tp) {
+    return InvalidArgument("tp_rank " + std::to_string(rank) + " outside tp_size " + std::to_string(tp));
+  }
+  if (c.num_heads % tp != 0) {
+    return InvalidArgument("tp_size " + std::to_string(tp) + " does not divide the " +
+                           std::to_string(c.num_heads) + " attention heads");
+  }
+  if (c.intermediate_size % tp != 0) {
+    return InvalidArgument("tp_size " + std::to_string(tp) + " does not divide intermediate_size " +
+                           std::to_string(c.intermediate_size));
+  }
+  s.q_heads = static_cast<int32_t>(c.num_heads / tp);
+  s.q_head_begin = rank * s.q_heads;
+  if (tp <= c.num_kv_heads) {
+    if (c.num_kv_heads % tp != 0) {
+      return InvalidArgument("tp_size " + std::to_string(tp) + " does not divide the " +
+                             std::to_string(c.num_kv_heads) + " KV heads");
+    }
+    s.kv_heads = static_cast<int32_t>(c.num_kv_heads / tp);
+    s.kv_head_begin = rank * s.kv_heads;
+  } else {
+    // More ranks than KV heads: each rank keeps a replica of the one KV head its
+    // query heads read.
+    if (tp % c.num_kv_heads != 0) {
+      return InvalidArgument("tp_size " + std::to_string(tp) + " is not a multiple of the " +
+                             std::to_string(c.num_kv_heads) + " KV heads");
+    }
+    s.kv_heads = 1;
+    s.kv_head_begin = static_cast<int32_t>(rank / (tp / c.num_kv_heads));
+  }
+  s.ffn = c.intermediate_size / tp;
+  s.ffn_begin = rank * s.ffn;
+  s.vocab = (c.vocab_size + tp - 1) / tp;
+  s.vocab_begin = rank * s.vocab;
+  return s;
+}
+
+// Inverse frequencies of the rotary pairs, with llama3 or linear scaling.
+std::vector<float> RopeInvFreq(const ModelConfig& c, const std::vector<float>& freq_factors) {
+  const int64_t half = c.head_dim / 2;
+  std::vector<float> inv(half);
+  for (int64_t i = 0; i < half; ++i) {
+    double f = std::pow(c.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim));
+    const RopeScaling& rs = c.rope_scaling;
+    switch (rs.type) {
+      case RopeScaling::Type::kNone:
+        break;
+      case RopeScaling::Type::kLinear:
+        f /= rs.factor;
+        break;
+      case RopeScaling::Type::kLlama3: {
+        const double low_wavelen = rs.original_max_position / rs.low_freq_factor;
+        const double high_wavelen = rs.original_max_position / rs.high_freq_factor;
+        const double wavelen = 2.0 * M_PI / f;
+        if (wavelen > low_wavelen) {
+          f /= rs.factor;
+        } else if (wavelen >= high_wavelen) {
+          const double smooth = (rs.original_max_position / wavelen - rs.low_freq_factor) /
+                                (rs.high_freq_factor - rs.low_freq_factor);
+          f = (1.0 - smooth) * f / rs.factor + smooth * f;
+        }
+        break;
+      }
+    }
+    if (!freq_factors.empty()) f /= freq_factors[i];
+    inv[i] = static_cast<float>(f);
+  }
+  return inv;
+}
+
+}  // namespace
+
+Result<void*> Engine::Impl::Alloc(size_t bytes) {
+  SJ_ASSIGN_OR_RETURN(void* p, backend->Alloc(bytes));
+  allocations.push_back(p);
+  return p;
+}
+
+Engine::Impl::~Impl() {
+  if (!backend) return;
+  for (void* p : allocations) backend->Free(p);
+  for (void* p : host_allocations) backend->FreeHost(p);
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+const ModelConfig& Engine::config() const { return impl_->config; }
+const EngineOptions& Engine::options() const { return impl_->options; }
+const kernels::KvLayout& Engine::kv_layout() const { return impl_->kv; }
+int32_t Engine::num_device_blocks() const { return impl_->kv.num_blocks; }
+int32_t Engine::num_host_blocks() const { return impl_->num_host_blocks; }
+int64_t Engine::weight_bytes() const { return impl_->weight_bytes; }
+double Engine::load_seconds() const { return impl_->load_seconds; }
+
+Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Communicator* comm,
+                                               const LoadProgressFn& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  if (options.device != "cpu") {
+    return Unimplemented("device '" + options.device + "' is not available in this build (use cpu)");
+  }
+  impl->backend = kernels::MakeCpuBackend(options.num_threads);
+  if (comm == nullptr) {
+    if (options.tp_size != 1) return InvalidArgument("tp_size > 1 needs a communicator");
+    impl->own_comm = MakeSoloCommunicator();
+    comm = impl->own_comm.get();
+  }
+  if (comm->size() != options.tp_size || comm->rank() != options.tp_rank) {
+    return InvalidArgument("communicator rank/size do not match tp_rank/tp_size");
+  }
+  impl->comm = comm;
+
+  SJ_ASSIGN_OR_RETURN(std::unique_ptr<ModelFile> file, ModelFile::Open(options.model_path));
+  const ModelConfig& c = file->config();
+  impl->config = c;
+  if (std::string err = ValidateModelConfig(c); !err.empty()) {
+    return InvalidArgument(options.model_path + ": " + err);
+  }
+  if (options.max_context > 0) impl->config.max_context = std::min<int64_t>(c.max_context, options.max_context);
+  SJ_ASSIGN_OR_RETURN(impl->shard, ComputeShard(c, options.tp_rank, options.tp_size));
+  const ShardDims& s = impl->shard;
+  const int64_t H = c.hidden_size, hd = c.head_dim;
+  kernels::Backend& be = *impl->backend;
+
+  // Every tensor goes host float32 -> backend. Reading a slice only touches the
+  // rows this rank needs (columns are sliced after dequantizing whole rows).
+  std::vector<float> host;
+  const int64_t num_tensors = 3 + c.num_layers * 7;
+  int64_t done = 0;
+  auto report = [&](const std::string& what) {
+    ++done;
+    if (progress) progress(done, num_tensors, what);
+  };
+  const size_t esz = kernels::DTypeSize(be.act_dtype());
+  // Loads rows x cols of a tensor into dst starting at row dst_row of a matrix
+  // whose rows are cols.size() wide.
+  auto load_into = [&](void* dst, int64_t dst_row, const std::string& name, IndexRange rows,
+                       IndexRange cols) -> Status {
+    host.resize(static_cast<size_t>(rows.size() * cols.size()));
+    SJ_RETURN_IF_ERROR(file->ReadF32(name, rows, cols, host.data()).WithContext(options.model_path));
+    return be.UploadF32(static_cast<char*>(dst) + dst_row * cols.size() * esz, host.data(),
+                        rows.size() * cols.size());
+  };
+  auto alloc = [&](int64_t elems) -> Result<void*> {
+    impl->weight_bytes += elems * static_cast<int64_t>(esz);
+    return impl->Alloc(static_cast<size_t>(elems) * esz);
+  };
+  auto expect_shape = [&](const std::string& name, std::vector<int64_t> want) -> Status {
+    SJ_ASSIGN_OR_RETURN(std::vector<int64_t> got, file->TensorShape(name));
+    if (got != want) {
+      auto str = [](const std::vector<int64_t>& v) {
+        std::string out = "[";
+        for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+        return out + "]";
+      };
+      return InvalidArgument(options.model_path + ": tensor " + name + " has shape " + str(got) +
+                             ", the config implies " + str(want));
+    }
+    return Status::Ok();
+  };
+
+  // Embedding (full), final norm, LM head slice.
+  SJ_RETURN_IF_ERROR(expect_shape("token_embd.weight", {c.vocab_size, H}));
+  SJ_ASSIGN_OR_RETURN(impl->embed, alloc(c.vocab_size * H));
+  SJ_RETURN_IF_ERROR(load_into(impl->embed, 0, "token_embd.weight", {0, c.vocab_size}, {0, H}));
+  report("token_embd.weight");
+  SJ_RETURN_IF_ERROR(expect_shape("output_norm.weight", {H}));
+  SJ_ASSIGN_OR_RETURN(impl->out_norm, alloc(H));
+  SJ_RETURN_IF_ERROR(load_into(impl->out_norm, 0, "output_norm.weight", {0, 1}, {0, H}));
+  report("output_norm.weight");
+  const std::string head_name = file->HasTensor("output.weight") ? "output.weight" : "token_embd.weight";
+  if (head_name == "output.weight") SJ_RETURN_IF_ERROR(expect_shape(head_name, {c.vocab_size, H}));
+  if (head_name == "token_embd.weight" && options.tp_size == 1) {
+    impl->lm_head = impl->embed;  // tied and unsharded: one copy serves both
+  } else {
+    SJ_ASSIGN_OR_RETURN(impl->lm_head, alloc(s.vocab * H));
+    const int64_t v0 = s.vocab_begin, v1 = std::min(c.vocab_size, s.vocab_begin + s.vocab);
+    if (v1 > v0) SJ_RETURN_IF_ERROR(load_into(impl->lm_head, 0, head_name, {v0, v1}, {0, H}));
+    // Padding rows of the last shard: zero weights; their logits are dropped.
+    const int64_t pad = s.vocab - std::max<int64_t>(0, v1 - v0);
+    if (pad > 0) {
+      std::vector<float> zeros(pad * H, 0.f);
+      SJ_RETURN_IF_ERROR(be.UploadF32(static_cast<char*>(impl->lm_head) + std::max<int64_t>(0, v1 - v0) * H * esz,
+                                      zeros.data(), pad * H));
+    }
+  }
+  report(head_name);
+
+  const int64_t qkv_w = s.qkv_width(hd);
+  const int64_t q_rows = int64_t{s.q_heads} * hd, kv_rows = int64_t{s.kv_heads} * hd;
+  const IndexRange q_range{int64_t{s.q_head_begin} * hd, int64_t{s.q_head_begin} * hd + q_rows};
+  const IndexRange kv_range{int64_t{s.kv_head_begin} * hd, int64_t{s.kv_head_begin} * hd + kv_rows};
+  const IndexRange f_range{s.ffn_begin, s.ffn_begin + s.ffn};
+  impl->layers.resize(c.num_layers);
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    LayerWeights& w = impl->layers[l];
+    SJ_RETURN_IF_ERROR(expect_shape(p + "attn_norm.weight", {H}));
+    SJ_RETURN_IF_ERROR(expect_shape(p + "attn_q.weight", {c.num_heads * hd, H}));
+    SJ_RETURN_IF_ERROR(expect_shape(p + "attn_k.weight", {c.num_kv_heads * hd, H}));
+    SJ_RETURN_IF_ERROR(expect_shape(p + "attn_v.weight", {c.num_kv_heads * hd, H}));
+    SJ_RETURN_IF_ERROR(expect_shape(p + "attn_output.weight", {H, c.num_heads * hd}));
+    SJ_RETURN_IF_ERROR(expect_shape(p + "ffn_norm.weight", {H}));
+    SJ_RETURN_IF_ERROR(expect_shape(p + "ffn_gate.weight", {c.intermediate_size, H}));
+    SJ_RETURN_IF_ERROR(expect_shape(p + "ffn_up.weight", {c.intermediate_size, H}));
+    SJ_RETURN_IF_ERROR(expect_shape(p + "ffn_down.weight", {H, c.intermediate_size}));
+
+    SJ_ASSIGN_OR_RETURN(w.attn_norm, alloc(H));
+    SJ_RETURN_IF_ERROR(load_into(w.attn_norm, 0, p + "attn_norm.weight", {0, 1}, {0, H}));
+    report(p + "attn_norm.weight");
+    SJ_ASSIGN_OR_RETURN(w.wqkv, alloc(qkv_w * H));
+    SJ_RETURN_IF_ERROR(load_into(w.wqkv, 0, p + "attn_q.weight", q_range, {0, H}));
+    SJ_RETURN_IF_ERROR(load_into(w.wqkv, q_rows, p + "attn_k.weight", kv_range, {0, H}));
+    SJ_RETURN_IF_ERROR(load_into(w.wqkv, q_rows + kv_rows, p + "attn_v.weight", kv_range, {0, H}));
+    if (c.qkv_bias) {
+      SJ_ASSIGN_OR_RETURN(w.bqkv, alloc(qkv_w));
+      // A bias is one row; load its column slices side by side.
+      for (auto [name, range, off] : {std::tuple{p + "attn_q.bias", q_range, int64_t{0}},
+                                      std::tuple{p + "attn_k.bias", kv_range, q_rows},
+                                      std::tuple{p + "attn_v.bias", kv_range, q_rows + kv_rows}}) {
+        host.resize(range.size());
+        SJ_RETURN_IF_ERROR(file->ReadF32(name, {0, 1}, range, host.data()).WithContext(options.model_path));
+        SJ_RETURN_IF_ERROR(be.UploadF32(static_cast<char*>(w.bqkv) + off * esz, host.data(), range.size()));
+      }
+    }
+    report(p + "attn_qkv");
+    SJ_ASSIGN_OR_RETURN(w.wo, alloc(H * q_rows));
+    SJ_RETURN_IF_ERROR(load_into(w.wo, 0, p + "attn_output.weight", {0, H}, q_range));
+    report(p + "attn_output.weight");
+    SJ_ASSIGN_OR_RETURN(w.ffn_norm, alloc(H));
+    SJ_RETURN_IF_ERROR(load_into(w.ffn_norm, 0, p + "ffn_norm.weight", {0, 1}, {0, H}));
+    report(p + "ffn_norm.weight");
+    SJ_ASSIGN_OR_RETURN(w.w_gate_up, alloc(2 * s.ffn * H));
+    SJ_RETURN_IF_ERROR(load_into(w.w_gate_up, 0, p + "ffn_gate.weight", f_range, {0, H}));
+    report(p + "ffn_gate.weight");
+    SJ_RETURN_IF_ERROR(load_into(w.w_gate_up, s.ffn, p + "ffn_up.weight", f_range, {0, H}));
+    report(p + "ffn_up.weight");
+    SJ_ASSIGN_OR_RETURN(w.w_down, alloc(H * s.ffn));
+    SJ_RETURN_IF_ERROR(load_into(w.w_down, 0, p + "ffn_down.weight", {0, H}, f_range));
+    report(p + "ffn_down.weight");
+  }
+
+  // Rotary inverse frequencies (float32 in backend memory).
+  std::vector<float> freq_factors;
+  if (file->HasTensor("rope_freqs.weight")) {
+    freq_factors.resize(hd / 2);
+    SJ_RETURN_IF_ERROR(file->ReadF32("rope_freqs.weight", {0, 1}, {0, hd / 2}, freq_factors.data()));
+  }
+  std::vector<float> inv = RopeInvFreq(c, freq_factors);
+  SJ_ASSIGN_OR_RETURN(impl->inv_freq, impl->Alloc(inv.size() * sizeof(float)));
+  SJ_RETURN_IF_ERROR(be.Upload(impl->inv_freq, inv.data(), inv.size() * sizeof(float)));
+
+  // KV pools.
+  kernels::KvLayout& kv = impl->kv;
+  kv.block_size = options.block_size;
+  kv.num_kv_heads = s.kv_heads;
+  kv.head_dim = static_cast<int32_t>(hd);
+  if (kv.block_size <= 0) return InvalidArgument("block_size must be positive");
+  const int64_t block_bytes = kv.block_elems() * static_cast<int64_t>(esz) * 2 * c.num_layers;
+  kv.num_blocks = options.num_device_blocks > 0
+                      ? options.num_device_blocks
+                      : static_cast<int32_t>(std::max<int64_t>(1, options.kv_cache_bytes / block_bytes));
+  impl->num_host_blocks = options.num_host_blocks;
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    SJ_ASSIGN_OR_RETURN(void* k, impl->Alloc(kv.block_elems() * kv.num_blocks * esz));
+    SJ_ASSIGN_OR_RETURN(void* v, impl->Alloc(kv.block_elems() * kv.num_blocks * esz));
+    impl->k_dev.push_back(k);
+    impl->v_dev.push_back(v);
+    if (impl->num_host_blocks > 0) {
+      const size_t bytes = kv.block_elems() * impl->num_host_blocks * esz;
+      SJ_ASSIGN_OR_RETURN(void* kh, be.AllocHost(bytes));
+      impl->host_allocations.push_back(kh);
+      SJ_ASSIGN_OR_RETURN(void* vh, be.AllocHost(bytes));
+      impl->host_allocations.push_back(vh);
+      impl->k_host.push_back(kh);
+      impl->v_host.push_back(vh);
+    }
+  }
+
+  // Step scratch for max_step_tokens rows.
+  const int64_t T = options.max_step_tokens;
+  SJ_ASSIGN_OR_RETURN(impl->x, impl->Alloc(T * H * esz));
+  SJ_ASSIGN_OR_RETURN(impl->h, impl->Alloc(T * H * esz));
+  SJ_ASSIGN_OR_RETURN(impl->qkv, impl->Alloc(T * qkv_w * esz));
+  SJ_ASSIGN_OR_RETURN(impl->attn, impl->Alloc(T * q_rows * esz));
+  SJ_ASSIGN_OR_RETURN(impl->o, impl->Alloc(T * H * esz));
+  SJ_ASSIGN_OR_RETURN(impl->gate_up, impl->Alloc(T * 2 * s.ffn * esz));
+  SJ_ASSIGN_OR_RETURN(impl->act, impl->Alloc(T * s.ffn * esz));
+
+  impl->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  SJ_LOG(Debug) << "engine rank " << options.tp_rank << "/" << options.tp_size << " loaded "
+                << options.model_path << " in " << impl->load_seconds << " s, "
+                << impl->weight_bytes / (1 << 20) << " MiB weights, " << kv.num_blocks
+                << " KV blocks of " << kv.block_size;
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+}  // namespace skipjoin

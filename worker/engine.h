@@ -1,0 +1,71 @@
+// Engine: one rank's share of one model replica. Loads its shard of a
+// Llama-family model (GGUF or HF safetensors) onto a Backend, owns the paged KV
+// pools (device pool + host swap pool), and executes steps: swap copies, then a
+// forward pass over a batch mixing any number of prefill chunks and decodes,
+// then sampling.
+//
+// Thread-safety: an Engine belongs to one thread (the worker's Executor); the
+// ranks of a TP group each run their own Engine on their own thread or process
+// and call Step with the same StepInput in the same order.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/model_config.h"
+#include "common/status.h"
+#include "kernels/backend.h"
+#include "worker/communicator.h"
+#include "worker/step.h"
+
+namespace skipjoin {
+
+struct EngineOptions {
+  std::string model_path;         // .gguf file or HF directory
+  int tp_rank = 0;
+  int tp_size = 1;
+  std::string device = "cpu";     // "cpu" (CUDA comes with the CUDA backend)
+  int num_threads = 0;            // CPU threads; 0: all hardware threads
+  int32_t block_size = 16;        // tokens per KV block
+  int32_t num_device_blocks = 0;  // 0: derive from kv_cache_bytes
+  int64_t kv_cache_bytes = 256ll << 20;  // device KV budget when num_device_blocks is 0
+  int32_t num_host_blocks = 0;    // host swap pool size in blocks
+  int32_t max_step_tokens = 4096; // largest T a step may carry (scratch sizing)
+  int32_t max_context = 0;        // 0: the model's context window
+};
+
+// Called during load with (done, total) tensors and the tensor name.
+using LoadProgressFn = std::function<void(int64_t done, int64_t total, const std::string& what)>;
+
+class Engine {
+ public:
+  // comm: nullptr for tp_size 1; else this rank's communicator (not owned, must
+  // outlive the engine).
+  static Result<std::unique_ptr<Engine>> Create(const EngineOptions& options, Communicator* comm,
+                                                const LoadProgressFn& progress = nullptr);
+  ~Engine();
+
+  // Executes one step. Errors (bad block ids, out-of-vocabulary tokens, too
+  // many tokens) leave the KV pools of the sequences in the batch undefined
+  // but the engine usable. Every rank holds the gathered logits and returns the
+  // same outputs (the worker process sends rank 0's).
+  Result<StepOutput> Step(const StepInput& input);
+
+  const ModelConfig& config() const;
+  const EngineOptions& options() const;
+  const kernels::KvLayout& kv_layout() const;
+  int32_t num_device_blocks() const;
+  int32_t num_host_blocks() const;
+  int64_t weight_bytes() const;
+  double load_seconds() const;
+
+  struct Impl;
+
+ private:
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace skipjoin

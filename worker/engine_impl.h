@@ -1,0 +1,69 @@
+// Internal state of Engine, shared by engine.cc (loading) and forward.cc
+// (step execution). Not a public header.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "common/model_file.h"
+#include "worker/engine.h"
+
+namespace skipjoin {
+
+struct LayerWeights {
+  void* attn_norm = nullptr;  // [H]
+  void* wqkv = nullptr;       // [(q_local + 2 kv_local) * hd, H]
+  void* bqkv = nullptr;       // [(q_local + 2 kv_local) * hd] or null
+  void* wo = nullptr;         // [H, q_local * hd]
+  void* ffn_norm = nullptr;   // [H]
+  void* w_gate_up = nullptr;  // [2 * ffn_local, H]: gate rows then up rows
+  void* w_down = nullptr;     // [H, ffn_local]
+};
+
+// This rank's slice of the model dimensions.
+struct ShardDims {
+  int32_t q_heads = 0, q_head_begin = 0;
+  int32_t kv_heads = 0, kv_head_begin = 0;
+  int64_t ffn = 0, ffn_begin = 0;
+  int64_t vocab = 0, vocab_begin = 0;  // vocab slice, padded: vocab * tp >= model vocab
+  int64_t qkv_width(int64_t hd) const { return (int64_t{q_heads} + 2 * kv_heads) * hd; }
+};
+
+struct Engine::Impl {
+  EngineOptions options;
+  ModelConfig config;
+  std::unique_ptr<kernels::Backend> backend;
+  std::unique_ptr<Communicator> own_comm;  // solo communicator when none was given
+  Communicator* comm = nullptr;
+  ShardDims shard;
+  int64_t weight_bytes = 0;
+  double load_seconds = 0.0;
+
+  // Weights (backend memory).
+  void* embed = nullptr;     // [vocab, H], full on every rank
+  void* out_norm = nullptr;  // [H]
+  void* lm_head = nullptr;   // [shard.vocab, H]
+  void* inv_freq = nullptr;  // [hd / 2] float32
+  std::vector<LayerWeights> layers;
+  std::vector<void*> allocations;     // backend buffers to free
+  std::vector<void*> host_allocations;
+
+  // KV pools per layer.
+  kernels::KvLayout kv;      // device pool layout
+  int32_t num_host_blocks = 0;
+  std::vector<void*> k_dev, v_dev, k_host, v_host;
+
+  // Step scratch (backend memory), sized for options.max_step_tokens rows.
+  void *x = nullptr, *h = nullptr, *qkv = nullptr, *attn = nullptr, *o = nullptr,
+       *gate_up = nullptr, *act = nullptr, *rows_h = nullptr, *logits_local = nullptr,
+       *logits_all = nullptr;
+  int64_t logit_rows_capacity = 0;
+  std::vector<float> host_logits;  // [rows, vocab] for sampling on the host
+  std::vector<float> sample_scratch;
+
+  Result<void*> Alloc(size_t bytes);
+  ~Impl();
+};
+
+}  // namespace skipjoin
