@@ -1,0 +1,371 @@
+// Wire messages between skipjoin processes: worker <-> coordinator (WorkerHub /
+// Link) and native client <-> coordinator (ClientEndpoint).
+//
+// Plain value structs; codec.h turns them into msgpack frames and back. Every
+// frame carries kProtocolVersion, and a peer with another version is rejected
+// with a clear error, so bump it whenever a field or message changes meaning.
+// MessageType values are stable on the wire: append new ones, never renumber.
+//
+// Units: bytes, seconds (double) and token ids (int32) throughout; block ids are
+// indices into a replica's device or host KV pool.
+// Thread-compatible value types.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "common/status.h"
+
+namespace skipjoin::protocol {
+
+// Version 1: the first wire format. Frames with another version are refused.
+inline constexpr uint32_t kProtocolVersion = 1;
+
+enum class MessageType : uint32_t {
+  // worker <-> coordinator
+  kWorkerRegister = 1,
+  kModelAssignment = 2,  // the coordinator's answer to WorkerRegister (RegisterAck)
+  kWorkerReady = 3,
+  kStepPlan = 4,
+  kStepResult = 5,
+  kHeartbeat = 6,
+  kShutdown = 7,
+  // both directions, both links
+  kErrorReply = 8,
+  // native client <-> coordinator
+  kSubmitRequest = 20,
+  kTokenChunk = 21,
+  kCancelRequest = 22,
+  kStatusRequest = 23,
+  kStatusReply = 24,
+  kModelsRequest = 25,
+  kModelsReply = 26,
+};
+
+// "WorkerRegister", ...; "unknown" for values outside the enum.
+const char* MessageTypeName(MessageType type);
+
+enum class DeviceKind : uint8_t { kCpu = 0, kCuda = 1 };  // wire: "cpu", "cuda"
+
+enum class FinishReason : uint8_t {  // wire: "none", "stop", "length", "abort", "error"
+  kNone = 0,                         // still generating
+  kStop = 1,                         // EOS token or a stop string
+  kLength = 2,                       // max_tokens or the context window
+  kAbort = 3,                        // cancelled by the client or the coordinator
+  kError = 4,                        // a step failed; see the chunk's error
+};
+
+const char* DeviceKindName(DeviceKind kind);
+const char* FinishReasonName(FinishReason reason);
+
+// A Status as it crosses a process boundary. code is a StatusCode value.
+struct ErrorInfo {
+  int32_t code = 0;
+  std::string message;
+
+  static ErrorInfo FromStatus(const Status& s) {
+    return {static_cast<int32_t>(s.code()), s.message()};
+  }
+  // Unknown codes become kInternal so a newer peer cannot smuggle in garbage.
+  Status ToStatus() const;
+  bool operator==(const ErrorInfo&) const = default;
+};
+
+// ---------------------------------------------------------------------------
+// worker <-> coordinator
+
+struct WorkerCapabilities {
+  std::vector<std::string> dtypes;  // "f32", "f16", "bf16", "q4_1", ...
+  uint32_t max_tp = 1;              // largest TP group this worker can join
+  bool operator==(const WorkerCapabilities&) const = default;
+};
+
+// Worker -> coordinator, first message on a new link.
+struct WorkerRegister {
+  static constexpr MessageType kType = MessageType::kWorkerRegister;
+  std::string node;  // node name from the cluster config
+  DeviceKind device_kind = DeviceKind::kCpu;
+  uint32_t device_index = 0;         // CUDA ordinal, or the CPU worker slot
+  uint64_t device_memory_bytes = 0;  // total memory of the device (CPU: usable RAM share)
+  uint64_t host_memory_bytes = 0;    // host RAM available for the swap pool
+  WorkerCapabilities capabilities;
+  int64_t pid = 0;
+  bool operator==(const WorkerRegister&) const = default;
+};
+
+struct KvSettings {
+  uint32_t block_size = 16;             // tokens per KV block
+  uint32_t num_device_blocks = 0;       // 0: the worker sizes the pool from memory_fraction
+  uint32_t num_host_blocks = 0;         // swap pool size; 0 disables swapping
+  double device_memory_fraction = 0.9;  // share of free device memory for weights + KV
+  std::string dtype = "auto";           // KV cache element type: "auto", "f32", "f16", "bf16"
+  bool operator==(const KvSettings&) const = default;
+};
+
+// How the ranks of one TP group find each other. The coordinator relays it:
+// rank 0 creates it (NCCL unique id) or the coordinator picks a store address.
+struct Rendezvous {
+  std::string backend;                  // "nccl", "gloo" or "none" (tp == 1)
+  std::vector<uint8_t> nccl_unique_id;  // 128 bytes for NCCL, empty otherwise
+  std::string store_host;               // TCP store for the CPU communicator
+  uint32_t store_port = 0;
+  uint64_t group_epoch = 0;  // changes whenever the group is re-formed
+  bool operator==(const Rendezvous&) const = default;
+};
+
+// Engine options that do not depend on the scheduling policy.
+struct EngineOptions {
+  uint32_t max_context = 0;           // 0: the model's own context length
+  uint32_t max_batch_tokens = 512;    // most tokens in one step (the token budget)
+  uint32_t max_sequences = 256;       // most sequences in one step
+  uint32_t cpu_threads = 0;           // 0: all cores the worker may use
+  bool use_cuda_graphs = true;        // decode-only steps on CUDA
+  std::string weight_dtype = "auto";  // compute dtype for dequantized weights
+  bool operator==(const EngineOptions&) const = default;
+};
+
+// Coordinator -> worker, answer to WorkerRegister (the RegisterAck).
+struct ModelAssignment {
+  static constexpr MessageType kType = MessageType::kModelAssignment;
+  uint32_t worker_id = 0;
+  uint32_t replica_id = 0;
+  uint32_t tp_rank = 0;
+  uint32_t tp_size = 1;
+  std::string model_path;  // a .gguf file or a HF directory, readable on the worker's node
+  KvSettings kv;
+  Rendezvous rendezvous;
+  EngineOptions engine;
+  bool operator==(const ModelAssignment&) const = default;
+};
+
+// Worker -> coordinator once the model is loaded and the KV pools exist.
+struct WorkerReady {
+  static constexpr MessageType kType = MessageType::kWorkerReady;
+  uint32_t worker_id = 0;
+  uint32_t num_device_blocks = 0;  // what the worker actually allocated
+  uint32_t num_host_blocks = 0;
+  double load_seconds = 0;
+  bool operator==(const WorkerReady&) const = default;
+};
+
+// One block copy between the device pool and the host swap pool.
+struct BlockCopy {
+  uint32_t device_block = 0;
+  uint32_t host_block = 0;
+  bool operator==(const BlockCopy&) const = default;
+};
+
+struct SamplingParams {
+  float temperature = 1.0f;      // 0: greedy
+  float top_p = 1.0f;            // (0, 1]
+  int32_t top_k = 0;             // 0: disabled
+  float min_p = 0.0f;            // [0, 1]; 0: disabled
+  std::optional<uint64_t> seed;  // per-request RNG seed; unset: the worker's stream
+  int32_t logprobs = 0;          // number of top logprobs to return per token (0: none)
+  bool operator==(const SamplingParams&) const = default;
+};
+
+// One sequence's slice of a step: a prefill chunk or a single decode token.
+struct SequenceInput {
+  uint64_t seq_id = 0;                // the coordinator's request id
+  std::vector<int32_t> token_ids;     // new tokens whose KV this step appends
+  uint32_t start_position = 0;        // position of token_ids[0] in the sequence
+  std::vector<uint32_t> block_table;  // device blocks covering [0, start_position + n)
+  bool sample = false;                // sample a token after the last of token_ids
+  bool prompt_logprobs = false;       // return logprobs of token_ids (echo)
+  SamplingParams sampling;
+  bool operator==(const SequenceInput&) const = default;
+};
+
+// Coordinator -> every rank of a replica. Executed in order: swap_out copies,
+// swap_in copies, then the batch.
+struct StepPlan {
+  static constexpr MessageType kType = MessageType::kStepPlan;
+  uint32_t replica_id = 0;
+  uint64_t step_id = 0;             // strictly increasing per replica
+  std::vector<BlockCopy> swap_out;  // device -> host
+  std::vector<BlockCopy> swap_in;   // host -> device
+  std::vector<SequenceInput> sequences;
+  std::vector<uint64_t> finished_seq_ids;  // drop per-sequence worker state (RNG)
+  bool operator==(const StepPlan&) const = default;
+};
+
+struct TokenLogprob {
+  int32_t token = 0;
+  float logprob = 0;
+  bool operator==(const TokenLogprob&) const = default;
+};
+
+struct SequenceOutput {
+  uint64_t seq_id = 0;
+  int32_t sampled_token = -1;              // -1 when the sequence did not sample this step
+  float logprob = 0;                       // of sampled_token
+  std::vector<TokenLogprob> top_logprobs;  // SamplingParams::logprobs entries, best first
+  std::vector<float> prompt_logprobs;      // one per input token after the first when asked
+  bool operator==(const SequenceOutput&) const = default;
+};
+
+struct StepTimings {
+  double total_seconds = 0;    // receive of the plan to send of the result
+  double compute_seconds = 0;  // forward pass + sampling
+  double swap_seconds = 0;     // block copies
+  bool operator==(const StepTimings&) const = default;
+};
+
+// Rank 0 -> coordinator after a step.
+struct StepResult {
+  static constexpr MessageType kType = MessageType::kStepResult;
+  uint32_t replica_id = 0;
+  uint64_t step_id = 0;
+  uint32_t worker_id = 0;
+  std::vector<SequenceOutput> sequences;
+  StepTimings timings;
+  std::optional<ErrorInfo> error;  // set when the step failed; sequences is then empty
+  bool operator==(const StepResult&) const = default;
+};
+
+struct WorkerStats {
+  uint64_t steps_executed = 0;
+  uint64_t device_memory_used_bytes = 0;
+  uint64_t host_memory_used_bytes = 0;
+  double busy_seconds = 0;  // time spent executing steps since start
+  bool operator==(const WorkerStats&) const = default;
+};
+
+struct Heartbeat {
+  static constexpr MessageType kType = MessageType::kHeartbeat;
+  uint32_t worker_id = 0;
+  double unix_seconds = 0;  // sender's wall clock
+  WorkerStats stats;
+  bool operator==(const Heartbeat&) const = default;
+};
+
+// Coordinator -> worker (exit after the current step), or client -> nothing.
+struct Shutdown {
+  static constexpr MessageType kType = MessageType::kShutdown;
+  std::string reason;
+  bool operator==(const Shutdown&) const = default;
+};
+
+// Either side, either link: the peer's last message could not be served.
+struct ErrorReply {
+  static constexpr MessageType kType = MessageType::kErrorReply;
+  ErrorInfo error;
+  std::string request_id;  // the client request it concerns; empty if none
+  bool operator==(const ErrorReply&) const = default;
+};
+
+// ---------------------------------------------------------------------------
+// native client <-> coordinator
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+  bool operator==(const ChatMessage&) const = default;
+};
+
+// Client -> coordinator. Exactly one of prompt_text, prompt_tokens, messages
+// is set (the decoder enforces it).
+struct SubmitRequest {
+  static constexpr MessageType kType = MessageType::kSubmitRequest;
+  std::string client_request_id;  // unique per client connection; echoed in replies
+  std::optional<std::string> prompt_text;
+  std::optional<std::vector<int32_t>> prompt_tokens;
+  std::optional<std::vector<ChatMessage>> messages;  // chat template applied by the coordinator
+  SamplingParams sampling;
+  uint32_t max_tokens = 0;        // 0: the coordinator's default
+  std::vector<std::string> stop;  // stop strings
+  int32_t priority = 0;           // higher runs first among equals
+  bool stream = true;             // false: one TokenChunk at the end
+  bool echo = false;              // also return prompt tokens and their logprobs
+  bool operator==(const SubmitRequest&) const = default;
+};
+
+struct Usage {
+  uint32_t prompt_tokens = 0;
+  uint32_t completion_tokens = 0;
+  bool operator==(const Usage&) const = default;
+};
+
+struct TokenLogprobs {
+  int32_t token = 0;
+  float logprob = 0;
+  std::vector<TokenLogprob> top;
+  bool operator==(const TokenLogprobs&) const = default;
+};
+
+// Coordinator -> client: the next piece of a request's output.
+struct TokenChunk {
+  static constexpr MessageType kType = MessageType::kTokenChunk;
+  std::string request_id;  // SubmitRequest::client_request_id
+  std::string text_delta;  // UTF-8; never splits a code point
+  std::vector<int32_t> token_ids;
+  std::vector<TokenLogprobs> logprobs;  // one per token when asked
+  FinishReason finish_reason = FinishReason::kNone;
+  std::optional<Usage> usage;      // set on the last chunk
+  std::optional<ErrorInfo> error;  // set when finish_reason is kError
+  bool operator==(const TokenChunk&) const = default;
+};
+
+struct CancelRequest {
+  static constexpr MessageType kType = MessageType::kCancelRequest;
+  std::string request_id;
+  bool operator==(const CancelRequest&) const = default;
+};
+
+struct StatusRequest {
+  static constexpr MessageType kType = MessageType::kStatusRequest;
+  bool operator==(const StatusRequest&) const = default;
+};
+
+struct ReplicaStatus {
+  uint32_t replica_id = 0;
+  std::string name;
+  bool alive = false;
+  uint32_t workers = 0;  // registered and ready
+  uint32_t running = 0;  // sequences in the running batch
+  uint32_t waiting = 0;  // queued, not started
+  uint32_t swapped = 0;  // preempted to the host pool
+  uint32_t kv_device_blocks_free = 0;
+  uint32_t kv_device_blocks_used = 0;
+  uint32_t kv_host_blocks_free = 0;
+  uint32_t kv_host_blocks_used = 0;
+  bool operator==(const ReplicaStatus&) const = default;
+};
+
+struct StatusReply {
+  static constexpr MessageType kType = MessageType::kStatusReply;
+  std::vector<ReplicaStatus> replicas;
+  std::vector<uint32_t> queue_levels;  // requests per MLFQ level, highest priority first
+  bool operator==(const StatusReply&) const = default;
+};
+
+struct ModelsRequest {
+  static constexpr MessageType kType = MessageType::kModelsRequest;
+  bool operator==(const ModelsRequest&) const = default;
+};
+
+struct ModelInfo {
+  std::string id;  // served model name
+  uint32_t max_context = 0;
+  bool operator==(const ModelInfo&) const = default;
+};
+
+struct ModelsReply {
+  static constexpr MessageType kType = MessageType::kModelsReply;
+  std::vector<ModelInfo> models;
+  bool operator==(const ModelsReply&) const = default;
+};
+
+// Any message. The alternative order is not the wire order (MessageType is).
+using Message = std::variant<WorkerRegister, ModelAssignment, WorkerReady, StepPlan, StepResult,
+                             Heartbeat, Shutdown, ErrorReply, SubmitRequest, TokenChunk,
+                             CancelRequest, StatusRequest, StatusReply, ModelsRequest, ModelsReply>;
+
+MessageType TypeOf(const Message& message);
+
+}  // namespace skipjoin::protocol

@@ -1,0 +1,237 @@
+#include "common/config/cluster_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace skipjoin::config {
+namespace {
+
+// Lines 1..12; tests append sections from line 13 on.
+const char* kBase =
+    "name: t\n"                        // 1
+    "nodes:\n"                         // 2
+    "  - name: n0\n"                   // 3
+    "    host: 127.0.0.1\n"            // 4
+    "    devices:\n"                   // 5
+    "      - {kind: cpu, index: 0}\n"  // 6
+    "      - {kind: cpu, index: 1}\n"  // 7
+    "model:\n"                         // 8
+    "  path: /m/tiny.gguf\n"           // 9
+    "replicas:\n"                      // 10
+    "  count: 2\n"                     // 11
+    "  tp: 1\n";                       // 12
+
+std::string ErrorOf(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+  Result<ClusterConfig> r = ParseClusterConfig(yaml, "t.yaml", overrides);
+  if (r.ok()) return "OK";
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  return r.status().message();
+}
+
+TEST(ClusterConfigTest, EveryShippedConfigLoads) {
+  const char* src = std::getenv("SKIPJOIN_SOURCE_DIR");
+  ASSERT_NE(src, nullptr) << "ctest sets SKIPJOIN_SOURCE_DIR";
+  int loaded = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::filesystem::path(src) / "cluster_configs")) {
+    const std::string ext = entry.path().extension().string();
+    if (ext != ".yaml" && ext != ".yml") continue;
+    Result<ClusterConfig> c = LoadClusterConfig(entry.path().string());
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 4);
+}
+
+TEST(ClusterConfigTest, DefaultLocalCpuConfig) {
+  const std::string src = std::getenv("SKIPJOIN_SOURCE_DIR");
+  Result<ClusterConfig> c = LoadClusterConfig(src + "/cluster_configs/local-cpu.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->name, "local-cpu");
+  EXPECT_EQ(c->coordinator.host, "127.0.0.1");
+  ASSERT_EQ(c->replicas.size(), 2u);
+  EXPECT_EQ(c->replicas[0].devices, (std::vector<DeviceRef>{{"local", DeviceKind::kCpu, 0}}));
+  EXPECT_EQ(c->replicas[1].devices[0].ToString(), "local:cpu:1");
+  EXPECT_EQ(c->model.path, DefaultModelPath());
+  EXPECT_EQ(c->kv.host_swap_bytes, 1ull << 30);
+  EXPECT_EQ(c->kv.num_device_blocks, 2048u);
+}
+
+TEST(ClusterConfigTest, TwoNodeGpuConfig) {
+  const std::string src = std::getenv("SKIPJOIN_SOURCE_DIR");
+  Result<ClusterConfig> c = LoadClusterConfig(src + "/cluster_configs/two-node-gpu.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->replicas.size(), 4u);
+  for (const ReplicaConfig& r : c->replicas) EXPECT_EQ(r.tp, 4u);
+  EXPECT_EQ(c->replicas[3].devices[3].ToString(), "gpu-b:cuda:7");
+  EXPECT_EQ(c->coordinator.api_key, "change-me");
+  EXPECT_EQ(c->scheduler.mlfq.levels, 6u);
+  EXPECT_EQ(c->kv.host_swap_bytes, 64ull << 30);
+}
+
+TEST(ClusterConfigTest, DefaultsApply) {
+  Result<ClusterConfig> c = ParseClusterConfig(kBase, "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->coordinator.node, "n0");
+  EXPECT_EQ(c->model.name, "tiny");
+  EXPECT_EQ(c->scheduler.policy, SchedulerPolicy::kMlfq);
+  EXPECT_EQ(c->kv.block_size, 16u);
+  EXPECT_DOUBLE_EQ(c->kv.device_memory_fraction, 0.9);
+  EXPECT_FALSE(c->kv.num_device_blocks.has_value());
+  EXPECT_EQ(c->heartbeat.timeout_ms, 5000u);
+}
+
+TEST(ClusterConfigTest, MissingFileIsNotFound) {
+  Result<ClusterConfig> c = LoadClusterConfig("/nonexistent/x.yaml");
+  EXPECT_EQ(c.status().code(), StatusCode::kNotFound);
+}
+
+struct ErrorCase {
+  std::string extra;     // appended from line 13 on (or replacing the base, see below)
+  std::string expected;  // the exact message
+};
+
+TEST(ClusterConfigTest, ValidationErrorsNameFileLineAndKey) {
+  const std::vector<ErrorCase> cases = {
+      {"schedular:\n  policy: fcfs\n", "t.yaml:13: unknown key 'schedular'"},
+      {"scheduler:\n  tokn_budget: 5\n", "t.yaml:14: scheduler: unknown key 'tokn_budget'"},
+      {"scheduler:\n  policy: lifo\n",
+       "t.yaml:14: scheduler.policy: unknown policy 'lifo' (expected mlfq or fcfs)"},
+      {"scheduler:\n  token_budget: abc\n",
+       "t.yaml:14: scheduler.token_budget: expected a non-negative integer, got 'abc'"},
+      {"scheduler:\n  token_budget: -5\n",
+       "t.yaml:14: scheduler.token_budget: expected a non-negative integer, got '-5'"},
+      {"scheduler:\n  token_budget: 0\n",
+       "t.yaml:14: scheduler.token_budget: must be greater than 0"},
+      {"scheduler:\n  mlfq:\n    quantum_ratio: 0.5\n",
+       "t.yaml:15: scheduler.mlfq.quantum_ratio: must be at least 1"},
+      {"scheduler:\n  mlfq: 3\n", "t.yaml:14: scheduler.mlfq: expected a map of settings, got '3'"},
+      {"coordinator:\n  http_port: 70000\n",
+       "t.yaml:14: coordinator.http_port: value 70000 is out of range (at most 65535)"},
+      {"coordinator:\n  http_port: 0\n",
+       "t.yaml:14: coordinator.http_port: port must be between 1 and 65535"},
+      {"coordinator:\n  http_port: 5555\n",
+       "t.yaml:14: coordinator.http_port: port 5555 is also coordinator.client_port"},
+      {"coordinator:\n  node: n9\n", "t.yaml:14: coordinator.node: unknown node 'n9'"},
+      {"coordinator:\n  api_key: \"\"\n",
+       "t.yaml:14: coordinator.api_key: must not be empty (omit it to disable)"},
+      {"metrics:\n  worker_port_base: 5555\n",
+       "t.yaml:14: metrics.worker_port_base: worker metrics ports 5555..5556 on node 'n0' overlap "
+       "coordinator.client_port"},
+      {"kv:\n  block_size: 12\n",
+       "t.yaml:14: kv.block_size: must be a power of two between 1 and 1024"},
+      {"kv:\n  device_memory_fraction: 1.5\n",
+       "t.yaml:14: kv.device_memory_fraction: must be in (0, 1]"},
+      {"kv:\n  host_swap_bytes: 1\n  host_swap_gib: 1\n",
+       "t.yaml:15: kv: set host_swap_bytes or host_swap_gib, not both"},
+      {"heartbeat:\n  interval_ms: 1000\n  timeout_ms: 500\n",
+       "t.yaml:15: heartbeat.timeout_ms: must be greater than heartbeat.interval_ms"},
+      {"model:\n  path: /x\n", "t.yaml:13: duplicate key 'model'"},
+      {"name: [a\n", "t.yaml:14: invalid YAML: end of sequence flow not found"},
+  };
+  for (const ErrorCase& c : cases) {
+    EXPECT_EQ(ErrorOf(std::string(kBase) + c.extra), c.expected) << c.extra;
+  }
+}
+
+// Replaces the replicas section (lines 10..12) with `replicas`, from line 10 on.
+std::string WithReplicas(const std::string& replicas) {
+  std::string base = kBase;
+  return base.substr(0, base.find("replicas:")) + replicas;
+}
+
+TEST(ClusterConfigTest, ReplicaErrors) {
+  EXPECT_EQ(ErrorOf(WithReplicas("replicas:\n  count: 3\n  tp: 1\n")),
+            "t.yaml:11: replicas: 3 replicas of tp 1 need 3 devices; the nodes have 2");
+  EXPECT_EQ(ErrorOf(WithReplicas("replicas:\n  - {tp: 1, devices: [n1:cpu:0]}\n")),
+            "t.yaml:11: replicas[0].devices[0]: unknown node 'n1'");
+  EXPECT_EQ(ErrorOf(WithReplicas("replicas:\n  - {tp: 1, devices: [n0:cuda:0]}\n")),
+            "t.yaml:11: replicas[0].devices[0]: node 'n0' has no device cuda:0");
+  EXPECT_EQ(ErrorOf(WithReplicas("replicas:\n  - {tp: 1, devices: [n0-cpu-0]}\n")),
+            "t.yaml:11: replicas[0].devices[0]: device ref 'n0-cpu-0' is not node:kind:index (e.g. "
+            "local:cpu:0)");
+  EXPECT_EQ(ErrorOf(WithReplicas("replicas:\n  - name: r\n    tp: 2\n    devices: [n0:cpu:0]\n")),
+            "t.yaml:12: replicas[0].tp: tp is 2 but the replica lists 1 devices");
+  EXPECT_EQ(
+      ErrorOf(WithReplicas(
+          "replicas:\n  - {name: a, devices: [n0:cpu:0]}\n  - {name: b, devices: [n0:cpu:0]}\n")),
+      "t.yaml:12: b: device n0:cpu:0 is already used by replica 'a'");
+  EXPECT_EQ(
+      ErrorOf(WithReplicas(
+          "replicas:\n  - {name: a, devices: [n0:cpu:0]}\n  - {name: a, devices: [n0:cpu:1]}\n")),
+      "t.yaml:12: replicas[1].name: duplicate replica name 'a'");
+  EXPECT_EQ(ErrorOf(WithReplicas("replicas:\n  - {name: a, devices: [n0:cpu:0], tpp: 1}\n")),
+            "t.yaml:11: replicas[0]: unknown key 'tpp'");
+  EXPECT_EQ(ErrorOf(WithReplicas("replicas: 2\n")),
+            "t.yaml:10: replicas: expected a list of replicas or {count, tp}");
+  Result<ClusterConfig> ok = ParseClusterConfig(
+      WithReplicas("replicas:\n  - {tp: 2, devices: [n0:cpu:1, n0:cpu:0]}\n"), "t.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->replicas[0].name, "replica-0");
+  EXPECT_EQ(ok->replicas[0].devices[0].index, 1u);
+}
+
+TEST(ClusterConfigTest, NodeAndModelErrors) {
+  std::string dup_dev = kBase;
+  dup_dev.replace(dup_dev.find("index: 1"), 8, "index: 0");
+  EXPECT_EQ(ErrorOf(dup_dev), "t.yaml:7: nodes[0].devices[1]: duplicate device cpu:0");
+  std::string bad_kind = kBase;
+  bad_kind.replace(bad_kind.find("kind: cpu, index: 1"), 9, "kind: tpu");
+  EXPECT_EQ(ErrorOf(bad_kind),
+            "t.yaml:7: nodes[0].devices[1].kind: unknown device kind 'tpu' (expected cpu or cuda)");
+  std::string no_path = kBase;
+  no_path.replace(no_path.find("  path: /m/tiny.gguf"), 20, "  name: x");
+  EXPECT_EQ(ErrorOf(no_path), "t.yaml:9: model: missing required key 'path'");
+  std::string no_host = kBase;
+  no_host.replace(no_host.find("    host: 127.0.0.1\n"), 20, "");
+  EXPECT_EQ(ErrorOf(no_host), "t.yaml:3: nodes[0]: missing required key 'host'");
+  EXPECT_EQ(ErrorOf("- a\n"), "t.yaml:1: the file must be a map of sections");
+}
+
+TEST(ClusterConfigTest, OverridesApplyBeforeValidation) {
+  Result<ClusterConfig> c =
+      ParseClusterConfig(kBase, "t.yaml",
+                         {"scheduler.policy=fcfs", "coordinator.http_port=9000",
+                          "nodes.0.host=10.1.2.3", "replicas.count=1", "kv.num_device_blocks=64",
+                          "scheduler.mlfq.levels=8", "model.max_context=2048"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->scheduler.policy, SchedulerPolicy::kFcfs);
+  EXPECT_EQ(c->coordinator.http_port, 9000);
+  EXPECT_EQ(c->nodes[0].host, "10.1.2.3");
+  EXPECT_EQ(c->coordinator.host, "10.1.2.3");
+  EXPECT_EQ(c->replicas.size(), 1u);
+  EXPECT_EQ(c->kv.num_device_blocks, 64u);
+  EXPECT_EQ(c->scheduler.mlfq.levels, 8u);
+  EXPECT_EQ(c->model.max_context, 2048u);
+  // A whole list from the command line.
+  c = ParseClusterConfig(WithReplicas("replicas:\n  count: 1\n"), "t.yaml",
+                         {"replicas=[{tp: 2, devices: [n0:cpu:0, n0:cpu:1]}]"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->replicas[0].tp, 2u);
+}
+
+TEST(ClusterConfigTest, OverrideErrorsAreClear) {
+  EXPECT_EQ(ErrorOf(kBase, {"scheduler.policy=lifo"}),
+            "command line: scheduler.policy: unknown policy 'lifo' (expected mlfq or fcfs)");
+  EXPECT_EQ(ErrorOf(kBase, {"scheduler.polcy=fcfs"}),
+            "command line: scheduler: unknown key 'polcy'");
+  EXPECT_EQ(ErrorOf(kBase, {"coordinator.http_port=http"}),
+            "command line: coordinator.http_port: expected a non-negative integer, got 'http'");
+  EXPECT_EQ(ErrorOf(kBase, {"scheduler"}), "--set scheduler: expected key.path=value");
+  EXPECT_EQ(ErrorOf(kBase, {"scheduler..policy=x"}),
+            "--set scheduler..policy=x: empty key in 'scheduler..policy'");
+  EXPECT_EQ(ErrorOf(kBase, {"nodes.5.host=x"}),
+            "--set nodes.5.host=x: index 5 is past the end of 'nodes' (1 entries)");
+  EXPECT_EQ(ErrorOf(kBase, {"nodes.first.host=x"}),
+            "--set nodes.first.host=x: 'nodes' is a list; expected an index, got 'first'");
+  EXPECT_EQ(ErrorOf(kBase, {"name.x=1"}),
+            "--set name.x=1: 'name' is a single value, not a section");
+  EXPECT_EQ(ErrorOf(kBase, {"name=[a"}).rfind("--set name=[a: value is not valid YAML", 0), 0u);
+}
+
+}  // namespace
+}  // namespace skipjoin::config
