@@ -1,0 +1,129 @@
+// Internal to the Scheduler: one request's state and the intrusive lists that
+// order jobs without allocating per step. Not part of the public API.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "coordinator/scheduler/cost_model.h"
+#include "coordinator/scheduler/kv_block_manager.h"
+#include "coordinator/scheduler/step_plan.h"
+
+namespace skipjoin::scheduler::internal {
+
+enum class JobState {
+  kQueued,    // no KV anywhere; num_computed == 0
+  kResident,  // KV on the device
+  kSwapped,   // KV on the host
+};
+
+struct Job {
+  RequestId id = 0;
+  ReplicaId replica = 0;
+  std::vector<int32_t> tokens;  // prompt, then generated tokens
+  int32_t prompt_len = 0;
+  int32_t max_new_tokens = 0;
+  int32_t priority = 0;
+  std::vector<int32_t> stop_token_ids;
+  double arrival = 0;
+
+  JobState state = JobState::kQueued;
+  int32_t num_computed = 0;  // tokens whose KV is cached
+  KvTable kv;
+
+  int32_t level = 0;
+  double quantum_used = 0;
+  double last_service = 0;  // when it last ran (or arrived): starvation clock
+
+  static constexpr int64_t kNever = std::numeric_limits<int64_t>::min() / 2;
+  int64_t last_swap_in_step = kNever;
+  int64_t last_swap_out_step = kNever;
+  int64_t last_ran_step = kNever;
+
+  bool in_flight = false;       // in the replica's current step
+  bool remove_pending = false;  // cancelled/finished while in flight
+  // Scratch, valid only while a step is being planned.
+  bool plan_in_batch = false;
+  bool plan_evicted = false;
+  int32_t plan_rank = -1;  // index among the step's candidates, -1 if none
+
+  // Intrusive links: the level FIFO and the least-recently-served list.
+  Job* level_prev = nullptr;
+  Job* level_next = nullptr;
+  Job* lru_prev = nullptr;
+  Job* lru_next = nullptr;
+
+  int32_t total_tokens() const { return static_cast<int32_t>(tokens.size()); }
+  int32_t generated() const { return total_tokens() - prompt_len; }
+  int32_t remaining() const { return total_tokens() - num_computed; }
+};
+
+template <Job* Job::*kPrev, Job* Job::*kNext>
+class JobList {
+ public:
+  Job* front() const { return head_; }
+  Job* back() const { return tail_; }
+  int64_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  static Job* Next(const Job* j) { return j->*kNext; }
+  static Job* Prev(const Job* j) { return j->*kPrev; }
+
+  void PushBack(Job* j) {
+    j->*kPrev = tail_;
+    j->*kNext = nullptr;
+    if (tail_) tail_->*kNext = j; else head_ = j;
+    tail_ = j;
+    ++size_;
+  }
+  void PushFront(Job* j) {
+    j->*kNext = head_;
+    j->*kPrev = nullptr;
+    if (head_) head_->*kPrev = j; else tail_ = j;
+    head_ = j;
+    ++size_;
+  }
+  void InsertAfter(Job* pos, Job* j) {
+    if (pos == nullptr) return PushFront(j);
+    if (pos == tail_) return PushBack(j);
+    j->*kPrev = pos;
+    j->*kNext = pos->*kNext;
+    (pos->*kNext)->*kPrev = j;
+    pos->*kNext = j;
+    ++size_;
+  }
+  void Remove(Job* j) {
+    if (j->*kPrev) (j->*kPrev)->*kNext = j->*kNext; else head_ = j->*kNext;
+    if (j->*kNext) (j->*kNext)->*kPrev = j->*kPrev; else tail_ = j->*kPrev;
+    j->*kPrev = j->*kNext = nullptr;
+    --size_;
+  }
+
+ private:
+  Job* head_ = nullptr;
+  Job* tail_ = nullptr;
+  int64_t size_ = 0;
+};
+
+using LevelList = JobList<&Job::level_prev, &Job::level_next>;
+using LruList = JobList<&Job::lru_prev, &Job::lru_next>;
+
+// One replica: its pools, its jobs ordered by level, and its step in flight.
+struct ReplicaState {
+  ReplicaState(ReplicaId replica_id, const KvPoolSpec& pool, int32_t num_levels)
+      : id(replica_id), kv(pool), levels(num_levels) {}
+  ReplicaId id;
+  bool alive = true;
+  KvBlockManager kv;
+  std::vector<LevelList> levels;  // index 0 is served first
+  LruList lru;                    // every job, least recently served first
+  int64_t num_jobs = 0;
+  int64_t step = 0;  // id of the last planned step
+  bool in_flight = false;
+  std::vector<Job*> inflight_jobs;  // plan order
+  std::vector<int32_t> inflight_tokens;
+  StepFeatures inflight_features;
+  int64_t last_batch_survivors = 0;  // jobs of the last step still unfinished
+};
+
+}  // namespace skipjoin::scheduler::internal

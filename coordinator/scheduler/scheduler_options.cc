@@ -1,0 +1,23 @@
+#include "coordinator/scheduler/scheduler_options.h"
+
+#include <string>
+
+namespace skipjoin::scheduler {
+
+const char* PolicyKindName(PolicyKind kind) {
+  switch (kind) {
+    case PolicyKind::kMlfq:
+      return "mlfq";
+    case PolicyKind::kFcfs:
+      return "fcfs";
+  }
+  return "?";
+}
+
+Result<PolicyKind> ParsePolicyKind(std::string_view name) {
+  if (name == "mlfq") return PolicyKind::kMlfq;
+  if (name == "fcfs") return PolicyKind::kFcfs;
+  return InvalidArgument("unknown scheduling policy '" + std::string(name) + "' (expected mlfq or fcfs)");
+}
+
+}  // namespace skipjoin::scheduler

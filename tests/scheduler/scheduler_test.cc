@@ -1,0 +1,394 @@
+// Steps the Scheduler by hand and checks each decision.
+#include "coordinator/scheduler/scheduler.h"
+
+#include <algorithm>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace skipjoin::scheduler {
+namespace {
+
+constexpr int32_t kToken = 7;
+constexpr int32_t kStop = 2;
+
+// Prefill estimate = 0.01 + 0.001 * tokens; quanta 0.05, 0.1, 0.2, inf.
+SchedulerOptions Options(PolicyKind policy = PolicyKind::kMlfq) {
+  SchedulerOptions o;
+  o.policy = policy;
+  o.mlfq = {4, 0.05, 2.0, 1.0};
+  o.cost_prior = {0.01, 0.001, 0, 0};
+  o.fit_cost_model_online = false;
+  o.max_running_sequences = 8;
+  o.token_budget = 64;
+  o.reserve_fraction = 0;
+  o.prefetch_lookahead = 0;
+  o.no_pingpong_steps = 8;
+  return o;
+}
+
+class Harness {
+ public:
+  explicit Harness(const SchedulerOptions& o, KvPoolSpec pool = {64, 64, 4}) : s(o, &clock) {
+    EXPECT_TRUE(s.AddReplica(0, pool).ok());
+  }
+  Status Submit(RequestId id, int32_t prompt, int32_t max_new, int32_t priority = 0) {
+    RequestSpec r;
+    r.id = id;
+    r.prompt_token_ids.assign(prompt, 1);
+    r.max_new_tokens = max_new;
+    r.priority = priority;
+    r.stop_token_ids = {kStop};
+    r.arrival_seconds = clock.NowSeconds();
+    return s.Submit(std::move(r));
+  }
+  // Plans a step; fails the test when there is none.
+  StepPlan Plan() {
+    auto p = s.NextStep(0);
+    EXPECT_TRUE(p.has_value());
+    return p ? *p : StepPlan{};
+  }
+  // Completes the planned step after `seconds`; sampled tokens are kToken.
+  std::vector<SchedulerEvent> Done(const StepPlan& p, double seconds, int32_t token = kToken) {
+    clock.Advance(seconds);
+    StepOutcome o;
+    o.measured_seconds = seconds;
+    for (const auto& seq : p.sequences) o.sampled_token_ids.push_back(seq.samples ? token : kNoToken);
+    auto ev = s.OnStepDone(0, o);
+    EXPECT_TRUE(ev.ok()) << ev.status().ToString();
+    EXPECT_TRUE(s.CheckInvariantsForTesting().ok()) << s.CheckInvariantsForTesting().ToString();
+    return ev.ok() ? *ev : std::vector<SchedulerEvent>{};
+  }
+  StepPlan Step(double seconds) {
+    StepPlan p = Plan();
+    Done(p, seconds);
+    return p;
+  }
+  int32_t Level(RequestId id) { return s.GetRequestInfo(id)->level; }
+
+  ManualClock clock;
+  Scheduler s;
+};
+
+const StepSequence* Find(const StepPlan& p, RequestId id) {
+  for (const auto& s : p.sequences) {
+    if (s.request_id == id) return &s;
+  }
+  return nullptr;
+}
+
+TEST(SchedulerTest, SkipJoinPlacesJobByEstimatedPrefill) {
+  Harness h(Options(), {512, 0, 4});
+  ASSERT_TRUE(h.Submit(1, 10, 4).ok());   // 0.02 s
+  ASSERT_TRUE(h.Submit(2, 80, 4).ok());   // 0.09 s
+  ASSERT_TRUE(h.Submit(3, 180, 4).ok());  // 0.19 s
+  ASSERT_TRUE(h.Submit(4, 500, 4).ok());  // 0.51 s
+  ASSERT_TRUE(h.Submit(5, 180, 4, /*priority=*/2).ok());
+  EXPECT_EQ(h.Level(1), 0);
+  EXPECT_EQ(h.Level(2), 1);
+  EXPECT_EQ(h.Level(3), 2);
+  EXPECT_EQ(h.Level(4), 3);
+  EXPECT_EQ(h.Level(5), 0);
+  EXPECT_EQ(h.s.stats().admitted_per_level, (std::vector<int64_t>{2, 1, 1, 1}));
+}
+
+TEST(SchedulerTest, DemotesAfterQuantumIsUsed) {
+  Harness h(Options());
+  ASSERT_TRUE(h.Submit(1, 10, 100).ok());
+  h.Step(0.03);
+  EXPECT_EQ(h.Level(1), 0);
+  h.Step(0.03);  // 0.06 >= 0.05
+  EXPECT_EQ(h.Level(1), 1);
+  h.Step(0.09);
+  EXPECT_EQ(h.Level(1), 1);
+  h.Step(0.02);  // 0.11 >= 0.1
+  EXPECT_EQ(h.Level(1), 2);
+  EXPECT_EQ(h.s.stats().demotions, 2);
+}
+
+TEST(SchedulerTest, HigherLevelJobTakesSlotOfRunningLowerLevelJob) {
+  SchedulerOptions o = Options();
+  o.max_running_sequences = 1;
+  Harness h(o);
+  ASSERT_TRUE(h.Submit(1, 10, 100).ok());
+  h.Step(0.06);  // job 1 demoted to level 1
+  ASSERT_TRUE(h.Submit(2, 10, 100).ok());
+  StepPlan p = h.Plan();
+  ASSERT_EQ(p.sequences.size(), 1u);
+  EXPECT_EQ(p.sequences[0].request_id, 2u);
+  EXPECT_EQ(h.s.stats().preemptions_slot, 1);
+  // Job 1 keeps its KV on the device while it waits.
+  EXPECT_TRUE(h.s.GetRequestInfo(1)->resident);
+}
+
+TEST(SchedulerTest, StarvedJobRunsWithinThresholdPlusOneStep) {
+  SchedulerOptions o = Options();
+  o.max_running_sequences = 1;
+  Harness h(o, {512, 0, 4});
+  ASSERT_TRUE(h.Submit(100, 500, 4).ok());  // level 3
+  double first_run = -1;
+  for (int i = 0; i < 20 && first_run < 0; ++i) {
+    ASSERT_TRUE(h.Submit(i, 10, 50).ok());  // a fresh level-0 job every step
+    const double now = h.clock.NowSeconds();
+    StepPlan p = h.Plan();
+    if (Find(p, 100)) first_run = now;
+    h.Done(p, 0.3);
+  }
+  ASSERT_GE(first_run, 0) << "job 100 starved";
+  EXPECT_GT(first_run, 1.0 - 1e-9);  // not before the threshold: it really was starved
+  EXPECT_LE(first_run, 1.0 + 0.3);
+  EXPECT_GE(h.s.stats().starvation_promotions, 1);
+}
+
+TEST(SchedulerTest, BudgetTakesDecodesFirstThenBlockAlignedPrefillChunks) {
+  SchedulerOptions o = Options();
+  o.token_budget = 20;
+  Harness h(o);
+  ASSERT_TRUE(h.Submit(1, 4, 10).ok());
+  ASSERT_TRUE(h.Submit(2, 4, 10).ok());
+  h.Step(0.01);  // both prefilled, now decoding
+  ASSERT_TRUE(h.Submit(3, 100, 10).ok());  // level 2, behind the decodes
+  StepPlan p = h.Plan();
+  ASSERT_EQ(p.sequences.size(), 3u);
+  EXPECT_EQ(Find(p, 1)->num_tokens, 1);
+  EXPECT_EQ(Find(p, 1)->start_position, 4);
+  EXPECT_TRUE(Find(p, 1)->samples);
+  EXPECT_EQ(Find(p, 2)->num_tokens, 1);
+  const StepSequence* pre = Find(p, 3);
+  EXPECT_EQ(pre->start_position, 0);
+  EXPECT_EQ(pre->num_tokens, 16);  // 18 left, cut to the block edge
+  EXPECT_FALSE(pre->samples);
+  EXPECT_EQ(pre->num_blocks, 4);
+  EXPECT_EQ(p.num_tokens(), 18);
+  h.Done(p, 0.01);
+  p = h.Plan();
+  EXPECT_EQ(Find(p, 3)->start_position, 16);
+  EXPECT_EQ(Find(p, 3)->num_tokens, 16);
+}
+
+TEST(SchedulerTest, PlanCarriesTokensAndBlockTables) {
+  Harness h(Options());
+  ASSERT_TRUE(h.Submit(1, 6, 3).ok());
+  StepPlan p = h.Plan();
+  ASSERT_EQ(p.sequences.size(), 1u);
+  EXPECT_EQ(p.tokens_of(p.sequences[0]).size(), 6u);
+  EXPECT_EQ(p.block_table_of(p.sequences[0]).size(), 2u);
+  h.Done(p, 0.01, 42);
+  p = h.Plan();
+  ASSERT_EQ(p.tokens_of(p.sequences[0]).size(), 1u);
+  EXPECT_EQ(p.tokens_of(p.sequences[0])[0], 42);
+  EXPECT_EQ(p.sequences[0].start_position, 6);
+}
+
+// Three resident jobs at levels 1..3 fill 6 of 9 blocks; a level-0 job needing
+// 4 blocks arrives and only the lowest job has to make room.
+class PressureTest : public ::testing::Test {
+ protected:
+  void Build(SchedulerOptions o, int32_t host_blocks) {
+    o.max_running_sequences = 3;
+    h_ = std::make_unique<Harness>(o, KvPoolSpec{9, host_blocks, 4});
+    ASSERT_TRUE(h_->Submit(1, 8, 20, -1).ok());  // level 1
+    ASSERT_TRUE(h_->Submit(2, 8, 20, -2).ok());  // level 2
+    ASSERT_TRUE(h_->Submit(3, 8, 20, -3).ok());  // level 3
+    h_->Step(0.001);
+    ASSERT_EQ(h_->s.device_free(0), 3);
+    ASSERT_TRUE(h_->Submit(4, 16, 1, 0).ok());  // level 0, finishes after its prefill
+  }
+  std::unique_ptr<Harness> h_;
+};
+
+TEST_F(PressureTest, SwapsOutLowestPriorityFirst) {
+  Build(Options(), 16);
+  StepPlan p = h_->Plan();
+  EXPECT_EQ(p.swapped_out_requests, (std::vector<RequestId>{3}));
+  EXPECT_EQ(p.swap_out.size(), 2u);
+  EXPECT_TRUE(p.recomputed.empty());
+  ASSERT_NE(Find(p, 4), nullptr);
+  EXPECT_EQ(Find(p, 4)->num_tokens, 16);
+  EXPECT_TRUE(h_->s.GetRequestInfo(3)->swapped);
+  EXPECT_TRUE(h_->s.GetRequestInfo(2)->resident);
+  EXPECT_EQ(h_->s.stats().preemptions_swap, 1);
+  h_->Done(p, 0.001);
+}
+
+TEST_F(PressureTest, RecomputesWhenHostPoolIsFull) {
+  Build(Options(), 0);
+  StepPlan p = h_->Plan();
+  EXPECT_TRUE(p.swap_out.empty());
+  EXPECT_EQ(p.recomputed, (std::vector<RequestId>{3}));
+  EXPECT_EQ(h_->s.GetRequestInfo(3)->num_computed, 0);
+  EXPECT_EQ(h_->s.stats().recomputed_tokens, 8);
+  h_->Done(p, 0.001);
+}
+
+TEST_F(PressureTest, SwapsInAheadOfTurn) {
+  SchedulerOptions o = Options();
+  o.prefetch_lookahead = 8;
+  o.no_pingpong_steps = 0;
+  Build(o, 16);
+  StepPlan p = h_->Plan();  // job 3 swapped out; job 4 finishes
+  h_->Done(p, 0.001);
+  ASSERT_TRUE(h_->Submit(5, 4, 5).ok());
+  p = h_->Plan();  // jobs 5, 1, 2 fill the slots; 3 is next in line and there is room
+  EXPECT_EQ(Find(p, 3), nullptr) << "ran before its swap-in";
+  ASSERT_EQ(p.swap_in.size(), 2u);
+  EXPECT_EQ(p.num_blocking_swap_in, 0);  // a prefetch: may overlap compute
+  EXPECT_TRUE(h_->s.GetRequestInfo(3)->resident);
+  EXPECT_EQ(h_->s.stats().prefetch_swap_ins, 1);
+  h_->Done(p, 0.001);
+}
+
+TEST_F(PressureTest, NoSwapInWithinPingPongWindow) {
+  SchedulerOptions o = Options();
+  o.prefetch_lookahead = 8;
+  o.no_pingpong_steps = 8;
+  Build(o, 16);
+  StepPlan p = h_->Plan();
+  h_->Done(p, 0.001);
+  ASSERT_TRUE(h_->Submit(5, 4, 5).ok());
+  for (int step = 3; step < 10; ++step) {
+    p = h_->Plan();
+    EXPECT_EQ(static_cast<int32_t>(p.swap_in.size()), p.num_blocking_swap_in) << "prefetched at step " << step;
+    h_->Done(p, 0.001);
+  }
+  EXPECT_EQ(h_->s.stats().prefetch_swap_ins, 0);
+}
+
+TEST(SchedulerTest, FcfsRunsInArrivalOrderAndPreemptsByRecompute) {
+  SchedulerOptions o = Options(PolicyKind::kFcfs);
+  o.max_running_sequences = 1;
+  Harness h(o, {5, 16, 4});
+  ASSERT_TRUE(h.Submit(1, 500 / 50, 6).ok());
+  ASSERT_TRUE(h.Submit(2, 4, 2).ok());
+  EXPECT_EQ(h.Level(1), 0);
+  // A long-running first job is never overtaken under fcfs.
+  for (int i = 0; i < 6; ++i) {
+    StepPlan p = h.Plan();
+    ASSERT_EQ(p.sequences.size(), 1u);
+    EXPECT_EQ(p.sequences[0].request_id, 1u);
+    h.Done(p, 1.0);
+  }
+  StepPlan p = h.Plan();
+  EXPECT_EQ(p.sequences[0].request_id, 2u);
+  h.Done(p, 1.0);
+}
+
+TEST(SchedulerTest, FcfsRecomputesInsteadOfSwapping) {
+  SchedulerOptions o = Options(PolicyKind::kFcfs);
+  o.max_running_sequences = 2;
+  Harness h(o, {5, 16, 4});
+  ASSERT_TRUE(h.Submit(1, 8, 10).ok());
+  ASSERT_TRUE(h.Submit(2, 8, 10).ok());
+  bool recomputed = false;
+  for (int i = 0; i < 30 && h.s.num_requests() > 0; ++i) {
+    StepPlan p = h.Plan();
+    EXPECT_TRUE(p.swap_out.empty());
+    if (!p.recomputed.empty()) {
+      EXPECT_EQ(p.recomputed, (std::vector<RequestId>{2}));  // the later arrival
+      recomputed = true;
+    }
+    h.Done(p, 0.01);
+  }
+  EXPECT_TRUE(recomputed);
+  EXPECT_EQ(h.s.num_requests(), 0);
+}
+
+TEST(SchedulerTest, FinishesOnStopTokenAndOnLength) {
+  Harness h(Options());
+  ASSERT_TRUE(h.Submit(1, 4, 3).ok());
+  ASSERT_TRUE(h.Submit(2, 4, 10).ok());
+  StepPlan p = h.Plan();
+  StepOutcome out;
+  out.measured_seconds = 0.01;
+  for (const auto& s : p.sequences) out.sampled_token_ids.push_back(s.request_id == 2 ? kStop : kToken);
+  auto ev = h.s.OnStepDone(0, out);
+  ASSERT_TRUE(ev.ok());
+  ASSERT_EQ(ev->size(), 3u);
+  EXPECT_EQ((*ev)[2].kind, EventKind::kFinished);
+  EXPECT_EQ((*ev)[2].request_id, 2u);
+  EXPECT_EQ((*ev)[2].reason, FinishReason::kStop);
+  h.Step(0.01);
+  auto last = h.Done(h.Plan(), 0.01);
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(last[1].reason, FinishReason::kLength);
+  EXPECT_EQ(h.s.num_requests(), 0);
+  EXPECT_EQ(h.s.device_free(0), 64);
+}
+
+TEST(SchedulerTest, CancelFreesBlocksAtStepBoundary) {
+  Harness h(Options());
+  ASSERT_TRUE(h.Submit(1, 8, 10).ok());
+  StepPlan p = h.Plan();
+  ASSERT_TRUE(h.s.Cancel(1).ok());
+  EXPECT_EQ(h.s.device_free(0), 62);  // the step in flight still writes them
+  auto ev = h.Done(p, 0.01);
+  EXPECT_TRUE(ev.empty());
+  EXPECT_EQ(h.s.device_free(0), 64);
+  EXPECT_FALSE(h.s.NextStep(0).has_value());
+  EXPECT_EQ(h.s.Cancel(1).code(), StatusCode::kNotFound);
+  // Idle replica: freed at once.
+  ASSERT_TRUE(h.Submit(2, 8, 10).ok());
+  h.Step(0.01);
+  ASSERT_TRUE(h.s.Finish(2).ok());
+  EXPECT_EQ(h.s.device_free(0), 64);
+}
+
+TEST(SchedulerTest, SubmitValidatesRequests) {
+  Harness h(Options(), {4, 0, 4});
+  EXPECT_EQ(h.Submit(1, 10, 7).code(), StatusCode::kOk);  // 16 KV tokens: fits exactly
+  EXPECT_EQ(h.Submit(2, 10, 8).code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(h.Submit(1, 4, 4).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(h.Submit(3, 0, 4).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(h.Submit(4, 4, 0).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(SchedulerTest, AdmitsToLeastLoadedReplicaAndRequeuesOnDeath) {
+  ManualClock clock;
+  Scheduler s(Options(), &clock);
+  ASSERT_TRUE(s.AddReplica(0, {64, 64, 4}).ok());
+  ASSERT_TRUE(s.AddReplica(1, {64, 64, 4}).ok());
+  for (RequestId id = 1; id <= 4; ++id) {
+    RequestSpec r;
+    r.id = id;
+    r.prompt_token_ids.assign(8, 1);
+    r.max_new_tokens = 4;
+    ASSERT_TRUE(s.Submit(r).ok());
+  }
+  EXPECT_EQ(s.num_requests_on(0), 2);
+  EXPECT_EQ(s.num_requests_on(1), 2);
+  ASSERT_TRUE(s.NextStep(0).has_value());
+  ReplicaLoss loss = s.MarkReplicaDead(0);
+  EXPECT_EQ(loss.requeued.size(), 2u);
+  EXPECT_TRUE(loss.failed.empty());
+  EXPECT_EQ(s.num_requests_on(1), 4);
+  EXPECT_FALSE(s.NextStep(0).has_value());
+  EXPECT_FALSE(s.OnStepDone(0, StepOutcome{}).ok());
+  EXPECT_TRUE(s.CheckInvariantsForTesting().ok());
+  loss = s.MarkReplicaDead(1);
+  EXPECT_EQ(loss.failed.size(), 4u);
+  EXPECT_EQ(s.num_requests(), 0);
+  RequestSpec r;
+  r.id = 9;
+  r.prompt_token_ids = {1};
+  r.max_new_tokens = 1;
+  EXPECT_EQ(s.Submit(r).code(), StatusCode::kUnavailable);
+}
+
+TEST(SchedulerTest, PolicyNamesParse) {
+  EXPECT_EQ(*ParsePolicyKind("mlfq"), PolicyKind::kMlfq);
+  EXPECT_EQ(*ParsePolicyKind("fcfs"), PolicyKind::kFcfs);
+  EXPECT_FALSE(ParsePolicyKind("lifo").ok());
+}
+
+TEST(SchedulerTest, DefaultTokenBudgetComesFromCostModel) {
+  SchedulerOptions o;
+  ManualClock clock;
+  Scheduler s(o, &clock);
+  StepCostModel m(o.cost_prior);
+  EXPECT_EQ(s.token_budget(), m.TokenBudgetFor(o.tbt_target_seconds, o.max_running_sequences,
+                                               o.budget_mean_context, 16));
+  EXPECT_GT(s.token_budget(), 256);
+}
+
+}  // namespace
+}  // namespace skipjoin::scheduler

@@ -1,0 +1,96 @@
+#include "coordinator/scheduler/simulator.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace skipjoin::scheduler {
+namespace {
+
+SimulatorOptions SmallSim(PolicyKind policy) {
+  SimulatorOptions o;
+  o.scheduler.policy = policy;
+  o.scheduler.max_running_sequences = 16;
+  o.pool = {256, 256, 16};
+  o.cost_noise_cv = 0.1;
+  o.seed = 11;
+  return o;
+}
+
+std::vector<WorkloadRequest> SmallWorkload(uint64_t seed) {
+  WorkloadOptions w;
+  w.num_requests = 400;
+  w.rate = 6;
+  w.seed = seed;
+  w.output.max = 512;
+  return GenerateWorkload(w);
+}
+
+std::string WithoutWallTime(const SimulationResult& r) {
+  auto j = nlohmann::json::parse(SimulationResultToJson(r));
+  j.erase("wall_seconds");
+  return j.dump();
+}
+
+TEST(SimulatorTest, SameSeedGivesSameResult) {
+  for (PolicyKind p : {PolicyKind::kMlfq, PolicyKind::kFcfs}) {
+    auto a = RunSimulation(SmallSim(p), SmallWorkload(3));
+    auto b = RunSimulation(SmallSim(p), SmallWorkload(3));
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(WithoutWallTime(*a), WithoutWallTime(*b));
+    EXPECT_EQ(a->completed, 400);
+    auto c = RunSimulation(SmallSim(p), SmallWorkload(4));
+    ASSERT_TRUE(c.ok());
+    EXPECT_NE(WithoutWallTime(*a), WithoutWallTime(*c));
+  }
+}
+
+TEST(SimulatorTest, InvariantsHoldAfterEveryStepUnderMemoryPressure) {
+  SimulatorOptions o = SmallSim(PolicyKind::kMlfq);
+  o.pool = {64, 48, 16};
+  o.num_replicas = 2;
+  o.scheduler.reserve_fraction = 0.1;
+  int64_t checked = 0;
+  o.after_step = [&](const Scheduler& s) {
+    ++checked;
+    Status st = s.CheckInvariantsForTesting();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  };
+  WorkloadOptions w;
+  w.num_requests = 300;
+  w.rate = 20;
+  w.output.max = 400;
+  w.prompt.max = 400;
+  auto r = RunSimulation(o, GenerateWorkload(w));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->completed + r->rejected, 300);
+  EXPECT_GT(r->stats.preemptions_swap, 0);
+  EXPECT_GT(checked, 100);
+}
+
+TEST(SimulatorTest, FitsTheCostModelOnline) {
+  SimulatorOptions o = SmallSim(PolicyKind::kMlfq);
+  o.cost_noise_cv = 0;
+  o.scheduler.cost_prior = {0.02, 1e-4, 0, 0};
+  auto r = RunSimulation(o, SmallWorkload(5));
+  ASSERT_TRUE(r.ok());
+  EXPECT_NEAR(r->fitted_cost.a, o.true_cost.a, o.true_cost.a * 0.05);
+  EXPECT_NEAR(r->fitted_cost.b, o.true_cost.b, o.true_cost.b * 0.05);
+}
+
+TEST(SimulatorTest, WorkloadMatchesRequestedShape) {
+  WorkloadOptions w;
+  w.num_requests = 20000;
+  w.rate = 10;
+  auto reqs = GenerateWorkload(w);
+  double prompt = 0, output = 0;
+  for (const auto& r : reqs) {
+    prompt += r.prompt_len;
+    output += r.output_len;
+  }
+  EXPECT_NEAR(prompt / reqs.size(), 200, 20);
+  EXPECT_NEAR(output / reqs.size(), 250, 30);
+  EXPECT_NEAR(reqs.back().arrival / reqs.size(), 0.1, 0.005);
+}
+
+}  // namespace
+}  // namespace skipjoin::scheduler
