@@ -58,6 +58,37 @@ class GgufModelFile final : public ModelFile {
     return Status::Ok();
   }
 
+  Result<GgmlType> TensorType(const std::string& name) const override {
+    SJ_ASSIGN_OR_RETURN(const GgufTensorInfo* t, Find(name));
+    return t->type;
+  }
+
+  Status ReadRaw(const std::string& name, IndexRange rows, IndexRange cols,
+                 std::vector<uint8_t>* out) const override {
+    SJ_ASSIGN_OR_RETURN(const GgufTensorInfo* t, Find(name));
+    const std::vector<int64_t> shape(t->dims.rbegin(), t->dims.rend());
+    SJ_ASSIGN_OR_RETURN(auto rc, CheckReadRange(path(), name, shape, rows, cols));
+    SJ_ASSIGN_OR_RETURN(auto info, GgmlBlockInfo(t->type));
+    const auto [block, block_bytes] = info;
+    if (cols.begin % block != 0 || cols.end % block != 0) {
+      return InvalidArgument(path() + ": tensor '" + name + "': columns [" +
+                             std::to_string(cols.begin) + ", " + std::to_string(cols.end) +
+                             ") are not on " + std::to_string(block) + "-element block boundaries");
+    }
+    const int64_t row_bytes = rc.second / block * block_bytes;
+    const int64_t off0 = cols.begin / block * block_bytes;
+    const int64_t len = cols.size() / block * block_bytes;
+    const std::span<const uint8_t> data = g_->TensorData(*t);
+    for (int64_t r = rows.begin; r < rows.end; ++r) {
+      const int64_t off = r * row_bytes + off0;
+      if (off + len > static_cast<int64_t>(data.size())) {
+        return DataLoss(path() + ": tensor '" + name + "': row " + std::to_string(r) + " past its data");
+      }
+      out->insert(out->end(), data.begin() + off, data.begin() + off + len);
+    }
+    return Status::Ok();
+  }
+
  private:
   Result<const GgufTensorInfo*> Find(const std::string& name) const {
     const GgufTensorInfo* t = g_->FindTensor(name);

@@ -115,4 +115,12 @@ Result<std::pair<int64_t, int64_t>> CheckReadRange(const std::string& where,
 }
 
 }  // namespace internal
+Result<GgmlType> ModelFile::TensorType(const std::string& name) const {
+  return Unimplemented(path() + ": tensor '" + name + "': stored type not exposed by this format");
+}
+
+Status ModelFile::ReadRaw(const std::string& name, IndexRange, IndexRange, std::vector<uint8_t>*) const {
+  return Unimplemented(path() + ": tensor '" + name + "': raw reads not supported by this format");
+}
+
 }  // namespace skipjoin

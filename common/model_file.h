@@ -26,6 +26,7 @@
 namespace skipjoin {
 
 class GgufFile;
+enum class GgmlType : uint32_t;
 
 struct IndexRange {
   int64_t begin = 0;
@@ -55,6 +56,15 @@ class ModelFile {
   // {0, 1}. Errors: unknown tensor, range outside the shape, unsupported type.
   virtual Status ReadF32(const std::string& name, IndexRange rows, IndexRange cols,
                          float* dst) const = 0;
+
+  // The storage encoding of a tensor (GGUF: its ggml type). Unimplemented for
+  // formats that only offer ReadF32.
+  virtual Result<GgmlType> TensorType(const std::string& name) const;
+  // Appends rows x cols of a tensor in its stored encoding to out: each row's
+  // whole quant blocks covering cols, rows back to back. cols must start and
+  // end on block boundaries. Lets an engine keep quantized weights quantized.
+  virtual Status ReadRaw(const std::string& name, IndexRange rows, IndexRange cols,
+                         std::vector<uint8_t>* out) const;
 
   // The GGUF file behind this model (for tokenizer metadata), or nullptr.
   virtual const GgufFile* gguf() const { return nullptr; }

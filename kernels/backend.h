@@ -16,6 +16,7 @@
 
 #include "common/status.h"
 #include "kernels/paged_kv.h"
+#include "kernels/weight.h"
 
 namespace skipjoin::kernels {
 
@@ -45,13 +46,16 @@ class Backend {
   virtual Status Synchronize() = 0;
 
   // The ops; parameters as documented in kernels/cpu/ops.h.
-  virtual Status Embedding(const void* table, int64_t vocab, int64_t dim, const int32_t* ids,
+  // Whether Linear and Embedding accept weights stored in this format.
+  virtual bool SupportsWeightFormat(WeightFormat f) const = 0;
+
+  virtual Status Embedding(WeightRef table, int64_t vocab, int64_t dim, const int32_t* ids,
                            int64_t n, void* out) = 0;
   virtual Status RmsNorm(const void* x, const void* weight, int64_t rows, int64_t dim, float eps,
                          void* out) = 0;
   virtual Status AddRmsNorm(void* residual, const void* x, const void* weight, int64_t rows,
                             int64_t dim, float eps, void* out) = 0;
-  virtual Status Linear(const void* x, const void* w, const void* bias, int64_t m, int64_t n,
+  virtual Status Linear(const void* x, WeightRef w, const void* bias, int64_t m, int64_t n,
                         int64_t k, void* out) = 0;
   // inv_freq: a backend buffer of head_dim/2 float32 values (always float32).
   virtual Status Rope(void* q, int64_t q_stride, int32_t num_q_heads, void* k, int64_t k_stride,

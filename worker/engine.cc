@@ -2,8 +2,10 @@
 // the host, uploaded in the backend's dtype), rotary tables, KV pools.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <tuple>
 
+#include "common/gguf.h"
 #include "common/logging.h"
 #include "worker/engine_impl.h"
 
@@ -115,6 +117,9 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Com
   if (options.device != "cpu") {
     return Unimplemented("device '" + options.device + "' is not available in this build (use cpu)");
   }
+  if (options.weight_format != "auto" && options.weight_format != "dense") {
+    return InvalidArgument("weight_format must be 'auto' or 'dense', got '" + options.weight_format + "'");
+  }
   impl->backend = kernels::MakeCpuBackend(options.num_threads);
   if (comm == nullptr) {
     if (options.tp_size != 1) return InvalidArgument("tp_size > 1 needs a communicator");
@@ -141,26 +146,13 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Com
   // Every tensor goes host float32 -> backend. Reading a slice only touches the
   // rows this rank needs (columns are sliced after dequantizing whole rows).
   std::vector<float> host;
-  const int64_t num_tensors = 3 + c.num_layers * 7;
+  const int64_t num_tensors = 3 + c.num_layers * 6;
   int64_t done = 0;
   auto report = [&](const std::string& what) {
     ++done;
     if (progress) progress(done, num_tensors, what);
   };
   const size_t esz = kernels::DTypeSize(be.act_dtype());
-  // Loads rows x cols of a tensor into dst starting at row dst_row of a matrix
-  // whose rows are cols.size() wide.
-  auto load_into = [&](void* dst, int64_t dst_row, const std::string& name, IndexRange rows,
-                       IndexRange cols) -> Status {
-    host.resize(static_cast<size_t>(rows.size() * cols.size()));
-    SJ_RETURN_IF_ERROR(file->ReadF32(name, rows, cols, host.data()).WithContext(options.model_path));
-    return be.UploadF32(static_cast<char*>(dst) + dst_row * cols.size() * esz, host.data(),
-                        rows.size() * cols.size());
-  };
-  auto alloc = [&](int64_t elems) -> Result<void*> {
-    impl->weight_bytes += elems * static_cast<int64_t>(esz);
-    return impl->Alloc(static_cast<size_t>(elems) * esz);
-  };
   auto expect_shape = [&](const std::string& name, std::vector<int64_t> want) -> Status {
     SJ_ASSIGN_OR_RETURN(std::vector<int64_t> got, file->TensorShape(name));
     if (got != want) {
@@ -174,31 +166,81 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Com
     }
     return Status::Ok();
   };
+  struct Part {
+    std::string name;
+    IndexRange rows;
+  };
+  // Dense act-dtype buffer stacked from parts (each rows x cols).
+  auto load_dense = [&](const std::vector<Part>& parts, IndexRange cols, int64_t pad_rows) -> Result<void*> {
+    int64_t total = pad_rows;
+    for (const Part& p : parts) total += p.rows.size();
+    impl->weight_bytes += total * cols.size() * static_cast<int64_t>(esz);
+    SJ_ASSIGN_OR_RETURN(void* dst, impl->Alloc(static_cast<size_t>(total * cols.size()) * esz));
+    int64_t row = 0;
+    for (const Part& p : parts) {
+      host.resize(static_cast<size_t>(p.rows.size() * cols.size()));
+      SJ_RETURN_IF_ERROR(file->ReadF32(p.name, p.rows, cols, host.data()).WithContext(options.model_path));
+      SJ_RETURN_IF_ERROR(be.UploadF32(static_cast<char*>(dst) + row * cols.size() * esz, host.data(),
+                                      p.rows.size() * cols.size()));
+      row += p.rows.size();
+    }
+    if (pad_rows > 0) {
+      host.assign(static_cast<size_t>(pad_rows * cols.size()), 0.f);
+      SJ_RETURN_IF_ERROR(be.UploadF32(static_cast<char*>(dst) + row * cols.size() * esz, host.data(),
+                                      pad_rows * cols.size()));
+    }
+    return dst;
+  };
+  // A weight matrix: kept in its quantized block encoding when every part is
+  // stored in one format the backend multiplies directly and the column slice
+  // is block aligned; else dequantized to the activation dtype.
+  auto load_matrix = [&](const std::vector<Part>& parts, IndexRange cols, int64_t pad_rows) -> Result<kernels::WeightRef> {
+    std::optional<kernels::WeightFormat> fmt;
+    if (options.weight_format == "auto") {
+      for (const Part& p : parts) {
+        auto t = file->TensorType(p.name);
+        std::optional<kernels::WeightFormat> f;
+        if (t.ok() && *t == GgmlType::kQ8_0) f = kernels::WeightFormat::kQ8_0;
+        if (t.ok() && *t == GgmlType::kQ4_0) f = kernels::WeightFormat::kQ4_0;
+        if (t.ok() && *t == GgmlType::kQ4_1) f = kernels::WeightFormat::kQ4_1;
+        if (!f || (fmt && *fmt != *f)) {
+          fmt.reset();
+          break;
+        }
+        fmt = f;
+      }
+    }
+    if (!fmt || !be.SupportsWeightFormat(*fmt) || cols.begin % kernels::kQuantBlock != 0 ||
+        cols.end % kernels::kQuantBlock != 0) {
+      SJ_ASSIGN_OR_RETURN(void* d, load_dense(parts, cols, pad_rows));
+      return kernels::WeightRef{d, kernels::WeightFormat::kDense};
+    }
+    std::vector<uint8_t> raw;
+    for (const Part& p : parts) {
+      SJ_RETURN_IF_ERROR(file->ReadRaw(p.name, p.rows, cols, &raw).WithContext(options.model_path));
+    }
+    raw.resize(raw.size() + pad_rows * kernels::WeightRowBytes(*fmt, cols.size(), esz), 0);  // zero blocks decode to 0
+    impl->weight_bytes += static_cast<int64_t>(raw.size());
+    SJ_ASSIGN_OR_RETURN(void* d, impl->Alloc(raw.size()));
+    SJ_RETURN_IF_ERROR(be.Upload(d, raw.data(), raw.size()));
+    return kernels::WeightRef{d, *fmt};
+  };
 
   // Embedding (full), final norm, LM head slice.
   SJ_RETURN_IF_ERROR(expect_shape("token_embd.weight", {c.vocab_size, H}));
-  SJ_ASSIGN_OR_RETURN(impl->embed, alloc(c.vocab_size * H));
-  SJ_RETURN_IF_ERROR(load_into(impl->embed, 0, "token_embd.weight", {0, c.vocab_size}, {0, H}));
+  SJ_ASSIGN_OR_RETURN(impl->embed, load_matrix({{"token_embd.weight", {0, c.vocab_size}}}, {0, H}, 0));
   report("token_embd.weight");
   SJ_RETURN_IF_ERROR(expect_shape("output_norm.weight", {H}));
-  SJ_ASSIGN_OR_RETURN(impl->out_norm, alloc(H));
-  SJ_RETURN_IF_ERROR(load_into(impl->out_norm, 0, "output_norm.weight", {0, 1}, {0, H}));
+  SJ_ASSIGN_OR_RETURN(impl->out_norm, load_dense({{"output_norm.weight", {0, 1}}}, {0, H}, 0));
   report("output_norm.weight");
   const std::string head_name = file->HasTensor("output.weight") ? "output.weight" : "token_embd.weight";
   if (head_name == "output.weight") SJ_RETURN_IF_ERROR(expect_shape(head_name, {c.vocab_size, H}));
   if (head_name == "token_embd.weight" && options.tp_size == 1) {
     impl->lm_head = impl->embed;  // tied and unsharded: one copy serves both
   } else {
-    SJ_ASSIGN_OR_RETURN(impl->lm_head, alloc(s.vocab * H));
-    const int64_t v0 = s.vocab_begin, v1 = std::min(c.vocab_size, s.vocab_begin + s.vocab);
-    if (v1 > v0) SJ_RETURN_IF_ERROR(load_into(impl->lm_head, 0, head_name, {v0, v1}, {0, H}));
-    // Padding rows of the last shard: zero weights; their logits are dropped.
-    const int64_t pad = s.vocab - std::max<int64_t>(0, v1 - v0);
-    if (pad > 0) {
-      std::vector<float> zeros(pad * H, 0.f);
-      SJ_RETURN_IF_ERROR(be.UploadF32(static_cast<char*>(impl->lm_head) + std::max<int64_t>(0, v1 - v0) * H * esz,
-                                      zeros.data(), pad * H));
-    }
+    // The last shard is padded with zero rows; their logits are dropped.
+    const int64_t v0 = std::min(c.vocab_size, s.vocab_begin), v1 = std::min(c.vocab_size, s.vocab_begin + s.vocab);
+    SJ_ASSIGN_OR_RETURN(impl->lm_head, load_matrix({{head_name, {v0, v1}}}, {0, H}, s.vocab - (v1 - v0)));
   }
   report(head_name);
 
@@ -221,16 +263,15 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Com
     SJ_RETURN_IF_ERROR(expect_shape(p + "ffn_up.weight", {c.intermediate_size, H}));
     SJ_RETURN_IF_ERROR(expect_shape(p + "ffn_down.weight", {H, c.intermediate_size}));
 
-    SJ_ASSIGN_OR_RETURN(w.attn_norm, alloc(H));
-    SJ_RETURN_IF_ERROR(load_into(w.attn_norm, 0, p + "attn_norm.weight", {0, 1}, {0, H}));
+    SJ_ASSIGN_OR_RETURN(w.attn_norm, load_dense({{p + "attn_norm.weight", {0, 1}}}, {0, H}, 0));
     report(p + "attn_norm.weight");
-    SJ_ASSIGN_OR_RETURN(w.wqkv, alloc(qkv_w * H));
-    SJ_RETURN_IF_ERROR(load_into(w.wqkv, 0, p + "attn_q.weight", q_range, {0, H}));
-    SJ_RETURN_IF_ERROR(load_into(w.wqkv, q_rows, p + "attn_k.weight", kv_range, {0, H}));
-    SJ_RETURN_IF_ERROR(load_into(w.wqkv, q_rows + kv_rows, p + "attn_v.weight", kv_range, {0, H}));
+    SJ_ASSIGN_OR_RETURN(w.wqkv, load_matrix({{p + "attn_q.weight", q_range},
+                                             {p + "attn_k.weight", kv_range},
+                                             {p + "attn_v.weight", kv_range}},
+                                            {0, H}, 0));
     if (c.qkv_bias) {
-      SJ_ASSIGN_OR_RETURN(w.bqkv, alloc(qkv_w));
-      // A bias is one row; load its column slices side by side.
+      // A bias is one row; its column slices sit side by side.
+      SJ_ASSIGN_OR_RETURN(w.bqkv, impl->Alloc(qkv_w * esz));
       for (auto [name, range, off] : {std::tuple{p + "attn_q.bias", q_range, int64_t{0}},
                                       std::tuple{p + "attn_k.bias", kv_range, q_rows},
                                       std::tuple{p + "attn_v.bias", kv_range, q_rows + kv_rows}}) {
@@ -240,19 +281,14 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Com
       }
     }
     report(p + "attn_qkv");
-    SJ_ASSIGN_OR_RETURN(w.wo, alloc(H * q_rows));
-    SJ_RETURN_IF_ERROR(load_into(w.wo, 0, p + "attn_output.weight", {0, H}, q_range));
+    SJ_ASSIGN_OR_RETURN(w.wo, load_matrix({{p + "attn_output.weight", {0, H}}}, q_range, 0));
     report(p + "attn_output.weight");
-    SJ_ASSIGN_OR_RETURN(w.ffn_norm, alloc(H));
-    SJ_RETURN_IF_ERROR(load_into(w.ffn_norm, 0, p + "ffn_norm.weight", {0, 1}, {0, H}));
+    SJ_ASSIGN_OR_RETURN(w.ffn_norm, load_dense({{p + "ffn_norm.weight", {0, 1}}}, {0, H}, 0));
     report(p + "ffn_norm.weight");
-    SJ_ASSIGN_OR_RETURN(w.w_gate_up, alloc(2 * s.ffn * H));
-    SJ_RETURN_IF_ERROR(load_into(w.w_gate_up, 0, p + "ffn_gate.weight", f_range, {0, H}));
-    report(p + "ffn_gate.weight");
-    SJ_RETURN_IF_ERROR(load_into(w.w_gate_up, s.ffn, p + "ffn_up.weight", f_range, {0, H}));
-    report(p + "ffn_up.weight");
-    SJ_ASSIGN_OR_RETURN(w.w_down, alloc(H * s.ffn));
-    SJ_RETURN_IF_ERROR(load_into(w.w_down, 0, p + "ffn_down.weight", {0, H}, f_range));
+    SJ_ASSIGN_OR_RETURN(w.w_gate_up, load_matrix({{p + "ffn_gate.weight", f_range}, {p + "ffn_up.weight", f_range}},
+                                                 {0, H}, 0));
+    report(p + "ffn_gate_up");
+    SJ_ASSIGN_OR_RETURN(w.w_down, load_matrix({{p + "ffn_down.weight", {0, H}}}, f_range, 0));
     report(p + "ffn_down.weight");
   }
 

@@ -13,12 +13,12 @@ namespace skipjoin {
 
 struct LayerWeights {
   void* attn_norm = nullptr;  // [H]
-  void* wqkv = nullptr;       // [(q_local + 2 kv_local) * hd, H]
+  kernels::WeightRef wqkv;    // [(q_local + 2 kv_local) * hd, H]
   void* bqkv = nullptr;       // [(q_local + 2 kv_local) * hd] or null
-  void* wo = nullptr;         // [H, q_local * hd]
+  kernels::WeightRef wo;      // [H, q_local * hd]
   void* ffn_norm = nullptr;   // [H]
-  void* w_gate_up = nullptr;  // [2 * ffn_local, H]: gate rows then up rows
-  void* w_down = nullptr;     // [H, ffn_local]
+  kernels::WeightRef w_gate_up;  // [2 * ffn_local, H]: gate rows then up rows
+  kernels::WeightRef w_down;     // [H, ffn_local]
 };
 
 // This rank's slice of the model dimensions.
@@ -41,9 +41,9 @@ struct Engine::Impl {
   double load_seconds = 0.0;
 
   // Weights (backend memory).
-  void* embed = nullptr;     // [vocab, H], full on every rank
+  kernels::WeightRef embed;    // [vocab, H], full on every rank
   void* out_norm = nullptr;  // [H]
-  void* lm_head = nullptr;   // [shard.vocab, H]
+  kernels::WeightRef lm_head;  // [shard.vocab, H]
   void* inv_freq = nullptr;  // [hd / 2] float32
   std::vector<LayerWeights> layers;
   std::vector<void*> allocations;     // backend buffers to free

@@ -23,6 +23,16 @@ const char* DTypeName(DType t) {
   return "?";
 }
 
+const char* WeightFormatName(WeightFormat f) {
+  switch (f) {
+    case WeightFormat::kDense: return "dense";
+    case WeightFormat::kQ8_0: return "q8_0";
+    case WeightFormat::kQ4_0: return "q4_0";
+    case WeightFormat::kQ4_1: return "q4_1";
+  }
+  return "?";
+}
+
 size_t DTypeSize(DType t) {
   switch (t) {
     case DType::kF32: return 4;
@@ -71,9 +81,19 @@ class CpuBackend final : public Backend {
   }
   Status Synchronize() override { return Status::Ok(); }
 
-  Status Embedding(const void* table, int64_t vocab, int64_t dim, const int32_t* ids, int64_t n,
+  bool SupportsWeightFormat(WeightFormat f) const override {
+    switch (f) {
+      case WeightFormat::kDense:
+      case WeightFormat::kQ8_0:
+      case WeightFormat::kQ4_0:
+      case WeightFormat::kQ4_1:
+        return true;
+    }
+    return false;
+  }
+  Status Embedding(WeightRef table, int64_t vocab, int64_t dim, const int32_t* ids, int64_t n,
                    void* out) override {
-    return cpu::Embedding(&pool_, F(table), vocab, dim, ids, n, F(out));
+    return cpu::EmbeddingQuantized(&pool_, table, vocab, dim, ids, n, F(out));
   }
   Status RmsNorm(const void* x, const void* w, int64_t rows, int64_t dim, float eps, void* out) override {
     return cpu::RmsNorm(&pool_, F(x), F(w), rows, dim, eps, F(out));
@@ -82,9 +102,9 @@ class CpuBackend final : public Backend {
                     void* out) override {
     return cpu::AddRmsNorm(&pool_, F(residual), F(x), F(w), rows, dim, eps, F(out));
   }
-  Status Linear(const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k,
+  Status Linear(const void* x, WeightRef w, const void* bias, int64_t m, int64_t n, int64_t k,
                 void* out) override {
-    return cpu::Linear(&pool_, F(x), F(w), F(bias), m, n, k, F(out));
+    return cpu::LinearQuantized(&pool_, F(x), w, F(bias), m, n, k, F(out));
   }
   Status Rope(void* q, int64_t q_stride, int32_t nq, void* k, int64_t k_stride, int32_t nkv,
               int32_t head_dim, const int32_t* positions, int64_t tokens, const float* inv_freq,

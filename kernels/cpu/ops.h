@@ -14,6 +14,7 @@
 #include "common/status.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/paged_kv.h"
+#include "kernels/weight.h"
 
 namespace skipjoin::kernels::cpu {
 
@@ -34,6 +35,18 @@ Status AddRmsNorm(ThreadPool* pool, float* residual, const float* x, const float
 // {out, in} layout of a linear weight), bias [n] or null, out [m, n].
 Status Linear(ThreadPool* pool, const float* x, const float* w, const float* bias, int64_t m,
               int64_t n, int64_t k, float* out);
+
+// Linear over a weight in any WeightFormat (dense float32 or quantized blocks;
+// k a multiple of kQuantBlock for quantized ones). Same contract as Linear.
+Status LinearQuantized(ThreadPool* pool, const float* x, WeightRef w, const float* bias, int64_t m,
+                       int64_t n, int64_t k, float* out);
+
+// Embedding rows from a table in any WeightFormat.
+Status EmbeddingQuantized(ThreadPool* pool, WeightRef table, int64_t vocab, int64_t dim,
+                          const int32_t* ids, int64_t n, float* out);
+
+// Decodes rows x k elements of a quantized weight into float32 (reference and tests).
+void DequantizeWeightRows(WeightFormat f, const void* w, int64_t rows, int64_t k, float* out);
 
 // Rotary embedding in place on q [tokens, q_stride] (num_q_heads heads of
 // head_dim from column 0) and k [tokens, k_stride] (num_kv_heads heads).

@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "tests/engine/engine_harness.h"
 #include "tests/testutil/tiny_model.h"
+#include "common/gguf.h"
 
 namespace skipjoin {
 namespace {
@@ -133,6 +134,57 @@ TEST_F(EngineInvarianceTest, GgufAndSafetensorsGiveTheSameModel) {
   SeqRecord b = RunSequences(*hf, {prompt}, {})[0];
   EXPECT_EQ(a.tokens, b.tokens);
   EXPECT_LT(MaxAbsDiff(a, b), kTol);
+}
+
+TEST_F(EngineInvarianceTest, QuantizedWeightsComputeTheDequantizedModel) {
+  // Kept quantized ("auto"), the Q4_1 / Q8_0 weights are decoded inside the
+  // kernels; "dense" decodes them at load. Same model, same outputs, also when
+  // batching switches between the small-m fused path and the tiled GEMM path.
+  for (GgmlType type : {GgmlType::kQ4_1, GgmlType::kQ8_0, GgmlType::kQ4_0}) {
+    testutil::TinyModelSpec spec;
+    spec.gguf_weight_type = type;
+    const std::string path = *dir_ + "/quant_" + GgmlTypeName(type) + ".gguf";
+    ASSERT_TRUE(testutil::WriteTinyGguf(spec, path).ok());
+    EngineOptions o;
+    o.model_path = path;
+    o.num_device_blocks = 512;
+    auto quant = Engine::Create(o, nullptr);
+    o.weight_format = "dense";
+    auto dense = Engine::Create(o, nullptr);
+    ASSERT_TRUE(quant.ok() && dense.ok());
+    EXPECT_LT((*quant)->weight_bytes(), (*dense)->weight_bytes() / 2) << GgmlTypeName(type);
+    const int64_t V = spec.vocab_size;
+    std::vector<std::vector<int32_t>> batch;
+    for (int i = 0; i < 10; ++i) batch.push_back(Prompt(6 + 5 * i, 40 + i, V));
+    SeqRecord alone = RunSequences(**quant, {batch[0]}, {})[0];
+    SeqRecord batched = RunSequences(**quant, batch, {})[0];
+    SeqRecord reference = RunSequences(**dense, {batch[0]}, {})[0];
+    EXPECT_EQ(alone.tokens, reference.tokens) << GgmlTypeName(type);
+    EXPECT_EQ(batched.tokens, reference.tokens) << GgmlTypeName(type);
+    EXPECT_LT(MaxAbsDiff(alone, reference), kTol) << GgmlTypeName(type);
+    EXPECT_LT(MaxAbsDiff(batched, reference), kTol) << GgmlTypeName(type);
+  }
+}
+
+TEST_F(EngineInvarianceTest, BadStepInputsAreErrorsAndTheEngineStaysUsable) {
+  auto engine = MakeEngine();
+  const int64_t V = engine->config().vocab_size;
+  auto step_with = [&](auto mutate) {
+    StepInput in;
+    SeqInput s;
+    s.tokens = {1, 2, 3};
+    s.block_table = {0};
+    s.sample = true;
+    mutate(s);
+    in.seqs.push_back(s);
+    return engine->Step(in);
+  };
+  EXPECT_FALSE(step_with([&](SeqInput& s) { s.tokens[1] = static_cast<int32_t>(V); }).ok());
+  EXPECT_FALSE(step_with([](SeqInput& s) { s.block_table = {100000}; }).ok());
+  EXPECT_FALSE(step_with([](SeqInput& s) { s.block_table.clear(); }).ok());
+  EXPECT_FALSE(step_with([](SeqInput& s) { s.tokens.clear(); }).ok());
+  EXPECT_FALSE(step_with([](SeqInput& s) { s.start_pos = 510; }).ok());  // past the context window
+  EXPECT_TRUE(step_with([](SeqInput&) {}).ok());
 }
 
 // Runs the same prompt on tp ranks in threads of this process.
