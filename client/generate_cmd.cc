@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "client/commands.h"
@@ -37,13 +38,14 @@ void ProgressBar(int64_t done, int64_t total) {
 }  // namespace
 
 int GenerateMain(const std::vector<std::string>& args) {
-  std::string model = DefaultModelPath(), prompt, system;
+  std::string model = DefaultModelPath(), prompt, system, prompt_ids;
   bool chat = false, ignore_eos = false, show_ids = false;
   int64_t max_tokens = 128, top_k = 0, seed = 0, threads = 0, kv_mib = 256, chunk = 512;
   double temperature = 0.0, top_p = 1.0, min_p = 0.0;
   FlagSet flags(kUsage);
   flags.String("model", &model, "model: a .gguf file or a Hugging Face directory");
   flags.String("prompt", &prompt, "the prompt text (required)");
+  flags.String("prompt-ids", &prompt_ids, "the prompt as comma-separated token ids (instead of --prompt)");
   flags.Bool("chat", &chat, "format the prompt as a user message with the chat template");
   flags.String("system", &system, "system message for --chat (else the template's default)");
   flags.Int("max-tokens", &max_tokens, "tokens to generate at most");
@@ -66,8 +68,8 @@ int GenerateMain(const std::vector<std::string>& args) {
     return 0;
   }
   if (prompt.empty() && !flags.positional().empty()) prompt = flags.positional()[0];
-  if (prompt.empty()) {
-    std::fprintf(stderr, "skipjoin generate: --prompt is required (see --help)\n");
+  if (prompt.empty() && prompt_ids.empty()) {
+    std::fprintf(stderr, "skipjoin generate: --prompt (or --prompt-ids) is required (see --help)\n");
     return 2;
   }
   if (temperature < 0 || top_p <= 0 || top_p > 1 || min_p < 0 || min_p > 1 || top_k < 0 || max_tokens < 0) {
@@ -92,7 +94,23 @@ int GenerateMain(const std::vector<std::string>& args) {
   }
   const Tokenizer& tokenizer = **tok;
   std::vector<int32_t> ids;
-  if (chat) {
+  if (!prompt_ids.empty()) {
+    size_t pos = 0;
+    while (pos < prompt_ids.size()) {
+      size_t end = prompt_ids.find(',', pos);
+      if (end == std::string::npos) end = prompt_ids.size();
+      const std::string item = prompt_ids.substr(pos, end - pos);
+      char* stop = nullptr;
+      const long v = std::strtol(item.c_str(), &stop, 10);
+      if (item.empty() || *stop != '\0' || v < 0 || v >= tokenizer.vocab_size()) {
+        std::fprintf(stderr, "skipjoin generate: --prompt-ids: '%s' is not a token id in [0, %d)\n",
+                     item.c_str(), tokenizer.vocab_size());
+        return 2;
+      }
+      ids.push_back(static_cast<int32_t>(v));
+      pos = end + 1;
+    }
+  } else if (chat) {
     std::vector<ChatMessage> messages;
     if (!system.empty()) messages.push_back({"system", system});
     messages.push_back({"user", prompt});
