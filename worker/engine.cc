@@ -92,6 +92,17 @@ Result<void*> Engine::Impl::Alloc(size_t bytes) {
   return p;
 }
 
+Result<void*> Engine::Impl::Realloc(void* old, size_t bytes) {
+  if (old != nullptr) {
+    auto it = std::find(allocations.begin(), allocations.end(), old);
+    if (it != allocations.end()) {
+      allocations.erase(it);
+      backend->Free(old);
+    }
+  }
+  return Alloc(bytes);
+}
+
 Engine::Impl::~Impl() {
   if (!backend) return;
   for (void* p : allocations) backend->Free(p);

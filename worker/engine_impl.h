@@ -59,10 +59,13 @@ struct Engine::Impl {
        *gate_up = nullptr, *act = nullptr, *rows_h = nullptr, *logits_local = nullptr,
        *logits_all = nullptr;
   int64_t logit_rows_capacity = 0;
-  std::vector<float> host_logits;  // [rows, vocab] for sampling on the host
+  std::vector<float> host_logits;    // [rows, vocab] for sampling on the host
+  std::vector<float> host_gathered;  // [tp, rows, vocab shard] as gathered
   std::vector<float> sample_scratch;
 
   Result<void*> Alloc(size_t bytes);
+  // Frees old (an Alloc result or null) and allocates bytes; contents not kept.
+  Result<void*> Realloc(void* old, size_t bytes);
   ~Impl();
 };
 

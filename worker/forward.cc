@@ -175,10 +175,12 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
   const int64_t R = static_cast<int64_t>(tab.logit_rows.size());
   if (R > 0) {
     if (R > m.logit_rows_capacity) {
-      SJ_ASSIGN_OR_RETURN(m.rows_h, m.Alloc(R * H * esz));
-      SJ_ASSIGN_OR_RETURN(m.logits_local, m.Alloc(R * s.vocab * sizeof(float)));
-      SJ_ASSIGN_OR_RETURN(m.logits_all, m.Alloc(R * s.vocab * m.comm->size() * sizeof(float)));
-      m.logit_rows_capacity = R;
+      // Grow geometrically so a run of growing batches reallocates rarely.
+      const int64_t cap = std::max<int64_t>(R, 2 * m.logit_rows_capacity);
+      SJ_ASSIGN_OR_RETURN(m.rows_h, m.Realloc(m.rows_h, cap * H * esz));
+      SJ_ASSIGN_OR_RETURN(m.logits_local, m.Realloc(m.logits_local, cap * s.vocab * sizeof(float)));
+      SJ_ASSIGN_OR_RETURN(m.logits_all, m.Realloc(m.logits_all, cap * s.vocab * m.comm->size() * sizeof(float)));
+      m.logit_rows_capacity = cap;
     }
     // The norm over all T rows costs T * H, nothing next to the layers.
     SJ_RETURN_IF_ERROR(be.AddRmsNorm(m.x, m.o, m.out_norm, T, H, c.rms_norm_eps, m.h));
@@ -194,7 +196,8 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
   const int tp = m.comm->size();
   m.host_logits.resize(R * V);
   if (R > 0) {
-    std::vector<float> gathered(R * s.vocab * tp);
+    std::vector<float>& gathered = m.host_gathered;
+    gathered.resize(R * s.vocab * tp);
     SJ_RETURN_IF_ERROR(be.DownloadLogits(gathered.data(), m.logits_all, R * s.vocab * tp));
     for (int r = 0; r < tp; ++r) {
       const int64_t v0 = r * s.vocab, v1 = std::min(V, v0 + s.vocab);

@@ -22,7 +22,9 @@
 namespace skipjoin::kernels::cpu {
 namespace {
 
-constexpr int64_t kSmallM = 8;  // at most this many rows use the fused decode path
+constexpr int64_t kSmallM = 8;   // activation rows sharing one decoded block in registers
+constexpr int64_t kFusedM = 64;  // up to this many rows decode blocks per group of kSmallM;
+                                 // beyond, decoding weight tiles once and a GEMM win
 
 inline float HalfToFloat(uint16_t h) {
 #ifdef SJ_QUANT_AVX2
@@ -199,7 +201,7 @@ Status LinearQuantized(ThreadPool* pool, const float* x, WeightRef w, const floa
   if (m <= 0) return Status::Ok();
   const uint8_t* wb = static_cast<const uint8_t*>(w.data);
   const int64_t nb = k / kQuantBlock;
-  if (m <= kSmallM) {
+  if (m <= kFusedM) {
     std::vector<float> xsum(m * nb);
     for (int64_t i = 0; i < m; ++i)
       for (int64_t b = 0; b < nb; ++b) {
@@ -207,26 +209,38 @@ Status LinearQuantized(ThreadPool* pool, const float* x, WeightRef w, const floa
         for (int64_t j = 0; j < kQuantBlock; ++j) s += x[i * k + b * kQuantBlock + j];
         xsum[i * nb + b] = s;
       }
+    // Weight rows outer, row groups inner: a row's blocks stay in L1 while
+    // every group of kSmallM activation rows passes over them.
     pool->ParallelFor(n, 16, [&](int64_t r0, int64_t r1) {
-      FusedRows(w.format, x, wb, xsum.data(), m, n, k, r0, r1, out);
+      for (int64_t r = r0; r < r1; ++r) {
+        for (int64_t g = 0; g < m; g += kSmallM) {
+          const int64_t gm = std::min(kSmallM, m - g);
+          FusedRows(w.format, x + g * k, wb, xsum.data() + g * nb, gm, n, k, r, r + 1, out + g * n);
+        }
+      }
     });
   } else {
     // Decode a tile of weight rows (about 4 MiB of float32), multiply, repeat.
     const int64_t tile = std::max<int64_t>(16, (int64_t{1} << 20) / k);
     const int64_t row_bytes = WeightRowBytes(w.format, k, 4);
-    std::vector<float> deq(std::min(tile, n) * k);
+    // Reused across calls: a fresh multi-MiB vector per call costs page faults.
+    // (The pool's threads write through this pointer: naming the thread_local
+    // inside the lambda would give each thread its own empty vector.)
+    thread_local std::vector<float> deq_storage;
+    deq_storage.resize(std::min(tile, n) * k);
+    float* deq = deq_storage.data();
     for (int64_t r0 = 0; r0 < n; r0 += tile) {
       const int64_t rows = std::min(tile, n - r0);
       pool->ParallelFor(rows, 8, [&](int64_t a, int64_t b) {
-        DecodeRows(w.format, wb + (r0 + a) * row_bytes, b - a, k, deq.data() + a * k);
+        DecodeRows(w.format, wb + (r0 + a) * row_bytes, b - a, k, deq + a * k);
       });
 #ifdef SKIPJOIN_HAVE_CBLAS
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(rows),
-                  static_cast<int>(k), 1.0f, x, static_cast<int>(k), deq.data(), static_cast<int>(k), 0.0f,
+                  static_cast<int>(k), 1.0f, x, static_cast<int>(k), deq, static_cast<int>(k), 0.0f,
                   out + r0, static_cast<int>(n));
 #else
       std::vector<float> part(m * rows);
-      SJ_RETURN_IF_ERROR(Linear(pool, x, deq.data(), nullptr, m, rows, k, part.data()));
+      SJ_RETURN_IF_ERROR(Linear(pool, x, deq, nullptr, m, rows, k, part.data()));
       for (int64_t i = 0; i < m; ++i) std::copy_n(part.data() + i * rows, rows, out + i * n + r0);
 #endif
     }

@@ -64,11 +64,16 @@ TEST_F(Smollm2ReferenceTest, TeacherForcedLogitsMatchLlamaCpp) {
   ASSERT_EQ(fx["n_vocab"].get<int64_t>(), V);
   double worst = 0.0;
   int positions = 0;
+  // One batch of all prompts (outputs do not depend on batching).
+  std::vector<std::vector<int32_t>> prompts;
+  for (const json& p : fx["prompts"]) prompts.push_back(p["ids"].get<std::vector<int32_t>>());
+  testing::RunOptions opt;
+  opt.decode_steps = 0;
+  const std::vector<testing::SeqRecord> recs = testing::RunSequences(*engine_, prompts, opt);
+  size_t index = 0;
   for (const json& p : fx["prompts"]) {
-    const auto ids = p["ids"].get<std::vector<int32_t>>();
-    testing::RunOptions opt;
-    opt.decode_steps = 0;
-    testing::SeqRecord rec = testing::RunSequences(*engine_, {ids}, opt)[0];
+    const std::vector<int32_t>& ids = prompts[index];
+    const testing::SeqRecord& rec = recs[index++];
     ASSERT_EQ(rec.logits.size(), ids.size()) << p["name"];
     double prompt_worst = 0.0;
     for (size_t i = 0; i < ids.size(); ++i) {
@@ -98,18 +103,26 @@ TEST_F(Smollm2ReferenceTest, TeacherForcedLogitsMatchLlamaCpp) {
 TEST_F(Smollm2ReferenceTest, GreedyContinuationsMatchLlamaCpp) {
   json fx = LoadFixture("greedy_f32.json");
   ASSERT_FALSE(fx.is_null()) << "missing tests/fixtures/smollm2/greedy_f32.json";
-  int identical = 0, total = 0;
+  // All prompts in one batch: batching does not change outputs (engine
+  // invariance tests), and it keeps this test fast.
+  std::vector<LocalRequest> reqs;
+  std::vector<std::vector<int32_t>> wants;
+  std::vector<std::string> names;
   for (const json& p : fx["prompts"]) {
-    const auto ids = p["ids"].get<std::vector<int32_t>>();
-    const auto want = p["output_ids"].get<std::vector<int32_t>>();
     LocalRequest req;
-    req.prompt = ids;
-    req.max_new_tokens = static_cast<int32_t>(want.size());
-    LocalRunner runner(engine_.get());
-    auto got = runner.Run({req});
-    ASSERT_TRUE(got.ok()) << got.status().ToString();
-    EXPECT_EQ((*got)[0], want) << p["name"];
-    identical += (*got)[0] == want;
+    req.prompt = p["ids"].get<std::vector<int32_t>>();
+    wants.push_back(p["output_ids"].get<std::vector<int32_t>>());
+    req.max_new_tokens = static_cast<int32_t>(wants.back().size());
+    reqs.push_back(req);
+    names.push_back(p["name"].get<std::string>());
+  }
+  LocalRunner runner(engine_.get());
+  auto got = runner.Run(reqs);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  int identical = 0, total = 0;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ((*got)[i], wants[i]) << names[i];
+    identical += (*got)[i] == wants[i];
     ++total;
   }
   std::printf("  greedy continuations identical: %d of %d\n", identical, total);

@@ -89,7 +89,7 @@ TEST_P(QuantLinearTest, MatchesDenseLinearOnDecodedWeights) {
 INSTANTIATE_TEST_SUITE_P(Formats, QuantLinearTest,
                          ::testing::Combine(::testing::Values(WeightFormat::kQ8_0, WeightFormat::kQ4_0,
                                                               WeightFormat::kQ4_1),
-                                            ::testing::Values(1, 3, 8, 9, 33)));
+                                            ::testing::Values(1, 3, 8, 9, 33, 65, 80)));
 
 TEST(QuantLinearTest, RejectsUnalignedK) {
   ThreadPool pool(1);
