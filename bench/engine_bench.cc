@@ -16,6 +16,7 @@ using namespace skipjoin;
 int main(int argc, char** argv) {
   std::string model = DefaultModelPath(), batches = "1,8,32", weight_format = "auto";
   int64_t prompt_len = 128, decode_steps = 64, threads = 0, repeat = 3;
+  bool profile = false;
   FlagSet flags("usage: engine_bench [--model PATH] [--batches 1,8,32] [--prompt-len N] [--decode-steps N]");
   flags.String("model", &model, "model file or directory");
   flags.String("batches", &batches, "comma-separated batch sizes");
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   flags.Int("threads", &threads, "CPU threads; 0 uses all cores");
   flags.Int("repeat", &repeat, "runs per batch size; the best is reported");
   flags.String("weight-format", &weight_format, "auto (keep quantized blocks) or dense");
+  flags.Bool("profile", &profile, "also print per-op time shares of one extra run per batch size");
   std::vector<std::string> args(argv + 1, argv + argc);
   if (Status st = flags.Parse(args); !st.ok() || flags.help_requested()) {
     std::fprintf(stderr, "%s%s\n", st.ok() ? "" : (st.message() + "\n").c_str(), flags.Help().c_str());
@@ -72,6 +74,30 @@ int main(int argc, char** argv) {
         b, static_cast<long long>(prompt_len), static_cast<long long>(decode_steps), best_prefill, best_decode,
         static_cast<long long>((*engine)->weight_bytes()), weight_format.c_str());
     std::fflush(stdout);
+  }
+  if (profile) {
+    // A separate engine: per-op timing synchronizes after every op.
+    o.profile = true;
+    for (int b : sizes) {
+      auto pe = Engine::Create(o, nullptr);
+      if (!pe.ok()) return 1;
+      LocalRunner prunner(pe->get(), ro);
+      std::vector<LocalRequest> reqs(b);
+      for (int i = 0; i < b; ++i) {
+        reqs[i].max_new_tokens = static_cast<int32_t>(decode_steps + 1);
+        for (int64_t t = 0; t < prompt_len; ++t) reqs[i].prompt.push_back(static_cast<int32_t>(100 + (t * 7 + i * 13) % 20000));
+      }
+      if (!prunner.Run(reqs).ok()) return 1;
+      double total = 0;
+      for (const auto& [name, secs] : (*pe)->OpProfile()) total += secs;
+      std::printf("{\"engine\":\"skipjoin\",\"batch\":%d,\"profile_share\":{", b);
+      bool first = true;
+      for (const auto& [name, secs] : (*pe)->OpProfile()) {
+        std::printf("%s\"%s\":%.3f", first ? "" : ",", name.c_str(), total > 0 ? secs / total : 0.0);
+        first = false;
+      }
+      std::printf("},\"profiled_seconds\":%.3f}\n", total);
+    }
   }
   return 0;
 }

@@ -13,6 +13,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/model_config.h"
 #include "common/status.h"
@@ -38,6 +40,8 @@ struct EngineOptions {
   // backend multiplies them directly (4-8x less memory traffic per step);
   // "dense": dequantize every weight to the activation dtype at load.
   std::string weight_format = "auto";
+  // Time every op (synchronizing after each) for OpProfile(); costs speed.
+  bool profile = false;
 };
 
 // Called during load with (done, total) tensors and the tensor name.
@@ -64,6 +68,8 @@ class Engine {
   int32_t num_host_blocks() const;
   int64_t weight_bytes() const;
   double load_seconds() const;
+  // Seconds spent per op category since creation (zeros unless options.profile).
+  std::vector<std::pair<std::string, double>> OpProfile() const;
 
   struct Impl;
 

@@ -2,7 +2,9 @@
 // (step execution). Not a public header.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -10,6 +12,31 @@
 #include "worker/engine.h"
 
 namespace skipjoin {
+
+// Op categories of the per-op profile (EngineOptions::profile).
+enum class OpKind : size_t {
+  kEmbed, kNorm, kQkv, kRope, kKvAppend, kAttention, kOutProj, kAllReduce, kGateUp, kSiluMul,
+  kDown, kLmHead, kSample, kCount
+};
+inline const char* OpKindName(OpKind k) {
+  switch (k) {
+    case OpKind::kEmbed: return "embed";
+    case OpKind::kNorm: return "rmsnorm";
+    case OpKind::kQkv: return "qkv_gemm";
+    case OpKind::kRope: return "rope";
+    case OpKind::kKvAppend: return "kv_append";
+    case OpKind::kAttention: return "attention";
+    case OpKind::kOutProj: return "o_gemm";
+    case OpKind::kAllReduce: return "collectives";
+    case OpKind::kGateUp: return "gate_up_gemm";
+    case OpKind::kSiluMul: return "silu_mul";
+    case OpKind::kDown: return "down_gemm";
+    case OpKind::kLmHead: return "lm_head_gemm";
+    case OpKind::kSample: return "sampling";
+    case OpKind::kCount: return "?";
+  }
+  return "?";
+}
 
 struct LayerWeights {
   void* attn_norm = nullptr;  // [H]
@@ -62,6 +89,7 @@ struct Engine::Impl {
   std::vector<float> host_logits;    // [rows, vocab] for sampling on the host
   std::vector<float> host_gathered;  // [tp, rows, vocab shard] as gathered
   std::vector<float> sample_scratch;
+  std::array<double, static_cast<size_t>(OpKind::kCount)> op_seconds{};
 
   Result<void*> Alloc(size_t bytes);
   // Frees old (an Alloc result or null) and allocates bytes; contents not kept.

@@ -10,6 +10,18 @@
 namespace skipjoin {
 namespace {
 
+// Runs one op; with profiling on, synchronizes and charges its wall time to
+// the op's kind (profiling serializes the backend, so it is off by default).
+#define SJ_OP(kind, expr)                                                   \
+  do {                                                                      \
+    const auto sj_t0 = std::chrono::steady_clock::now();                    \
+    SJ_RETURN_IF_ERROR(expr);                                               \
+    if (m.options.profile) {                                                \
+      SJ_RETURN_IF_ERROR(be.Synchronize());                                 \
+      m.op_seconds[static_cast<size_t>(OpKind::kind)] += SecondsSince(sj_t0); \
+    }                                                                       \
+  } while (0)
+
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -146,29 +158,29 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
 
   // 3. Layers. x is the residual stream; h the normalized input of a sublayer.
-  SJ_RETURN_IF_ERROR(be.Embedding(m.embed, c.vocab_size, H, tab.tokens.data(), T, m.x));
+  SJ_OP(kEmbed, be.Embedding(m.embed, c.vocab_size, H, tab.tokens.data(), T, m.x));
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const LayerWeights& w = m.layers[l];
     if (l == 0) {
-      SJ_RETURN_IF_ERROR(be.RmsNorm(m.x, w.attn_norm, T, H, c.rms_norm_eps, m.h));
+      SJ_OP(kNorm, be.RmsNorm(m.x, w.attn_norm, T, H, c.rms_norm_eps, m.h));
     } else {
-      SJ_RETURN_IF_ERROR(be.AddRmsNorm(m.x, m.o, w.attn_norm, T, H, c.rms_norm_eps, m.h));
+      SJ_OP(kNorm, be.AddRmsNorm(m.x, m.o, w.attn_norm, T, H, c.rms_norm_eps, m.h));
     }
-    SJ_RETURN_IF_ERROR(be.Linear(m.h, w.wqkv, w.bqkv, T, qkv_w, H, m.qkv));
+    SJ_OP(kQkv, be.Linear(m.h, w.wqkv, w.bqkv, T, qkv_w, H, m.qkv));
     void* q = qkv;
     void* k = qkv + q_w * esz;
     void* v = qkv + (q_w + kv_w) * esz;
-    SJ_RETURN_IF_ERROR(be.Rope(q, qkv_w, s.q_heads, k, qkv_w, s.kv_heads, static_cast<int32_t>(hd),
+    SJ_OP(kRope, be.Rope(q, qkv_w, s.q_heads, k, qkv_w, s.kv_heads, static_cast<int32_t>(hd),
                                tab.positions.data(), T, static_cast<const float*>(m.inv_freq), c.rope_neox));
-    SJ_RETURN_IF_ERROR(be.KvAppend(k, qkv_w, v, qkv_w, tab.slots.data(), T, kv, m.k_dev[l], m.v_dev[l]));
-    SJ_RETURN_IF_ERROR(be.PagedAttention(q, qkv_w, s.q_heads, m.k_dev[l], m.v_dev[l], kv, batch, scale, m.attn));
-    SJ_RETURN_IF_ERROR(be.Linear(m.attn, w.wo, nullptr, T, H, q_w, m.o));
-    SJ_RETURN_IF_ERROR(m.comm->AllReduceSum(static_cast<float*>(m.o), T * H));
-    SJ_RETURN_IF_ERROR(be.AddRmsNorm(m.x, m.o, w.ffn_norm, T, H, c.rms_norm_eps, m.h));
-    SJ_RETURN_IF_ERROR(be.Linear(m.h, w.w_gate_up, nullptr, T, 2 * s.ffn, H, m.gate_up));
-    SJ_RETURN_IF_ERROR(be.SiluMul(m.gate_up, T, s.ffn, m.act));
-    SJ_RETURN_IF_ERROR(be.Linear(m.act, w.w_down, nullptr, T, H, s.ffn, m.o));
-    SJ_RETURN_IF_ERROR(m.comm->AllReduceSum(static_cast<float*>(m.o), T * H));
+    SJ_OP(kKvAppend, be.KvAppend(k, qkv_w, v, qkv_w, tab.slots.data(), T, kv, m.k_dev[l], m.v_dev[l]));
+    SJ_OP(kAttention, be.PagedAttention(q, qkv_w, s.q_heads, m.k_dev[l], m.v_dev[l], kv, batch, scale, m.attn));
+    SJ_OP(kOutProj, be.Linear(m.attn, w.wo, nullptr, T, H, q_w, m.o));
+    SJ_OP(kAllReduce, m.comm->AllReduceSum(static_cast<float*>(m.o), T * H));
+    SJ_OP(kNorm, be.AddRmsNorm(m.x, m.o, w.ffn_norm, T, H, c.rms_norm_eps, m.h));
+    SJ_OP(kGateUp, be.Linear(m.h, w.w_gate_up, nullptr, T, 2 * s.ffn, H, m.gate_up));
+    SJ_OP(kSiluMul, be.SiluMul(m.gate_up, T, s.ffn, m.act));
+    SJ_OP(kDown, be.Linear(m.act, w.w_down, nullptr, T, H, s.ffn, m.o));
+    SJ_OP(kAllReduce, m.comm->AllReduceSum(static_cast<float*>(m.o), T * H));
   }
 
   // 4. Final norm and LM head on the rows that need logits only.
@@ -183,10 +195,10 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
       m.logit_rows_capacity = cap;
     }
     // The norm over all T rows costs T * H, nothing next to the layers.
-    SJ_RETURN_IF_ERROR(be.AddRmsNorm(m.x, m.o, m.out_norm, T, H, c.rms_norm_eps, m.h));
+    SJ_OP(kNorm, be.AddRmsNorm(m.x, m.o, m.out_norm, T, H, c.rms_norm_eps, m.h));
     SJ_RETURN_IF_ERROR(be.GatherRows(m.h, T, H, tab.logit_rows.data(), R, m.rows_h));
-    SJ_RETURN_IF_ERROR(be.Linear(m.rows_h, m.lm_head, nullptr, R, s.vocab, H, m.logits_local));
-    SJ_RETURN_IF_ERROR(m.comm->AllGather(static_cast<float*>(m.logits_local), R * s.vocab,
+    SJ_OP(kLmHead, be.Linear(m.rows_h, m.lm_head, nullptr, R, s.vocab, H, m.logits_local));
+    SJ_OP(kAllReduce, m.comm->AllGather(static_cast<float*>(m.logits_local), R * s.vocab,
                                          static_cast<float*>(m.logits_all)));
   }
   out.compute_seconds = SecondsSince(t_compute);
@@ -208,6 +220,7 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
   }
 
   // 6. Sampling and logprobs per sequence.
+  const auto t_sample = std::chrono::steady_clock::now();
   out.seqs.resize(input.seqs.size());
   for (size_t i = 0; i < input.seqs.size(); ++i) {
     const SeqInput& si = input.seqs[i];
@@ -231,6 +244,15 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
       so.logprob = r.logprob;
       so.top = std::move(r.top);
     }
+  }
+  if (m.options.profile) m.op_seconds[static_cast<size_t>(OpKind::kSample)] += SecondsSince(t_sample);
+  return out;
+}
+
+std::vector<std::pair<std::string, double>> Engine::OpProfile() const {
+  std::vector<std::pair<std::string, double>> out;
+  for (size_t i = 0; i < impl_->op_seconds.size(); ++i) {
+    out.emplace_back(OpKindName(static_cast<OpKind>(i)), impl_->op_seconds[i]);
   }
   return out;
 }
