@@ -29,7 +29,9 @@ class LogMessage {
 }  // namespace internal
 }  // namespace skipjoin
 
-#define SJ_LOG(level)                                                         \
-  if (::skipjoin::LogLevel::k##level < ::skipjoin::CurrentLogLevel()) {       \
-  } else                                                                      \
-    ::skipjoin::internal::LogMessage(::skipjoin::LogLevel::k##level, __FILE__, __LINE__).stream()
+// A for-statement rather than if/else, so `if (x) SJ_LOG(Info) << ...;` has no
+// dangling else.
+#define SJ_LOG(level)                                                                    \
+  for (bool sj_log_once = ::skipjoin::LogLevel::k##level >= ::skipjoin::CurrentLogLevel(); \
+       sj_log_once; sj_log_once = false)                                                 \
+  ::skipjoin::internal::LogMessage(::skipjoin::LogLevel::k##level, __FILE__, __LINE__).stream()

@@ -116,10 +116,10 @@ namespace internal {
 
 // The one invariant check: aborts with the condition and a streamed message.
 //   SJ_CHECK(n <= cap) << "n=" << n;
-#define SJ_CHECK(cond)                                                             \
-  if (cond) {                                                                      \
-  } else                                                                           \
-    ::skipjoin::internal::CheckMessage(__FILE__, __LINE__, #cond).stream()
+// (A for-statement, so that `if (x) SJ_CHECK(y) << ...;` has no dangling else.)
+#define SJ_CHECK(cond)                                                     \
+  for (bool sj_check_failed = !(cond); sj_check_failed; sj_check_failed = false) \
+  ::skipjoin::internal::CheckMessage(__FILE__, __LINE__, #cond).stream()
 
 namespace skipjoin::internal {
 class CheckMessage {
