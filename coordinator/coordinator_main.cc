@@ -1,0 +1,174 @@
+#include "coordinator/coordinator_main.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "common/config/cluster_config.h"
+#include "common/flags.h"
+#include "common/logging.h"
+#include "common/model_file.h"
+#include "coordinator/frontend/client_endpoint.h"
+#include "coordinator/frontend/http_frontend.h"
+#include "coordinator/server/core.h"
+#include "coordinator/server/prometheus_metrics.h"
+#include "monitoring/metrics_server.h"
+#include "coordinator/tokenizer/tokenizer.h"
+
+namespace skipjoin {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: skipjoin coordinator --config FILE [--set key.path=value ...]\n"
+    "\n"
+    "Runs the coordinator of the cluster in FILE: the worker hub, the scheduler, the\n"
+    "OpenAI-compatible HTTP API (with /metrics), the native client endpoint and the\n"
+    "metrics port. Prints 'coordinator ready http=... client=...' once serving; stops\n"
+    "on SIGINT or SIGTERM.";
+
+int64_t PathBytes(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) return static_cast<int64_t>(std::filesystem::file_size(path, ec));
+  int64_t total = 0;
+  for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+    if (e.is_regular_file(ec)) total += static_cast<int64_t>(e.file_size(ec));
+  }
+  return total;
+}
+
+}  // namespace
+
+int CoordinatorMain(const std::vector<std::string>& args) {
+  // --set may repeat: collect it before FlagSet sees the rest.
+  std::vector<std::string> overrides, rest;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--set" && i + 1 < args.size()) {
+      overrides.push_back(args[++i]);
+    } else if (args[i].rfind("--set=", 0) == 0) {
+      overrides.push_back(args[i].substr(6));
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  std::string config_path;
+  int64_t http_threads = 2;
+  FlagSet flags(kUsage);
+  flags.String("config", &config_path, "cluster config YAML (required)");
+  flags.Int("http-threads", &http_threads, "threads serving HTTP");
+  if (Status st = flags.Parse(rest); !st.ok()) {
+    std::fprintf(stderr, "skipjoin coordinator: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::printf("%s", flags.Help().c_str());
+    return 0;
+  }
+  if (config_path.empty() && !flags.positional().empty()) config_path = flags.positional()[0];
+  if (config_path.empty()) {
+    std::fprintf(stderr, "skipjoin coordinator: --config is required (see --help)\n");
+    return 2;
+  }
+  auto config = config::LoadClusterConfig(config_path, overrides);
+  if (!config.ok()) {
+    std::fprintf(stderr, "skipjoin coordinator: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  auto file = ModelFile::Open(config->model.path);
+  if (!file.ok()) {
+    std::fprintf(stderr, "skipjoin coordinator: %s\n", file.status().message().c_str());
+    return 1;
+  }
+  auto tokenizer = Tokenizer::FromModelFile(**file);
+  if (!tokenizer.ok()) {
+    std::fprintf(stderr, "skipjoin coordinator: tokenizer: %s\n", tokenizer.status().message().c_str());
+    return 1;
+  }
+  const ModelConfig& mc = (*file)->config();
+  int64_t max_context = mc.max_context;
+  if (config->model.max_context) max_context = std::min<int64_t>(max_context, *config->model.max_context);
+  std::string model_name = config->model.name;
+  if (model_name.empty()) model_name = std::filesystem::path(config->model.path).stem().string();
+
+  // Signals are handled by sigwait below; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const std::string host = config->coordinator.host.empty() ? "127.0.0.1" : config->coordinator.host;
+  server::CoreOptions core_options;
+  core_options.config = *config;
+  core_options.worker_endpoint = "tcp://" + host + ":" + std::to_string(config->coordinator.worker_port);
+  core_options.geometry.bytes_per_block =
+      2 * mc.num_layers * config->kv.block_size * mc.num_kv_heads * mc.head_dim * static_cast<int64_t>(sizeof(float));
+  core_options.geometry.weight_bytes = PathBytes(config->model.path);
+  core_options.geometry.max_context = max_context;
+  file->reset();
+
+  zmq::context_t context;
+  std::vector<std::string> replica_names;
+  for (const auto& r : config->replicas) replica_names.push_back(r.name);
+  server::PrometheusMetrics metrics(replica_names);
+  // The same registry on its own port, for Prometheus scrape configs that
+  // target metrics.coordinator_port. Not fatal: /metrics on the HTTP port
+  // serves the same text.
+  std::unique_ptr<monitoring::MetricsServer> metrics_server;
+  if (config->metrics.coordinator_port != 0) {
+    const std::string bind = host + ":" + std::to_string(config->metrics.coordinator_port);
+    auto ms = monitoring::MetricsServer::Start(bind, metrics.registry());
+    if (ms.ok()) {
+      metrics_server = std::move(*ms);
+    } else {
+      SJ_LOG(Warn) << "metrics port: " << ms.status().message() << "; /metrics on the HTTP port still works";
+    }
+  }
+  auto core = server::CoordinatorCore::Start(std::move(core_options), &context, &metrics);
+  if (!core.ok()) {
+    std::fprintf(stderr, "skipjoin coordinator: worker port: %s\n", core.status().message().c_str());
+    return 1;
+  }
+  frontend::HttpFrontendOptions http;
+  http.host = host;
+  http.port = config->coordinator.http_port;
+  http.threads = static_cast<int>(std::max<int64_t>(1, http_threads));
+  http.limits = config->coordinator.limits;
+  http.api_key = config->coordinator.api_key;
+  http.model_name = model_name;
+  http.max_context = max_context;
+  auto frontend = frontend::HttpFrontend::Start(http, core->get(), tokenizer->get(), &metrics);
+  if (!frontend.ok()) {
+    std::fprintf(stderr, "skipjoin coordinator: %s\n", frontend.status().message().c_str());
+    (*core)->Stop();
+    return 1;
+  }
+  frontend::ClientEndpointOptions native;
+  native.endpoint = "tcp://" + host + ":" + std::to_string(config->coordinator.client_port);
+  native.model_name = model_name;
+  native.max_context = max_context;
+  native.limits = config->coordinator.limits;
+  auto client = frontend::ClientEndpoint::Start(native, &context, core->get(), tokenizer->get(), &metrics);
+  if (!client.ok()) {
+    std::fprintf(stderr, "skipjoin coordinator: %s\n", client.status().message().c_str());
+    (*frontend)->Stop();
+    (*core)->Stop();
+    return 1;
+  }
+  std::printf("coordinator ready http=http://%s:%u client=%s\n", host.c_str(),
+              static_cast<unsigned>((*frontend)->port()), (*client)->endpoint().c_str());
+  std::fflush(stdout);
+  SJ_LOG(Info) << "serving " << model_name << " (context " << max_context << "); workers connect to "
+               << (*core)->worker_endpoint();
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  SJ_LOG(Info) << "signal " << sig << ": shutting down";
+  (*client)->Stop();
+  (*frontend)->Stop();
+  (*core)->Stop();
+  return 0;
+}
+
+}  // namespace skipjoin

@@ -1,0 +1,50 @@
+// From a validated ApiRequest to the scheduler requests the core runs: the
+// step both the HTTP API and the native endpoint take after parsing, so they
+// check the model, apply the chat template, tokenize, bound lengths against
+// the context window and fill SubmitItems the same way.
+//
+// Thread-safety: PrepareGeneration is a pure function of its arguments (plus
+// CoordinatorCore's thread-safe ready() and NewRequestId()); any thread. The
+// GenerationSetup is immutable once built and may be shared by threads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config/cluster_config.h"
+#include "coordinator/frontend/api_error.h"
+#include "coordinator/frontend/openai_request.h"
+#include "coordinator/server/core.h"
+#include "coordinator/tokenizer/chat_template.h"
+#include "coordinator/tokenizer/tokenizer.h"
+
+namespace skipjoin::frontend {
+
+// What a frontend needs to turn requests into work; its pointers must outlive it.
+struct GenerationSetup {
+  const Tokenizer* tokenizer = nullptr;
+  const ChatTemplate* chat_template = nullptr;
+  std::vector<int32_t> stop_token_ids;  // end-of-sequence tokens (unless ignore_eos)
+  std::string model_name;               // the served model id
+  int64_t max_context = 0;              // tokens
+  config::RequestLimits limits;
+};
+
+struct PreparedGeneration {
+  std::vector<int32_t> prompt_ids;
+  std::string prompt_text;  // completions: the prompt as text (for echo); chat: empty
+  int32_t max_new_tokens = 0;
+  std::vector<server::SubmitItem> items;  // one per choice (n), ids from the core
+  std::vector<server::RequestId> ids;     // items[i].id
+};
+
+// In order: the model must be the served one (404), a replica must be ready
+// (503), the chat template must apply, prompt token ids must be in the
+// vocabulary, and the lengths must fit (ResolveMaxNewTokens). On error returns
+// the ApiError and leaves *out unspecified.
+std::optional<ApiError> PrepareGeneration(const ApiRequest& request, const GenerationSetup& setup,
+                                          server::CoordinatorCore& core, PreparedGeneration* out);
+
+}  // namespace skipjoin::frontend

@@ -1,0 +1,413 @@
+// The Beast half of the HTTP API: accept loop, sessions, routing, streaming.
+// The API's semantics live in openai_request / generation_response; this file
+// only moves bytes and calls them.
+#include "coordinator/frontend/http_frontend.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <deque>
+#include <random>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/logging.h"
+#include "coordinator/frontend/api_error.h"
+#include "coordinator/frontend/generation_request.h"
+#include "coordinator/frontend/generation_response.h"
+#include "coordinator/frontend/openai_request.h"
+#include "coordinator/tokenizer/chat_template.h"
+
+namespace skipjoin::frontend {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kReadTimeout = std::chrono::seconds(60);
+
+std::string RandomHex(int bytes) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  static const char* kHex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < bytes; ++i) {
+    const unsigned v = static_cast<unsigned>(rng() & 0xFF);
+    s += kHex[v >> 4];
+    s += kHex[v & 15];
+  }
+  return s;
+}
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace
+
+class HttpFrontend::Impl {
+ public:
+  Impl(const HttpFrontendOptions& o, server::CoordinatorCore* core, const Tokenizer* tok,
+       server::CoordinatorMetrics* metrics)
+      : options(o),
+        core(core),
+        tokenizer(tok),
+        metrics(metrics),
+        chat_template(ChatTemplate::FromTemplateText(tok->chat_template(), tok->TokenText(tok->bos_id()),
+                                                     tok->TokenText(tok->eos_id()))),
+        stop_ids(tok->StopTokenIds()),
+        acceptor(ioc) {
+    setup.tokenizer = tok;
+    setup.chat_template = &chat_template;
+    setup.stop_token_ids = stop_ids;
+    setup.model_name = o.model_name;
+    setup.max_context = o.max_context;
+    setup.limits = o.limits;
+  }
+
+  void Accept();
+
+  HttpFrontendOptions options;
+  server::CoordinatorCore* core;
+  const Tokenizer* tokenizer;
+  server::CoordinatorMetrics* metrics;
+  ChatTemplate chat_template;
+  std::vector<int32_t> stop_ids;
+  GenerationSetup setup;  // points into this object
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopped{false};
+  uint16_t bound_port = 0;
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpFrontend::Impl* fe) : stream_(std::move(socket)), fe_(fe) {}
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+  // Core thread -> this session's strand.
+  void Post(std::vector<server::SequenceEvent> events) {
+    net::post(stream_.get_executor(),
+              [self = shared_from_this(), ev = std::move(events)]() mutable { self->OnEvents(std::move(ev)); });
+  }
+
+ private:
+  using Request = http::request<http::string_body>;
+
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(fe_->options.limits.max_body_bytes);
+    stream_.expires_after(kReadTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      keep_alive_ = false;
+      return SendError(PayloadTooLarge("request body exceeds " + std::to_string(fe_->options.limits.max_body_bytes) +
+                                       " bytes"));
+    }
+    if (ec) return Close();
+    Request req = parser_->release();
+    keep_alive_ = req.keep_alive();
+    Handle(req);
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
+
+  void Send(http::status status, const std::string& content_type, std::string body) {
+    auto res = std::make_shared<http::response<http::string_body>>(status, 11);
+    res->set(http::field::server, "skipjoin");
+    res->set(http::field::content_type, content_type);
+    res->keep_alive(keep_alive_);
+    res->body() = std::move(body);
+    res->prepare_payload();
+    stream_.expires_after(kReadTimeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+      if (ec || !res->keep_alive()) return self->Close();
+      self->Read();
+    });
+  }
+  void SendJson(const std::string& body) { Send(http::status::ok, "application/json", body); }
+  void SendError(const ApiError& e) {
+    Send(static_cast<http::status>(e.http_status), "application/json", ErrorBody(e));
+  }
+
+  bool Authorized(const Request& req) {
+    if (!fe_->options.api_key) return true;
+    auto it = req.find(http::field::authorization);
+    return it != req.end() && std::string(it->value()) == "Bearer " + *fe_->options.api_key;
+  }
+
+  void Handle(const Request& req) {
+    std::string target(req.target());
+    if (auto q = target.find('?'); q != std::string::npos) target.resize(q);
+    const bool get = req.method() == http::verb::get;
+    const bool post = req.method() == http::verb::post;
+    if (target == "/health") {
+      if (!get) return SendError(BadRequest("use GET /health"));
+      if (fe_->core->ready()) return SendJson(R"({"status":"ok"})");
+      return SendError(ServiceUnavailable("no replica is ready yet (workers loading or lost)"));
+    }
+    if (target == "/metrics") {
+      return Send(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", fe_->metrics->Exposition());
+    }
+    if (!Authorized(req)) return SendError(Unauthorized("missing or wrong API key (Authorization: Bearer <key>)"));
+    if (target == "/v1/models" && get) return SendJson(ModelsJson());
+    if (target == "/tokenize" && post) return Tokenize(req.body());
+    if (target == "/detokenize" && post) return Detokenize(req.body());
+    if (target == "/v1/completions" && post) return Generate(req.body(), ApiKind::kCompletion);
+    if (target == "/v1/chat/completions" && post) return Generate(req.body(), ApiKind::kChat);
+    ApiError e = NotFoundError("no route " + std::string(req.method_string()) + " " +
+                                   TruncateUtf8(target, 200),
+                               "", "not_found");
+    SendError(e);
+  }
+
+  std::string ModelsJson() {
+    json m = {{"id", fe_->options.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "skipjoin"},
+              {"max_model_len", fe_->options.max_context}};
+    return Dump(json{{"object", "list"}, {"data", json::array({m})}});
+  }
+
+  void Tokenize(const std::string& body) {
+    if (!JsonDepthWithin(body, kMaxJsonDepth)) return SendError(BadRequest("body nests too deep"));
+    json b = json::parse(body, nullptr, false);
+    if (b.is_discarded() || !b.is_object()) return SendError(BadRequest("body must be a JSON object"));
+    bool add_special = true;
+    if (b.contains("add_special_tokens")) {
+      if (!b["add_special_tokens"].is_boolean()) {
+        return SendError(BadRequest("'add_special_tokens' must be a boolean", "add_special_tokens"));
+      }
+      add_special = b["add_special_tokens"].get<bool>();
+    }
+    std::vector<int32_t> ids;
+    if (b.contains("messages")) {
+      json chat = b;
+      chat["model"] = fe_->options.model_name;
+      ApiRequest r;
+      if (auto e = ParseChatRequest(Dump(chat), &r)) return SendError(*e);
+      auto text = fe_->chat_template.Apply(r.messages, /*add_generation_prompt=*/true);
+      if (!text.ok()) return SendError(BadRequest(text.status().message(), "messages"));
+      ids = fe_->tokenizer->Encode(*text, add_special, /*parse_special=*/true);
+    } else if (b.contains("prompt") && b["prompt"].is_string()) {
+      ids = fe_->tokenizer->Encode(b["prompt"].get<std::string>(), add_special, /*parse_special=*/false);
+    } else {
+      return SendError(BadRequest("'prompt' (a string) or 'messages' is required", "prompt"));
+    }
+    SendJson(Dump(json{{"tokens", ids}, {"count", ids.size()}, {"max_model_len", fe_->options.max_context}}));
+  }
+
+  void Detokenize(const std::string& body) {
+    if (!JsonDepthWithin(body, kMaxJsonDepth)) return SendError(BadRequest("body nests too deep"));
+    json b = json::parse(body, nullptr, false);
+    if (b.is_discarded() || !b.is_object() || !b.contains("tokens") || !b["tokens"].is_array()) {
+      return SendError(BadRequest("'tokens' (a list of token ids) is required", "tokens"));
+    }
+    std::vector<int32_t> ids;
+    for (const json& t : b["tokens"]) {
+      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= fe_->tokenizer->vocab_size()) {
+        return SendError(BadRequest("token ids must be integers in [0, " +
+                                        std::to_string(fe_->tokenizer->vocab_size()) + ")",
+                                    "tokens"));
+      }
+      ids.push_back(t.get<int32_t>());
+    }
+    SendJson(Dump(json{{"prompt", fe_->tokenizer->Decode(ids, /*skip_special=*/false)}}));
+  }
+
+  void Generate(const std::string& body, ApiKind kind) {
+    fe_->metrics->RequestReceived();
+    ApiRequest r;
+    auto err = kind == ApiKind::kChat ? ParseChatRequest(body, &r) : ParseCompletionRequest(body, &r);
+    PreparedGeneration prepared;
+    if (!err) err = PrepareGeneration(r, fe_->setup, *fe_->core, &prepared);
+    if (err) {
+      fe_->metrics->RequestDone("rejected");
+      return SendError(*err);
+    }
+    ResponseContext ctx;
+    ctx.id = (kind == ApiKind::kChat ? "chatcmpl-" : "cmpl-") + RandomHex(12);
+    ctx.created = static_cast<int64_t>(std::time(nullptr));
+    ctx.model = fe_->options.model_name;
+    ctx.prompt_ids = std::move(prepared.prompt_ids);
+    ctx.prompt_text = std::move(prepared.prompt_text);
+    std::vector<server::SubmitItem> items = std::move(prepared.items);
+    std::vector<server::RequestId> ids = std::move(prepared.ids);
+    gen_ = std::make_unique<GenerationResponse>(std::move(r), *fe_->tokenizer, std::move(ctx), ids);
+    head_sent_ = false;
+    stream_.expires_never();
+    WatchDisconnect();
+    fe_->core->Submit(std::move(items), std::make_shared<Sink>(shared_from_this()));
+  }
+
+  // Detects a client that goes away while its request is queued or running:
+  // the socket turns readable with nothing to read (EOF) or errors.
+  void WatchDisconnect() {
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      if (!self->gen_ || self->gen_->done() || self->closed_) return;
+      beast::error_code aec;
+      const size_t available = self->stream_.socket().available(aec);
+      if (ec || aec || available == 0) self->Abort();
+    });
+  }
+
+  void Abort() {
+    if (gen_ && !gen_->done()) {
+      auto live = gen_->LiveSequences();
+      // The core counts each cancelled request as an "abort".
+      if (!live.empty()) fe_->core->Cancel(std::move(live));
+    }
+    gen_.reset();
+    Close();
+  }
+
+  void OnEvents(std::vector<server::SequenceEvent> events) {
+    if (!gen_ || closed_) return;
+    GenerationResponse::Update u = gen_->OnEvents(events, head_sent_);
+    if (!u.finish.empty()) fe_->core->Finish(std::move(u.finish));
+    if (!u.cancel.empty()) fe_->core->Cancel(std::move(u.cancel));
+    if (!gen_->streaming()) {
+      if (u.error) {
+        gen_.reset();
+        return SendError(*u.error);
+      }
+      if (u.done) {
+        gen_.reset();
+        SendJson(u.data);
+      }
+      return;
+    }
+    if (u.error && !head_sent_) {
+      gen_.reset();
+      keep_alive_ = false;
+      return SendError(*u.error);
+    }
+    if (!u.data.empty()) {
+      if (!head_sent_) {
+        head_sent_ = true;
+        // No chunked encoding: the stream ends when the connection closes.
+        Write(
+            "HTTP/1.1 200 OK\r\nServer: skipjoin\r\nContent-Type: text/event-stream\r\n"
+            "Cache-Control: no-cache\r\nConnection: close\r\n\r\n");
+      }
+      Write(std::move(u.data));
+    }
+    if (u.done) finish_after_writes_ = true;
+    if (finish_after_writes_ && !writing_) Close();
+  }
+
+  void Write(std::string data) {
+    writes_.push_back(std::make_shared<std::string>(std::move(data)));
+    if (!writing_) DoWrite();
+  }
+  void DoWrite() {
+    if (writes_.empty() || closed_) {
+      writing_ = false;
+      if (finish_after_writes_) Close();
+      return;
+    }
+    writing_ = true;
+    auto buf = writes_.front();
+    net::async_write(stream_, net::buffer(*buf), [self = shared_from_this(), buf](beast::error_code ec, size_t) {
+      self->writes_.pop_front();
+      if (ec) return self->Abort();  // the client went away mid-stream
+      self->DoWrite();
+    });
+  }
+
+  class Sink : public server::EventSink {
+   public:
+    explicit Sink(std::shared_ptr<Session> s) : session_(std::move(s)) {}
+    void Deliver(std::vector<server::SequenceEvent> events) override {
+      if (auto s = session_.lock()) s->Post(std::move(events));
+    }
+
+   private:
+    std::weak_ptr<Session> session_;
+  };
+
+  beast::tcp_stream stream_;
+  HttpFrontend::Impl* fe_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = true;
+  bool closed_ = false;
+  std::unique_ptr<GenerationResponse> gen_;
+  bool head_sent_ = false;
+  std::deque<std::shared_ptr<std::string>> writes_;
+  bool writing_ = false;
+  bool finish_after_writes_ = false;
+};
+
+}  // namespace
+
+void HttpFrontend::Impl::Accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (stopped.load()) return;
+    if (!ec) {
+      std::make_shared<Session>(std::move(socket), this)->Start();
+    } else {
+      SJ_LOG(Warn) << "http accept: " << ec.message();
+    }
+    Accept();
+  });
+}
+
+Result<std::unique_ptr<HttpFrontend>> HttpFrontend::Start(const HttpFrontendOptions& options,
+                                                          server::CoordinatorCore* core, const Tokenizer* tokenizer,
+                                                          server::CoordinatorMetrics* metrics) {
+  auto impl = std::make_unique<Impl>(options, core, tokenizer, metrics);
+  beast::error_code ec;
+  auto address = net::ip::make_address(options.host, ec);
+  if (ec) return InvalidArgument("http host '" + options.host + "': " + ec.message());
+  tcp::endpoint ep(address, options.port);
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Unavailable("cannot listen on http://" + options.host + ":" + std::to_string(options.port) + ": " +
+                       ec.message());
+  }
+  impl->bound_port = impl->acceptor.local_endpoint().port();
+  impl->Accept();
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
+    impl->threads.emplace_back([io = &impl->ioc] { io->run(); });
+  }
+  return std::unique_ptr<HttpFrontend>(new HttpFrontend(std::move(impl)));
+}
+
+HttpFrontend::HttpFrontend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpFrontend::~HttpFrontend() { Stop(); }
+uint16_t HttpFrontend::port() const { return impl_->bound_port; }
+
+void HttpFrontend::Stop() {
+  if (!impl_ || impl_->stopped.exchange(true)) return;
+  net::post(impl_->ioc, [this] {
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+  });
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace skipjoin::frontend

@@ -1,0 +1,56 @@
+// HttpFrontend: the OpenAI-compatible HTTP API on Boost.Beast.
+//   POST /v1/completions, POST /v1/chat/completions (JSON or SSE streaming),
+//   GET /v1/models, POST /tokenize, POST /detokenize, GET /health, GET /metrics.
+// docs/API.md documents fields and errors.
+//
+// Threading: `threads` Asio threads run the io_context; every connection is a
+// session on its own strand, which owns its parsing, tokenization,
+// detokenization and stop-string state. Token events arrive from the
+// CoordinatorCore's thread through asio::post onto the session's strand. A
+// client that disconnects (streaming or not, queued or running) cancels its
+// requests in the core.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/config/cluster_config.h"
+#include "common/status.h"
+#include "coordinator/server/core.h"
+#include "coordinator/server/metrics.h"
+#include "coordinator/tokenizer/tokenizer.h"
+
+namespace skipjoin::frontend {
+
+struct HttpFrontendOptions {
+  std::string host = "127.0.0.1";  // address to bind
+  uint16_t port = 8000;            // 0: an ephemeral port (see port())
+  int threads = 2;                 // Asio threads
+  config::RequestLimits limits;
+  std::optional<std::string> api_key;  // required as "Authorization: Bearer <key>" when set
+  std::string model_name;              // the served model id
+  int64_t max_context = 0;             // tokens
+};
+
+class HttpFrontend {
+ public:
+  // Binds and starts serving. core, tokenizer and metrics must outlive it.
+  static Result<std::unique_ptr<HttpFrontend>> Start(const HttpFrontendOptions& options,
+                                                     server::CoordinatorCore* core, const Tokenizer* tokenizer,
+                                                     server::CoordinatorMetrics* metrics);
+  ~HttpFrontend();  // Stop()
+  uint16_t port() const;
+  // Stops accepting, closes connections, joins the threads. Idempotent; any
+  // thread but the frontend's own.
+  void Stop();
+
+  class Impl;
+
+ private:
+  explicit HttpFrontend(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace skipjoin::frontend

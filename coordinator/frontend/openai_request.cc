@@ -1,0 +1,339 @@
+#include "coordinator/frontend/openai_request.h"
+
+#include <cmath>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+namespace skipjoin::frontend {
+
+namespace {
+
+using nlohmann::json;
+
+const char* TypeName(const json& v) {
+  if (v.is_null()) return "null";
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
+  if (v.is_number()) return "a number";
+  if (v.is_string()) return "a string";
+  if (v.is_array()) return "an array";
+  return "an object";
+}
+
+ApiError WrongType(const std::string& field, const char* want, const json& got) {
+  return BadRequest("'" + field + "' must be " + want + ", got " + TypeName(got), field);
+}
+
+// Each getter leaves *out untouched when the field is absent or null (OpenAI
+// clients send explicit nulls for unset options).
+std::optional<ApiError> GetBool(const json& body, const char* key, bool* out) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_boolean()) return WrongType(key, "a boolean", *it);
+  *out = it->get<bool>();
+  return std::nullopt;
+}
+
+std::optional<ApiError> GetNumber(const json& body, const char* key, double lo, double hi, double* out) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number()) return WrongType(key, "a number", *it);
+  const double v = it->get<double>();
+  if (!std::isfinite(v) || v < lo || v > hi) {
+    return BadRequest("'" + std::string(key) + "' must be in [" + json(lo).dump() + ", " + json(hi).dump() +
+                          "], got " + it->dump(),
+                      key);
+  }
+  *out = v;
+  return std::nullopt;
+}
+
+std::optional<ApiError> GetInt(const json& body, const char* key, int64_t lo, int64_t hi,
+                               std::optional<int64_t>* out) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (it->is_number_float()) {
+    const double d = it->get<double>();
+    // 16.0 is accepted as 16, as Python clients may send it.
+    if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 9e15) {
+      return WrongType(key, "an integer", *it);
+    }
+    *out = static_cast<int64_t>(d);
+  } else if (it->is_number_unsigned()) {
+    const uint64_t u = it->get<uint64_t>();
+    *out = u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max()
+                                                                          : static_cast<int64_t>(u);
+  } else if (it->is_number_integer()) {
+    *out = it->get<int64_t>();
+  } else {
+    return WrongType(key, "an integer", *it);
+  }
+  if (**out < lo || **out > hi) {
+    return BadRequest("'" + std::string(key) + "' must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                          "], got " + std::to_string(**out),
+                      key);
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> GetIntInto(const json& body, const char* key, int64_t lo, int64_t hi, int* out) {
+  std::optional<int64_t> v;
+  if (auto e = GetInt(body, key, lo, hi, &v)) return e;
+  if (v) *out = static_cast<int>(*v);
+  return std::nullopt;
+}
+
+// Parses the body and the fields common to both endpoints.
+std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* body, ApiRequest* out) {
+  if (!JsonDepthWithin(text, kMaxJsonDepth)) {
+    return BadRequest("request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
+  *body = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (body->is_discarded()) return BadRequest("request body is not valid JSON", "", "invalid_json");
+  if (!body->is_object()) return BadRequest("request body must be a JSON object, got " + std::string(TypeName(*body)));
+  *out = ApiRequest{};
+  out->kind = kind;
+  const json& b = *body;
+
+  auto model = b.find("model");
+  if (model == b.end() || model->is_null()) return BadRequest("'model' is required", "model");
+  if (!model->is_string()) return WrongType("model", "a string", *model);
+  out->model = model->get<std::string>();
+
+  std::optional<int64_t> max_tokens;
+  if (auto e = GetInt(b, "max_tokens", 1, std::numeric_limits<int32_t>::max(), &max_tokens)) return e;
+  if (kind == ApiKind::kChat) {
+    std::optional<int64_t> mct;
+    if (auto e = GetInt(b, "max_completion_tokens", 1, std::numeric_limits<int32_t>::max(), &mct)) return e;
+    if (mct) max_tokens = mct;
+  }
+  out->max_tokens = max_tokens;
+
+  if (auto e = GetNumber(b, "temperature", 0.0, 2.0, &out->temperature)) return e;
+  if (auto e = GetNumber(b, "top_p", 0.0, 1.0, &out->top_p)) return e;
+  if (out->top_p <= 0.0) return BadRequest("'top_p' must be in (0, 1], got 0", "top_p");
+  std::optional<int64_t> top_k;
+  if (auto e = GetInt(b, "top_k", -1, 1 << 20, &top_k)) return e;
+  if (top_k) out->top_k = static_cast<int32_t>(std::max<int64_t>(*top_k, 0));
+  if (auto e = GetNumber(b, "min_p", 0.0, 1.0, &out->min_p)) return e;
+  std::optional<int64_t> seed;
+  if (auto e = GetInt(b, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), &seed)) {
+    return e;
+  }
+  if (seed) out->seed = static_cast<uint64_t>(*seed);
+  if (auto e = GetIntInto(b, "n", 1, kMaxChoices, &out->n)) return e;
+  if (auto e = GetBool(b, "stream", &out->stream)) return e;
+  if (auto e = GetBool(b, "ignore_eos", &out->ignore_eos)) return e;
+  std::optional<int64_t> priority;
+  if (auto e = GetInt(b, "priority", -1000000, 1000000, &priority)) return e;
+  if (priority) out->priority = static_cast<int32_t>(*priority);
+
+  if (auto it = b.find("stream_options"); it != b.end() && !it->is_null()) {
+    if (!it->is_object()) return WrongType("stream_options", "an object", *it);
+    if (auto e = GetBool(*it, "include_usage", &out->include_usage)) {
+      e->param = "stream_options.include_usage";
+      return e;
+    }
+  }
+
+  if (auto it = b.find("stop"); it != b.end() && !it->is_null()) {
+    std::vector<std::string> stops;
+    if (it->is_string()) {
+      stops.push_back(it->get<std::string>());
+    } else if (it->is_array()) {
+      if (it->size() > static_cast<size_t>(kMaxStopStrings)) {
+        return BadRequest("'stop' may hold at most " + std::to_string(kMaxStopStrings) + " strings", "stop");
+      }
+      for (const json& s : *it) {
+        if (!s.is_string()) return WrongType("stop", "a string or a list of strings", *it);
+        stops.push_back(s.get<std::string>());
+      }
+    } else {
+      return WrongType("stop", "a string or a list of strings", *it);
+    }
+    for (const std::string& s : stops) {
+      if (s.empty()) return BadRequest("'stop' strings must not be empty", "stop");
+      if (s.size() > kMaxStopBytes) {
+        return BadRequest("'stop' strings must be at most " + std::to_string(kMaxStopBytes) + " bytes", "stop");
+      }
+    }
+    out->stop = std::move(stops);
+  }
+
+  // Sampling options this server does not implement: accept their neutral
+  // values (clients send them by default), refuse the rest instead of
+  // silently ignoring them.
+  for (const char* key : {"presence_penalty", "frequency_penalty"}) {
+    double v = 0;
+    if (auto e = GetNumber(b, key, -2.0, 2.0, &v)) return e;
+    if (v != 0) return BadRequest("'" + std::string(key) + "' is not supported (only 0)", key);
+  }
+  if (auto it = b.find("logit_bias"); it != b.end() && !it->is_null()) {
+    if (!it->is_object()) return WrongType("logit_bias", "an object", *it);
+    if (!it->empty()) return BadRequest("'logit_bias' is not supported", "logit_bias");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool JsonDepthWithin(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
+std::optional<ApiError> ParseCompletionRequest(std::string_view text, ApiRequest* out) {
+  json body;
+  if (auto e = ParseCommon(text, ApiKind::kCompletion, &body, out)) return e;
+
+  auto prompt = body.find("prompt");
+  if (prompt == body.end() || prompt->is_null()) return BadRequest("'prompt' is required", "prompt");
+  if (prompt->is_string()) {
+    out->prompt_text = prompt->get<std::string>();
+  } else if (prompt->is_array()) {
+    if (prompt->empty()) return BadRequest("'prompt' must not be empty", "prompt");
+    if (prompt->size() == 1 && (*prompt)[0].is_string()) {
+      out->prompt_text = (*prompt)[0].get<std::string>();
+    } else if ((*prompt)[0].is_string()) {
+      return BadRequest("batched prompts (a list of several strings) are not supported; send one request each",
+                        "prompt");
+    } else {
+      std::vector<int32_t> ids;
+      ids.reserve(prompt->size());
+      for (const json& t : *prompt) {
+        if (!t.is_number_integer() && !t.is_number_unsigned()) {
+          return WrongType("prompt", "a string, a list with one string, or a list of token ids", *prompt);
+        }
+        const int64_t v = t.get<int64_t>();
+        if (v < 0 || v > std::numeric_limits<int32_t>::max()) {
+          return BadRequest("token id " + std::to_string(v) + " in 'prompt' is out of range", "prompt");
+        }
+        ids.push_back(static_cast<int32_t>(v));
+      }
+      out->prompt_tokens = std::move(ids);
+    }
+  } else {
+    return WrongType("prompt", "a string or a list of token ids", *prompt);
+  }
+  if (out->prompt_text && out->prompt_text->empty()) return BadRequest("'prompt' must not be empty", "prompt");
+
+  // Completions: logprobs is the number of alternatives (0 still returns the
+  // sampled token's logprob).
+  std::optional<int64_t> logprobs;
+  if (auto it = body.find("logprobs"); it != body.end() && it->is_boolean()) {
+    out->logprobs = it->get<bool>();
+  } else {
+    if (auto e = GetInt(body, "logprobs", 0, kMaxTopLogprobs, &logprobs)) return e;
+    if (logprobs) {
+      out->logprobs = true;
+      out->top_logprobs = static_cast<int>(*logprobs);
+    }
+  }
+  if (auto e = GetBool(body, "echo", &out->echo)) return e;
+  if (auto it = body.find("suffix"); it != body.end() && !it->is_null()) {
+    return BadRequest("'suffix' is not supported", "suffix");
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> ParseChatRequest(std::string_view text, ApiRequest* out) {
+  json body;
+  if (auto e = ParseCommon(text, ApiKind::kChat, &body, out)) return e;
+
+  auto msgs = body.find("messages");
+  if (msgs == body.end() || msgs->is_null()) return BadRequest("'messages' is required", "messages");
+  if (!msgs->is_array()) return WrongType("messages", "a list of messages", *msgs);
+  if (msgs->empty()) return BadRequest("'messages' must not be empty", "messages");
+  for (size_t i = 0; i < msgs->size(); ++i) {
+    const json& m = (*msgs)[i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) return WrongType(where, "an object", m);
+    auto role = m.find("role");
+    if (role == m.end() || !role->is_string()) return BadRequest(where + ".role must be a string", where + ".role");
+    ChatMessage cm;
+    cm.role = role->get<std::string>();
+    if (cm.role == "developer") cm.role = "system";
+    if (cm.role != "system" && cm.role != "user" && cm.role != "assistant" && cm.role != "tool") {
+      return BadRequest(where + ".role '" + TruncateUtf8(cm.role, 64) +
+                            "' is not one of system, developer, user, assistant, tool",
+                        where + ".role");
+    }
+    auto content = m.find("content");
+    if (content == m.end() || content->is_null()) {
+      if (cm.role != "assistant") return BadRequest(where + ".content is required", where + ".content");
+    } else if (content->is_string()) {
+      cm.content = content->get<std::string>();
+    } else if (content->is_array()) {
+      for (const json& part : *content) {
+        if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") ||
+            !part["text"].is_string()) {
+          return BadRequest(where + ".content parts must be {\"type\": \"text\", \"text\": string}",
+                            where + ".content");
+        }
+        cm.content += part["text"].get<std::string>();
+      }
+    } else {
+      return WrongType(where + ".content", "a string or a list of text parts", *content);
+    }
+    out->messages.push_back(std::move(cm));
+  }
+  if (auto e = GetBool(body, "logprobs", &out->logprobs)) return e;
+  if (auto e = GetIntInto(body, "top_logprobs", 0, kMaxTopLogprobs, &out->top_logprobs)) return e;
+  if (out->top_logprobs > 0 && !out->logprobs) {
+    return BadRequest("'top_logprobs' requires 'logprobs': true", "top_logprobs");
+  }
+  if (auto it = body.find("tools"); it != body.end() && !it->is_null() && !(it->is_array() && it->empty())) {
+    return BadRequest("'tools' are not supported", "tools");
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> ResolveMaxNewTokens(const ApiRequest& request, int64_t prompt_len, int64_t max_context,
+                                            const config::RequestLimits& limits, int32_t* max_new_tokens) {
+  if (prompt_len <= 0) return BadRequest("the prompt encodes to no tokens", "input_tokens");
+  if (prompt_len >= max_context) {
+    return BadRequest("the prompt has " + std::to_string(prompt_len) +
+                          " tokens; this model's context window is " + std::to_string(max_context) +
+                          " tokens, which leaves no room to generate",
+                      "input_tokens", "context_length_exceeded");
+  }
+  const int64_t room = max_context - prompt_len;
+  if (request.max_tokens) {
+    const int64_t want = *request.max_tokens;
+    if (want > limits.max_tokens_limit) {
+      return BadRequest("'max_tokens' is " + std::to_string(want) + "; this server allows at most " +
+                            std::to_string(limits.max_tokens_limit),
+                        "max_tokens");
+    }
+    if (want > room) {
+      return BadRequest("the prompt (" + std::to_string(prompt_len) + " tokens) plus 'max_tokens' (" +
+                            std::to_string(want) + ") exceeds the context window of " +
+                            std::to_string(max_context) + " tokens",
+                        "max_tokens", "context_length_exceeded");
+    }
+    *max_new_tokens = static_cast<int32_t>(want);
+  } else {
+    *max_new_tokens = static_cast<int32_t>(std::min<int64_t>(limits.max_tokens_default, room));
+  }
+  return std::nullopt;
+}
+
+}  // namespace skipjoin::frontend

@@ -1,0 +1,78 @@
+// Parsing and validation of OpenAI-compatible request bodies
+// (POST /v1/completions, POST /v1/chat/completions) into ApiRequest, and the
+// length checks against the model's context window once the prompt is
+// tokenized. The same ApiRequest is built from a native SubmitRequest, so both
+// APIs share one set of rules.
+//
+// Every bad input yields an ApiError with the HTTP status and the offending
+// field in `param` (OpenAI style); nothing here throws or aborts on input.
+// Pure functions; any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config/cluster_config.h"
+#include "coordinator/frontend/api_error.h"
+#include "coordinator/tokenizer/chat_template.h"
+
+namespace skipjoin::frontend {
+
+// Bounds of the accepted values (beyond OpenAI's, where the server has reasons).
+inline constexpr int kMaxChoices = 16;         // n
+inline constexpr int kMaxTopLogprobs = 20;     // logprobs / top_logprobs
+inline constexpr int kMaxStopStrings = 16;     // stop
+inline constexpr size_t kMaxStopBytes = 256;   // one stop string
+inline constexpr int kMaxJsonDepth = 64;       // nesting of the body
+
+enum class ApiKind { kCompletion, kChat };
+
+struct ApiRequest {
+  ApiKind kind = ApiKind::kCompletion;
+  std::string model;  // "" only for the native protocol (the served model)
+  // Completions: exactly one of prompt_text / prompt_tokens.
+  std::optional<std::string> prompt_text;
+  std::optional<std::vector<int32_t>> prompt_tokens;
+  // Chat: the conversation (content parts already joined).
+  std::vector<ChatMessage> messages;
+
+  std::optional<int64_t> max_tokens;  // max_tokens or max_completion_tokens
+  double temperature = 1.0;           // [0, 2]; 0 is greedy
+  double top_p = 1.0;                 // (0, 1]
+  int32_t top_k = 0;                  // 0 (or -1 on input): off
+  double min_p = 0.0;                 // [0, 1]
+  std::optional<uint64_t> seed;
+  std::vector<std::string> stop;
+  int n = 1;
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+  bool logprobs = false;       // return logprobs of the sampled tokens
+  int top_logprobs = 0;        // alternatives per token (completions: the logprobs int)
+  bool echo = false;           // completions: prompt text (and logprobs) in the output
+  int32_t priority = 0;        // extension: higher runs first
+  bool ignore_eos = false;     // extension: do not stop on end-of-sequence tokens
+};
+
+// Parse the JSON body of a completions / chat completions request. On error
+// returns the ApiError and leaves *out unspecified.
+std::optional<ApiError> ParseCompletionRequest(std::string_view body, ApiRequest* out);
+std::optional<ApiError> ParseChatRequest(std::string_view body, ApiRequest* out);
+
+// Checks the nesting depth of a JSON text without parsing it (the parser
+// recurses), so a hostile body cannot exhaust the stack. True when <= max_depth.
+bool JsonDepthWithin(std::string_view text, int max_depth);
+
+// After tokenization: the number of tokens to generate, or why the request
+// cannot run. `max_context` is the served context window in tokens.
+//   prompt empty, or prompt_len >= max_context    -> 400, param "input_tokens"
+//   max_tokens > limits.max_tokens_limit or
+//   prompt_len + max_tokens > max_context         -> 400, param "max_tokens"
+// Without max_tokens: min(limits.max_tokens_default, max_context - prompt_len).
+std::optional<ApiError> ResolveMaxNewTokens(const ApiRequest& request, int64_t prompt_len,
+                                            int64_t max_context, const config::RequestLimits& limits,
+                                            int32_t* max_new_tokens);
+
+}  // namespace skipjoin::frontend

@@ -1,0 +1,120 @@
+// WorkerHub: the coordinator's side of the worker link (a ZeroMQ ROUTER).
+// Registration (WorkerRegister -> the replica and TP rank the cluster config
+// gives that device -> ModelAssignment with the KV pool sizes), replica
+// formation (live once every rank sent WorkerReady), step plans to every rank,
+// step results from rank 0, heartbeats and failure detection.
+//
+// A malformed or unexpected frame is answered with an ErrorReply and logged;
+// it never crashes the hub. A worker silent for heartbeat.timeout_ms (or a
+// step plan that cannot be delivered) takes its whole replica down: the other
+// ranks get a Shutdown and their slots are freed for re-registration.
+//
+// Threading: owned by the coordinator core's thread, which polls socket() and
+// calls every method; nothing here blocks longer than a send timeout.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config/cluster_config.h"
+#include "common/status.h"
+#include "coordinator/scheduler/kv_block_manager.h"
+#include "protocol/channel.h"
+#include "protocol/messages.h"
+
+namespace skipjoin::hub {
+
+// What the hub needs to size KV pools for a worker.
+struct KvGeometry {
+  int64_t bytes_per_block = 0;  // K and V of one block, all layers, f32, whole model (all TP ranks)
+  int64_t weight_bytes = 0;     // model file size, whole model
+  int64_t max_context = 0;      // served context window, tokens
+};
+
+class WorkerHub {
+ public:
+  // Callbacks into the owner; called synchronously on the owner's thread from
+  // HandleInbound / CheckLiveness / SendPlan.
+  class Listener {
+   public:
+    virtual ~Listener() = default;
+    // Every rank of `replica` (config index) is ready; `pool` is the smallest
+    // pool any rank allocated.
+    virtual void OnReplicaReady(int replica, const scheduler::KvPoolSpec& pool) = 0;
+    virtual void OnReplicaLost(int replica, const std::string& reason) = 0;
+    virtual void OnStepResult(int replica, protocol::StepResult result) = 0;
+  };
+
+  struct WorkerView {
+    uint32_t worker_id = 0;
+    int replica = 0;
+    uint32_t rank = 0;
+    bool ready = false;
+    std::string device;  // "node:kind:index"
+  };
+  struct ReplicaView {
+    std::string name;
+    bool alive = false;
+    uint32_t workers_ready = 0;
+    uint32_t tp = 1;
+  };
+
+  WorkerHub(const config::ClusterConfig& config, const KvGeometry& geometry, protocol::RouterChannel channel,
+            Listener* listener);
+
+  zmq::socket_ref socket() { return channel_.socket(); }
+  const std::string& endpoint() const { return channel_.endpoint(); }
+
+  // Drains every message waiting on the socket (never blocks). `now` is
+  // steady-clock seconds.
+  void Poll(double now);
+  // Declares silent workers dead.
+  void CheckLiveness(double now);
+  // Sends a plan to every rank of a live replica. On failure the replica is
+  // declared lost (OnReplicaLost has been called when this returns an error).
+  Status SendPlan(int replica, const protocol::StepPlan& plan);
+  // Tells every registered worker to exit.
+  void ShutdownAll(const std::string& reason);
+
+  int num_replicas() const { return static_cast<int>(replicas_.size()); }
+  std::vector<ReplicaView> Replicas() const;
+  std::vector<WorkerView> Workers() const;
+
+  // The assignment a worker on `reg`'s device gets (exposed for tests).
+  Result<protocol::ModelAssignment> AssignmentFor(const protocol::WorkerRegister& reg, int replica,
+                                                  uint32_t rank) const;
+
+ private:
+  struct Slot {
+    std::string peer;  // empty: free
+    uint32_t worker_id = 0;
+    bool ready = false;
+    double last_seen = 0;
+    uint32_t device_blocks = 0;
+    uint32_t host_blocks = 0;
+  };
+  struct Replica {
+    std::vector<Slot> ranks;
+    bool alive = false;
+    uint64_t epoch = 0;
+  };
+
+  void Handle(const std::string& peer, protocol::Message message, double now);
+  void OnRegister(const std::string& peer, const protocol::WorkerRegister& reg, double now);
+  void OnReady(const std::string& peer, const protocol::WorkerReady& ready, double now);
+  void Reply(const std::string& peer, const Status& status);
+  // Frees every slot of the replica, shuts the surviving ranks down and, if it
+  // was live, tells the listener.
+  void LoseReplica(int replica, const std::string& reason);
+  Slot* FindByPeer(const std::string& peer, int* replica, uint32_t* rank);
+
+  const config::ClusterConfig& config_;
+  KvGeometry geometry_;
+  protocol::RouterChannel channel_;
+  Listener* listener_;
+  std::vector<Replica> replicas_;
+  uint32_t next_worker_id_ = 1;
+};
+
+}  // namespace skipjoin::hub

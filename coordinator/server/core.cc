@@ -1,0 +1,534 @@
+#include "coordinator/server/core.h"
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_map>
+
+#include "common/logging.h"
+#include "coordinator/scheduler/clock.h"
+#include "coordinator/scheduler/scheduler.h"
+
+namespace skipjoin::server {
+
+namespace {
+
+scheduler::SchedulerOptions SchedulerOptionsFrom(const config::ClusterConfig& c) {
+  scheduler::SchedulerOptions o;
+  switch (c.scheduler.policy) {
+    case config::SchedulerPolicy::kMlfq:
+      o.policy = scheduler::PolicyKind::kMlfq;
+      break;
+    case config::SchedulerPolicy::kFcfs:
+      o.policy = scheduler::PolicyKind::kFcfs;
+      break;
+  }
+  o.mlfq.num_levels = static_cast<int32_t>(c.scheduler.mlfq.levels);
+  o.mlfq.base_quantum_seconds = c.scheduler.mlfq.quantum_base_ms / 1000.0;
+  o.mlfq.quantum_ratio = c.scheduler.mlfq.quantum_ratio;
+  o.mlfq.starvation_seconds = c.scheduler.mlfq.starvation_ms / 1000.0;
+  o.max_running_sequences = static_cast<int32_t>(c.scheduler.max_running);
+  o.token_budget = static_cast<int32_t>(c.scheduler.token_budget);
+  o.no_pingpong_steps = static_cast<int32_t>(c.scheduler.swap.no_ping_pong_steps);
+  return o;
+}
+
+double SteadySeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+// Everything the core thread owns. Only CoordinatorCore's thread touches it.
+class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
+ public:
+  Impl(CoordinatorCore* owner, CoreOptions options, protocol::RouterChannel channel, CoordinatorMetrics* metrics)
+      : owner_(owner),
+        options_(std::move(options)),
+        metrics_(metrics),
+        scheduler_(SchedulerOptionsFrom(options_.config), &clock_),
+        hub_(options_.config, options_.geometry, std::move(channel), this),
+        runs_(options_.config.replicas.size()) {}
+
+  void Run();
+  void Submit(std::vector<SubmitItem> items, std::shared_ptr<EventSink> sink);
+  void End(const std::vector<RequestId>& ids, bool cancelled);
+  protocol::StatusReply Snapshot() const;
+
+  // WorkerHub::Listener
+  void OnReplicaReady(int replica, const scheduler::KvPoolSpec& pool) override;
+  void OnReplicaLost(int replica, const std::string& reason) override;
+  void OnStepResult(int replica, protocol::StepResult result) override;
+
+ private:
+  struct Entry {
+    std::shared_ptr<EventSink> sink;
+    protocol::SamplingParams sampling;
+    bool echo = false;
+    int32_t prompt_len = 0;
+    std::vector<float> prompt_logprobs;
+    bool first_token_sent = false;
+    double arrival = 0;
+    double first_scheduled_at = -1;  // < 0: not in any step yet
+    double first_token_at = 0;
+    int64_t generated = 0;
+  };
+  struct ReplicaRun {
+    scheduler::ReplicaId sched_id = -1;
+    bool live = false;
+    bool in_flight = false;
+    uint64_t wire_step = 0;  // never reset, so plans stay strictly increasing per replica
+    double sent_at = 0;
+    scheduler::KvPoolSpec pool;
+    scheduler::StepPlan plan;               // the step in flight
+    std::vector<uint64_t> finished_seq_ids;  // for the next plan
+  };
+
+  void Emit(const std::shared_ptr<EventSink>& sink, SequenceEvent e);
+  // Ends the request with an error event; `outcome` is its metrics outcome.
+  void Fail(RequestId id, const Status& status, const char* outcome = "error");
+  void ReportGauges();
+  // Latencies and lengths of a request that ended normally at `now`.
+  void ObserveFinished(const Entry& entry, double now);
+  void FlushOutbox();
+  void ScheduleSteps();
+  void FailStep(int replica, const Status& status);
+  void HandleLoss(const scheduler::ReplicaLoss& loss, const std::string& reason);
+  int RunIndexOf(scheduler::ReplicaId sched_id) const {
+    for (size_t i = 0; i < runs_.size(); ++i) {
+      if (runs_[i].sched_id == sched_id) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
+  CoordinatorCore* owner_;
+  CoreOptions options_;
+  CoordinatorMetrics* metrics_;
+  scheduler::SteadyClock clock_;
+  scheduler::Scheduler scheduler_;
+  hub::WorkerHub hub_;
+  std::vector<ReplicaRun> runs_;
+  scheduler::ReplicaId next_sched_id_ = 0;
+  std::unordered_map<RequestId, Entry> entries_;
+  std::unordered_map<EventSink*, std::pair<std::shared_ptr<EventSink>, std::vector<SequenceEvent>>> outbox_;
+};
+
+void CoordinatorCore::Impl::Emit(const std::shared_ptr<EventSink>& sink, SequenceEvent e) {
+  auto& slot = outbox_[sink.get()];
+  if (!slot.first) slot.first = sink;
+  slot.second.push_back(std::move(e));
+}
+
+void CoordinatorCore::Impl::FlushOutbox() {
+  for (auto& [ptr, slot] : outbox_) slot.first->Deliver(std::move(slot.second));
+  outbox_.clear();
+}
+
+void CoordinatorCore::Impl::Fail(RequestId id, const Status& status, const char* outcome) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  SequenceEvent e;
+  e.kind = SequenceEvent::Kind::kError;
+  e.id = id;
+  e.finish = protocol::FinishReason::kError;
+  e.error = status;
+  Emit(it->second.sink, std::move(e));
+  entries_.erase(it);
+  metrics_->RequestDone(outcome);
+}
+
+void CoordinatorCore::Impl::Submit(std::vector<SubmitItem> items, std::shared_ptr<EventSink> sink) {
+  const double now = clock_.NowSeconds();
+  for (SubmitItem& item : items) {
+    scheduler::RequestSpec spec;
+    spec.id = item.id;
+    spec.prompt_token_ids = std::move(item.prompt);
+    spec.max_new_tokens = item.max_new_tokens;
+    spec.priority = item.priority;
+    spec.stop_token_ids = std::move(item.stop_token_ids);
+    spec.arrival_seconds = now;
+    Entry entry;
+    entry.sink = sink;
+    entry.sampling = item.sampling;
+    entry.echo = item.echo;
+    entry.prompt_len = static_cast<int32_t>(spec.prompt_token_ids.size());
+    entry.arrival = now;
+    const int64_t prompt_len = entry.prompt_len;
+    entries_[item.id] = std::move(entry);
+    Status st = scheduler_.Submit(std::move(spec));
+    if (!st.ok()) {
+      if (st.code() == StatusCode::kUnavailable) st = Unavailable("no replica is live: " + st.message());
+      Fail(item.id, st, "rejected");
+      continue;
+    }
+    metrics_->Tokens(prompt_len, 0);
+  }
+}
+
+void CoordinatorCore::Impl::End(const std::vector<RequestId>& ids, bool cancelled) {
+  for (RequestId id : ids) {
+    if (auto info = scheduler_.GetRequestInfo(id)) {
+      const int r = RunIndexOf(info->replica);
+      if (r >= 0) runs_[r].finished_seq_ids.push_back(id);
+    }
+    Status st = cancelled ? scheduler_.Cancel(id) : scheduler_.Finish(id);
+    auto it = entries_.find(id);
+    if (it != entries_.end()) {
+      if (!cancelled) ObserveFinished(it->second, clock_.NowSeconds());  // a stop string
+      entries_.erase(it);
+      metrics_->RequestDone(cancelled ? "abort" : "stop");
+    }
+    if (!st.ok() && st.code() != StatusCode::kNotFound) SJ_LOG(Warn) << "ending request " << id << ": " << st.ToString();
+  }
+}
+
+void CoordinatorCore::Impl::OnReplicaReady(int replica, const scheduler::KvPoolSpec& pool) {
+  ReplicaRun& run = runs_[replica];
+  run.sched_id = next_sched_id_++;
+  run.pool = pool;
+  run.in_flight = false;
+  run.finished_seq_ids.clear();
+  Status st = scheduler_.AddReplica(run.sched_id, pool);
+  if (!st.ok()) {
+    SJ_LOG(Error) << "cannot add replica " << replica << " to the scheduler: " << st.ToString();
+    return;
+  }
+  run.live = true;
+  metrics_->ReplicaAlive(options_.config.replicas[replica].name, true);
+  // Gauges first, then the replica counts as live: once /health says ready, a
+  // scrape already shows the replica's workers and KV pools.
+  ReportGauges();
+  owner_->live_replicas_.fetch_add(1);
+}
+
+void CoordinatorCore::Impl::HandleLoss(const scheduler::ReplicaLoss& loss, const std::string& reason) {
+  for (RequestId id : loss.requeued) {
+    auto it = entries_.find(id);
+    if (it != entries_.end() && !it->second.first_token_sent) it->second.prompt_logprobs.clear();
+  }
+  for (RequestId id : loss.failed) {
+    Fail(id, Unavailable("the replica running this request was lost (" + reason +
+                         ") and no live replica can take it"));
+  }
+}
+
+void CoordinatorCore::Impl::OnReplicaLost(int replica, const std::string& reason) {
+  ReplicaRun& run = runs_[replica];
+  if (!run.live) return;
+  run.live = false;
+  run.in_flight = false;
+  owner_->live_replicas_.fetch_sub(1);
+  metrics_->ReplicaAlive(options_.config.replicas[replica].name, false);
+  HandleLoss(scheduler_.MarkReplicaDead(run.sched_id), reason);
+  ReportGauges();
+}
+
+void CoordinatorCore::Impl::FailStep(int replica, const Status& status) {
+  ReplicaRun& run = runs_[replica];
+  metrics_->StepFailed(options_.config.replicas[replica].name);
+  SJ_LOG(Error) << "step " << run.wire_step << " of replica " << options_.config.replicas[replica].name
+                << " failed: " << status.ToString();
+  // The step's requests end with the error (retrying could repeat a
+  // deterministic failure forever); the rest restart on a fresh scheduler
+  // replica over the same workers.
+  for (const scheduler::StepSequence& s : run.plan.sequences) {
+    Fail(s.request_id, Internal("step failed on the worker: " + status.message()));
+    (void)scheduler_.Cancel(s.request_id);
+  }
+  const scheduler::ReplicaId old_id = run.sched_id;
+  run.sched_id = next_sched_id_++;
+  run.in_flight = false;
+  Status st = scheduler_.AddReplica(run.sched_id, run.pool);
+  if (!st.ok()) SJ_LOG(Error) << "re-adding replica: " << st.ToString();
+  HandleLoss(scheduler_.MarkReplicaDead(old_id), "step failure");
+}
+
+void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult result) {
+  ReplicaRun& run = runs_[replica];
+  if (!run.live || !run.in_flight || result.step_id != run.wire_step) {
+    SJ_LOG(Warn) << "stale StepResult " << result.step_id << " from replica " << replica << "; dropped";
+    return;
+  }
+  if (result.error) return FailStep(replica, result.error->ToStatus());
+  const double now = clock_.NowSeconds();
+  std::unordered_map<uint64_t, const protocol::SequenceOutput*> outputs;
+  for (const protocol::SequenceOutput& o : result.sequences) outputs[o.seq_id] = &o;
+  scheduler::StepOutcome outcome;
+  outcome.measured_seconds = now - run.sent_at;
+  outcome.compute_seconds = result.timings.compute_seconds;
+  outcome.sampled_token_ids.reserve(run.plan.sequences.size());
+  for (const scheduler::StepSequence& s : run.plan.sequences) {
+    auto it = outputs.find(s.request_id);
+    int32_t token = scheduler::kNoToken;
+    if (it != outputs.end()) {
+      token = it->second->sampled_token;
+      auto e = entries_.find(s.request_id);
+      if (e != entries_.end() && e->second.echo && !e->second.first_token_sent) {
+        const auto& lp = it->second->prompt_logprobs;
+        e->second.prompt_logprobs.insert(e->second.prompt_logprobs.end(), lp.begin(), lp.end());
+      }
+    }
+    if (s.samples && token < 0 && entries_.count(s.request_id) > 0) {
+      return FailStep(replica, DataLoss("StepResult lacks the sampled token of request " +
+                                        std::to_string(s.request_id)));
+    }
+    outcome.sampled_token_ids.push_back(s.samples ? token : scheduler::kNoToken);
+  }
+  run.in_flight = false;
+  std::vector<scheduler::SchedulerEvent> events;
+  Status st = scheduler_.OnStepDone(run.sched_id, outcome, &events);
+  if (!st.ok()) {
+    run.in_flight = true;  // the scheduler still holds the step; re-forming drops it
+    return FailStep(replica, st);
+  }
+  metrics_->Step(options_.config.replicas[replica].name, outcome.measured_seconds, run.plan.num_tokens(),
+                 static_cast<int64_t>(run.plan.sequences.size()));
+  int64_t generated = 0;
+  for (const scheduler::SchedulerEvent& ev : events) {
+    auto it = entries_.find(ev.request_id);
+    if (it == entries_.end()) continue;
+    Entry& entry = it->second;
+    SequenceEvent out;
+    out.id = ev.request_id;
+    switch (ev.kind) {
+      case scheduler::EventKind::kToken: {
+        out.kind = SequenceEvent::Kind::kToken;
+        out.token = ev.token_id;
+        if (auto o = outputs.find(ev.request_id); o != outputs.end()) {
+          out.logprob = o->second->logprob;
+          out.top = o->second->top_logprobs;
+        }
+        if (!entry.first_token_sent) {
+          entry.first_token_sent = true;
+          entry.first_token_at = now;
+          if (entry.echo) out.prompt_logprobs = std::move(entry.prompt_logprobs);
+        }
+        ++entry.generated;
+        ++generated;
+        Emit(entry.sink, std::move(out));
+        break;
+      }
+      case scheduler::EventKind::kFinished: {
+        out.kind = SequenceEvent::Kind::kFinished;
+        out.finish = ev.reason == scheduler::FinishReason::kLength ? protocol::FinishReason::kLength
+                                                                   : protocol::FinishReason::kStop;
+        ObserveFinished(entry, now);
+        metrics_->RequestDone(out.finish == protocol::FinishReason::kLength ? "length" : "stop");
+        run.finished_seq_ids.push_back(ev.request_id);
+        Emit(entry.sink, std::move(out));
+        entries_.erase(it);
+        break;
+      }
+      case scheduler::EventKind::kFailed:
+        Fail(ev.request_id, Unavailable("request dropped: no live replica can hold it"));
+        break;
+    }
+  }
+  metrics_->Tokens(0, generated);
+}
+
+void CoordinatorCore::Impl::ScheduleSteps() {
+  for (size_t r = 0; r < runs_.size(); ++r) {
+    ReplicaRun& run = runs_[r];
+    if (!run.live || run.in_flight) continue;
+    if (!scheduler_.BuildNextStep(run.sched_id, &run.plan)) continue;
+    protocol::StepPlan wire;
+    wire.replica_id = static_cast<uint32_t>(r);
+    wire.step_id = ++run.wire_step;
+    for (const scheduler::BlockPair& p : run.plan.swap_out) {
+      wire.swap_out.push_back({static_cast<uint32_t>(p.device_block), static_cast<uint32_t>(p.host_block)});
+    }
+    for (const scheduler::BlockPair& p : run.plan.swap_in) {
+      wire.swap_in.push_back({static_cast<uint32_t>(p.device_block), static_cast<uint32_t>(p.host_block)});
+    }
+    wire.sequences.reserve(run.plan.sequences.size());
+    for (const scheduler::StepSequence& s : run.plan.sequences) {
+      protocol::SequenceInput in;
+      in.seq_id = s.request_id;
+      auto tokens = run.plan.tokens_of(s);
+      in.token_ids.assign(tokens.begin(), tokens.end());
+      in.start_position = static_cast<uint32_t>(s.start_position);
+      for (int32_t b : run.plan.block_table_of(s)) in.block_table.push_back(static_cast<uint32_t>(b));
+      in.sample = s.samples;
+      if (auto it = entries_.find(s.request_id); it != entries_.end()) {
+        if (it->second.first_scheduled_at < 0) it->second.first_scheduled_at = clock_.NowSeconds();
+        in.sampling = it->second.sampling;
+        in.prompt_logprobs = it->second.echo && s.start_position < it->second.prompt_len;
+      }
+      wire.sequences.push_back(std::move(in));
+    }
+    const std::string& name = options_.config.replicas[r].name;
+    if (!run.plan.swap_out.empty() || !run.plan.swap_in.empty()) {
+      metrics_->Swaps(name, static_cast<int64_t>(run.plan.swap_out.size()),
+                      static_cast<int64_t>(run.plan.swap_in.size()), options_.geometry.bytes_per_block);
+    }
+    if (!run.plan.swapped_out_requests.empty() || !run.plan.recomputed.empty()) {
+      metrics_->Preemptions(name, static_cast<int64_t>(run.plan.swapped_out_requests.size()),
+                            static_cast<int64_t>(run.plan.recomputed.size()));
+    }
+    wire.finished_seq_ids = std::move(run.finished_seq_ids);
+    run.finished_seq_ids.clear();
+    run.sent_at = clock_.NowSeconds();
+    run.in_flight = true;
+    Status st = hub_.SendPlan(static_cast<int>(r), wire);
+    if (!st.ok()) {
+      // The hub declared the replica lost (OnReplicaLost already ran).
+      SJ_LOG(Warn) << "step plan not delivered: " << st.ToString();
+    }
+  }
+}
+
+protocol::StatusReply CoordinatorCore::Impl::Snapshot() const {
+  protocol::StatusReply reply;
+  reply.queue_levels.assign(std::max(1, scheduler_.policy().num_levels()), 0);
+  auto views = hub_.Replicas();
+  for (size_t r = 0; r < runs_.size(); ++r) {
+    protocol::ReplicaStatus s;
+    s.replica_id = static_cast<uint32_t>(r);
+    s.name = views[r].name;
+    s.alive = runs_[r].live;
+    s.workers = views[r].workers_ready;
+    if (runs_[r].live) {
+      const int32_t dfree = scheduler_.device_free(runs_[r].sched_id);
+      const int32_t hfree = scheduler_.host_free(runs_[r].sched_id);
+      s.kv_device_blocks_free = static_cast<uint32_t>(std::max(dfree, 0));
+      s.kv_device_blocks_used = static_cast<uint32_t>(std::max(runs_[r].pool.device_blocks - dfree, 0));
+      s.kv_host_blocks_free = static_cast<uint32_t>(std::max(hfree, 0));
+      s.kv_host_blocks_used = static_cast<uint32_t>(std::max(runs_[r].pool.host_blocks - hfree, 0));
+    }
+    reply.replicas.push_back(s);
+  }
+  for (const auto& [id, entry] : entries_) {
+    auto info = scheduler_.GetRequestInfo(id);
+    if (!info) continue;
+    const int r = RunIndexOf(info->replica);
+    if (info->level >= 0 && info->level < static_cast<int32_t>(reply.queue_levels.size())) {
+      ++reply.queue_levels[info->level];
+    }
+    if (r < 0) continue;
+    protocol::ReplicaStatus& s = reply.replicas[r];
+    if (info->swapped) {
+      ++s.swapped;
+    } else if (info->resident) {
+      ++s.running;
+    } else {
+      ++s.waiting;
+    }
+  }
+  return reply;
+}
+
+void CoordinatorCore::Impl::ObserveFinished(const Entry& entry, double now) {
+  if (!entry.first_token_sent) return;
+  const double e2e = now - entry.arrival;
+  const double ttft = entry.first_token_at - entry.arrival;
+  const double tpot = entry.generated > 1 ? (now - entry.first_token_at) / (entry.generated - 1) : 0;
+  const double queue = entry.first_scheduled_at >= 0 ? entry.first_scheduled_at - entry.arrival : ttft;
+  metrics_->RequestLatency(e2e, ttft, queue, tpot);
+  metrics_->RequestLengths(entry.prompt_len, entry.generated);
+}
+
+void CoordinatorCore::Impl::ReportGauges() {
+  const protocol::StatusReply s = Snapshot();
+  int64_t running = 0, waiting = 0, swapped = 0;
+  for (const protocol::ReplicaStatus& r : s.replicas) {
+    running += r.running;
+    waiting += r.waiting;
+    swapped += r.swapped;
+    metrics_->KvBlocks(r.name, r.kv_device_blocks_used, r.kv_device_blocks_free, r.kv_host_blocks_used,
+                       r.kv_host_blocks_free);
+  }
+  // Requests not yet placed on a replica are waiting too.
+  int64_t placed = running + waiting + swapped;
+  waiting += std::max<int64_t>(0, static_cast<int64_t>(entries_.size()) - placed);
+  metrics_->Queue(running, waiting, swapped);
+  metrics_->QueueLevels(s.queue_levels);
+  std::vector<WorkerLiveness> workers;
+  for (const hub::WorkerHub::WorkerView& w : hub_.Workers()) {
+    workers.push_back({w.device, options_.config.replicas[w.replica].name, w.ready});
+  }
+  metrics_->Workers(workers);
+}
+
+void CoordinatorCore::Impl::Run() {
+  double last_liveness = 0;
+  while (!owner_->stopping_.load()) {
+    zmq::pollitem_t items[2] = {{hub_.socket().handle(), 0, ZMQ_POLLIN, 0},
+                                {nullptr, owner_->mailbox_.fd(), ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(50));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) SJ_LOG(Error) << "core poll: " << e.what();
+    }
+    for (auto& fn : owner_->mailbox_.PopAll()) fn(*this);
+    const double now = SteadySeconds();
+    hub_.Poll(now);
+    if (now - last_liveness > 0.1) {
+      hub_.CheckLiveness(now);
+      last_liveness = now;
+      ReportGauges();
+    }
+    ScheduleSteps();
+    FlushOutbox();
+  }
+  // Shutting down: every open request ends with an error, workers are told to exit.
+  std::vector<RequestId> open;
+  for (const auto& [id, e] : entries_) open.push_back(id);
+  for (RequestId id : open) Fail(id, Unavailable("the coordinator is shutting down"));
+  FlushOutbox();
+  hub_.ShutdownAll("coordinator stopping");
+}
+
+Result<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Start(CoreOptions options, zmq::context_t* context,
+                                                                CoordinatorMetrics* metrics) {
+  SJ_ASSIGN_OR_RETURN(protocol::RouterChannel channel,
+                      protocol::RouterChannel::Bind(*context, options.worker_endpoint));
+  std::unique_ptr<CoordinatorCore> core(new CoordinatorCore());
+  core->worker_endpoint_ = channel.endpoint();
+  core->impl_ = std::make_unique<Impl>(core.get(), std::move(options), std::move(channel), metrics);
+  // The channel moves to the core thread here; std::thread's start is the
+  // memory barrier ZeroMQ asks for.
+  core->thread_ = std::thread([c = core.get()] { c->impl_->Run(); });
+  return core;
+}
+
+CoordinatorCore::~CoordinatorCore() { Stop(); }
+
+void CoordinatorCore::Stop() {
+  if (stopping_.exchange(true)) {
+    if (thread_.joinable()) thread_.join();
+    return;
+  }
+  mailbox_.Close();
+  if (thread_.joinable()) thread_.join();
+  impl_.reset();
+}
+
+void CoordinatorCore::Submit(std::vector<SubmitItem> items, std::shared_ptr<EventSink> sink) {
+  auto shared_items = std::make_shared<std::vector<SubmitItem>>(std::move(items));
+  bool ok = mailbox_.Push([shared_items, sink](Impl& impl) { impl.Submit(std::move(*shared_items), sink); });
+  if (!ok) {
+    std::vector<SequenceEvent> events;
+    for (const SubmitItem& item : *shared_items) {
+      SequenceEvent e;
+      e.kind = SequenceEvent::Kind::kError;
+      e.id = item.id;
+      e.error = Unavailable("the coordinator is shutting down");
+      events.push_back(std::move(e));
+    }
+    sink->Deliver(std::move(events));
+  }
+}
+
+void CoordinatorCore::Cancel(std::vector<RequestId> ids) {
+  mailbox_.Push([ids = std::move(ids)](Impl& impl) { impl.End(ids, /*cancelled=*/true); });
+}
+
+void CoordinatorCore::Finish(std::vector<RequestId> ids) {
+  mailbox_.Push([ids = std::move(ids)](Impl& impl) { impl.End(ids, /*cancelled=*/false); });
+}
+
+void CoordinatorCore::GetStatus(std::function<void(protocol::StatusReply)> done) {
+  mailbox_.Push([done = std::move(done)](Impl& impl) { done(impl.Snapshot()); });
+}
+
+}  // namespace skipjoin::server

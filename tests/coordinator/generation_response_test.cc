@@ -1,0 +1,213 @@
+#include "coordinator/frontend/generation_response.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "coordinator/frontend/text_stream.h"
+#include "tests/testutil/tiny_model.h"
+
+namespace skipjoin::frontend {
+namespace {
+
+using server::SequenceEvent;
+
+std::unique_ptr<Tokenizer> TinyTokenizer() {
+  const auto& t = testutil::GetTinyTokenizer();
+  TokenizerSpec spec;
+  spec.tokens = t.tokens;
+  spec.merges = t.merges;
+  spec.types.assign(t.tokens.size(), TokenType::kNormal);
+  spec.types[t.endoftext_id] = spec.types[t.im_start_id] = spec.types[t.im_end_id] = TokenType::kControl;
+  spec.bos_id = t.bos_id;
+  spec.eos_id = t.eos_id;
+  auto tok = Tokenizer::FromSpec(std::move(spec));
+  EXPECT_TRUE(tok.ok()) << tok.status().ToString();
+  return std::move(tok).value();
+}
+
+// Splits the SSE text into the JSON payloads (and "[DONE]").
+std::vector<std::string> Frames(const std::string& sse) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < sse.size()) {
+    EXPECT_EQ(sse.compare(pos, 6, "data: "), 0) << sse.substr(pos);
+    const size_t end = sse.find("\n\n", pos);
+    EXPECT_NE(end, std::string::npos);
+    out.push_back(sse.substr(pos + 6, end - pos - 6));
+    pos = end + 2;
+  }
+  return out;
+}
+
+SequenceEvent Token(server::RequestId id, int32_t token) {
+  SequenceEvent e;
+  e.kind = SequenceEvent::Kind::kToken;
+  e.id = id;
+  e.token = token;
+  e.logprob = -0.5f;
+  return e;
+}
+
+SequenceEvent Finished(server::RequestId id, protocol::FinishReason r) {
+  SequenceEvent e;
+  e.kind = SequenceEvent::Kind::kFinished;
+  e.id = id;
+  e.finish = r;
+  return e;
+}
+
+TEST(StopStringMatcherTest, HoldsBackPrefixesAcrossPushes) {
+  StopStringMatcher m({"STOP", "xy"});
+  EXPECT_EQ(m.Push("hello S"), "hello ");
+  EXPECT_EQ(m.Push("T"), "");
+  EXPECT_EQ(m.Push("a"), "STa");  // not a stop after all
+  EXPECT_EQ(m.Push("bx"), "b");
+  EXPECT_EQ(m.Push("yz"), "");  // "xy" matched across pushes
+  EXPECT_TRUE(m.stopped());
+  EXPECT_EQ(m.Push("more"), "");
+  EXPECT_EQ(m.Flush(), "");
+}
+
+TEST(StopStringMatcherTest, EarliestMatchWinsAndFlushReleases) {
+  StopStringMatcher m({"bc", "ab"});
+  EXPECT_EQ(m.Push("zabc"), "z");
+  EXPECT_TRUE(m.stopped());
+  StopStringMatcher n({"<end>"});
+  EXPECT_EQ(n.Push("text <en"), "text ");
+  EXPECT_EQ(n.Flush(), "<en");
+  StopStringMatcher none({});
+  EXPECT_EQ(none.Push("abc"), "abc");
+}
+
+TEST(ChoiceTextStreamTest, StopStringSpanningTokensIsCut) {
+  auto tok = TinyTokenizer();
+  std::vector<int32_t> ids = tok->Encode("one two three four", false, false);
+  ASSERT_GT(ids.size(), 3u);
+  ChoiceTextStream s(*tok, {"three"});
+  std::string out;
+  for (int32_t id : ids) {
+    out += s.Push(id);
+    if (s.stopped()) break;
+  }
+  out += s.Flush();
+  EXPECT_TRUE(s.stopped());
+  EXPECT_EQ(out, "one two ");
+}
+
+ApiRequest ChatRequest(bool stream) {
+  ApiRequest r;
+  r.kind = ApiKind::kChat;
+  r.stream = stream;
+  r.include_usage = true;
+  r.n = 1;
+  return r;
+}
+
+TEST(GenerationResponseTest, StreamsChatWithRoleUsageAndDone) {
+  auto tok = TinyTokenizer();
+  std::vector<int32_t> ids = tok->Encode("hi there", false, false);
+  ResponseContext ctx{"chatcmpl-1", 123, "tiny", {1, 2, 3}, ""};
+  GenerationResponse resp(ChatRequest(true), *tok, ctx, {7});
+  std::vector<SequenceEvent> events;
+  for (int32_t id : ids) events.push_back(Token(7, id));
+  auto u1 = resp.OnEvents(events, false);
+  EXPECT_FALSE(u1.done);
+  auto u2 = resp.OnEvents({Token(7, testutil::GetTinyTokenizer().eos_id),
+                           Finished(7, protocol::FinishReason::kStop)},
+                          true);
+  EXPECT_TRUE(u2.done);
+  auto frames = Frames(u1.data + u2.data);
+  ASSERT_GE(frames.size(), 4u);
+  auto first = nlohmann::json::parse(frames[0]);
+  EXPECT_EQ(first["object"], "chat.completion.chunk");
+  EXPECT_EQ(first["choices"][0]["delta"]["role"], "assistant");
+  std::string text;
+  std::string finish;
+  for (size_t i = 0; i + 2 < frames.size(); ++i) {
+    auto j = nlohmann::json::parse(frames[i]);
+    auto& delta = j["choices"][0]["delta"];
+    if (delta.contains("content")) text += delta["content"].get<std::string>();
+    if (!j["choices"][0]["finish_reason"].is_null()) finish = j["choices"][0]["finish_reason"];
+  }
+  EXPECT_EQ(text, "hi there");
+  EXPECT_EQ(finish, "stop");
+  auto usage = nlohmann::json::parse(frames[frames.size() - 2]);
+  EXPECT_TRUE(usage["choices"].empty());
+  EXPECT_EQ(usage["usage"]["prompt_tokens"], 3);
+  EXPECT_EQ(usage["usage"]["completion_tokens"], static_cast<int>(ids.size()) + 1);
+  EXPECT_EQ(frames.back(), "[DONE]");
+}
+
+TEST(GenerationResponseTest, NonStreamingStopStringFinishesAndCuts) {
+  auto tok = TinyTokenizer();
+  ApiRequest r;
+  r.kind = ApiKind::kCompletion;
+  r.stop = {" b"};
+  r.n = 2;
+  r.echo = true;
+  ResponseContext ctx{"cmpl-1", 1, "tiny", {5}, "P:"};
+  GenerationResponse resp(r, *tok, ctx, {1, 2});
+  std::vector<SequenceEvent> ev;
+  for (int32_t id : tok->Encode("a b c", false, false)) ev.push_back(Token(1, id));
+  auto u = resp.OnEvents(ev, false);
+  ASSERT_EQ(u.finish.size(), 1u);
+  EXPECT_EQ(u.finish[0], 1u);
+  EXPECT_FALSE(u.done);
+  u = resp.OnEvents({Token(2, tok->Encode("z", false, false)[0]), Finished(2, protocol::FinishReason::kLength)},
+                    false);
+  ASSERT_TRUE(u.done);
+  auto body = nlohmann::json::parse(u.data);
+  EXPECT_EQ(body["object"], "text_completion");
+  EXPECT_EQ(body["choices"][0]["text"], "P:a");
+  EXPECT_EQ(body["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(body["choices"][1]["text"], "P:z");
+  EXPECT_EQ(body["choices"][1]["finish_reason"], "length");
+  EXPECT_EQ(body["usage"]["prompt_tokens"], 1);
+}
+
+TEST(GenerationResponseTest, ErrorBeforeStreamIsHttpErrorAfterIsChunk) {
+  auto tok = TinyTokenizer();
+  SequenceEvent err;
+  err.kind = SequenceEvent::Kind::kError;
+  err.id = 3;
+  err.error = Unavailable("replica lost");
+  {
+    GenerationResponse resp(ChatRequest(true), *tok, {"c", 0, "m", {1}, ""}, {3, 4});
+    auto u = resp.OnEvents({err}, false);
+    ASSERT_TRUE(u.error.has_value());
+    EXPECT_EQ(u.error->http_status, 503);
+    EXPECT_TRUE(u.data.empty());
+    EXPECT_EQ(u.cancel, (std::vector<server::RequestId>{4}));
+  }
+  {
+    GenerationResponse resp(ChatRequest(true), *tok, {"c", 0, "m", {1}, ""}, {3});
+    auto u = resp.OnEvents({Token(3, 100), err}, false);
+    auto frames = Frames(u.data);
+    ASSERT_GE(frames.size(), 3u);
+    EXPECT_NE(frames[frames.size() - 2].find("\"error\""), std::string::npos);
+    EXPECT_EQ(frames.back(), "[DONE]");
+  }
+}
+
+TEST(GenerationResponseTest, ChatLogprobsCarryTopAlternatives) {
+  auto tok = TinyTokenizer();
+  ApiRequest r = ChatRequest(false);
+  r.logprobs = true;
+  r.top_logprobs = 1;
+  GenerationResponse resp(r, *tok, {"c", 0, "m", {1}, ""}, {9});
+  SequenceEvent t = Token(9, 'a');
+  t.top = {{'a', -0.5f}, {'b', -1.0f}};
+  auto u = resp.OnEvents({t, Finished(9, protocol::FinishReason::kLength)}, false);
+  ASSERT_TRUE(u.done);
+  auto body = nlohmann::json::parse(u.data);
+  auto& content = body["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), 1u);
+  EXPECT_FLOAT_EQ(content[0]["logprob"].get<float>(), -0.5f);
+  EXPECT_EQ(content[0]["top_logprobs"].size(), 1u);
+}
+
+}  // namespace
+}  // namespace skipjoin::frontend

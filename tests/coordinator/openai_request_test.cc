@@ -1,0 +1,208 @@
+#include "coordinator/frontend/openai_request.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "coordinator/frontend/api_error.h"
+#include "coordinator/frontend/sse.h"
+
+namespace skipjoin::frontend {
+namespace {
+
+struct BadCase {
+  const char* body;
+  int status;
+  const char* param;
+};
+
+TEST(OpenAiRequestTest, ParsesCompletionFields) {
+  ApiRequest r;
+  auto e = ParseCompletionRequest(
+      R"({"model":"m","prompt":"hi","max_tokens":7,"temperature":0,"top_p":0.5,"top_k":-1,"min_p":0.1,
+          "seed":-3,"stop":"\n","n":2,"stream":true,"stream_options":{"include_usage":true},
+          "logprobs":3,"echo":true,"priority":5,"presence_penalty":0,"user":"u"})",
+      &r);
+  ASSERT_FALSE(e.has_value()) << e->message;
+  EXPECT_EQ(r.kind, ApiKind::kCompletion);
+  EXPECT_EQ(r.model, "m");
+  EXPECT_EQ(*r.prompt_text, "hi");
+  EXPECT_EQ(*r.max_tokens, 7);
+  EXPECT_EQ(r.temperature, 0);
+  EXPECT_EQ(r.top_p, 0.5);
+  EXPECT_EQ(r.top_k, 0);
+  EXPECT_DOUBLE_EQ(r.min_p, 0.1);
+  EXPECT_EQ(*r.seed, static_cast<uint64_t>(-3));
+  ASSERT_EQ(r.stop.size(), 1u);
+  EXPECT_EQ(r.stop[0], "\n");
+  EXPECT_EQ(r.n, 2);
+  EXPECT_TRUE(r.stream);
+  EXPECT_TRUE(r.include_usage);
+  EXPECT_TRUE(r.logprobs);
+  EXPECT_EQ(r.top_logprobs, 3);
+  EXPECT_TRUE(r.echo);
+  EXPECT_EQ(r.priority, 5);
+}
+
+TEST(OpenAiRequestTest, ParsesTokenPromptAndNulls) {
+  ApiRequest r;
+  auto e = ParseCompletionRequest(R"({"model":"m","prompt":[1,2,3],"max_tokens":null,"stop":null,"seed":null})", &r);
+  ASSERT_FALSE(e.has_value()) << e->message;
+  ASSERT_TRUE(r.prompt_tokens.has_value());
+  EXPECT_EQ(*r.prompt_tokens, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_FALSE(r.max_tokens.has_value());
+  EXPECT_FALSE(r.seed.has_value());
+}
+
+TEST(OpenAiRequestTest, ParsesChatMessagesAndLogprobs) {
+  ApiRequest r;
+  auto e = ParseChatRequest(
+      R"({"model":"m","messages":[{"role":"developer","content":"be brief"},
+          {"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],
+          "max_completion_tokens":9,"logprobs":true,"top_logprobs":2,"stop":["x","yz"]})",
+      &r);
+  ASSERT_FALSE(e.has_value()) << e->message;
+  ASSERT_EQ(r.messages.size(), 2u);
+  EXPECT_EQ(r.messages[0].role, "system");
+  EXPECT_EQ(r.messages[1].content, "ab");
+  EXPECT_EQ(*r.max_tokens, 9);
+  EXPECT_TRUE(r.logprobs);
+  EXPECT_EQ(r.top_logprobs, 2);
+  EXPECT_EQ(r.stop.size(), 2u);
+}
+
+TEST(OpenAiRequestTest, RejectsBadCompletionInputWithParam) {
+  const BadCase cases[] = {
+      {"not json", 400, ""},
+      {"[1,2]", 400, ""},
+      {R"({"prompt":"x"})", 400, "model"},
+      {R"({"model":3,"prompt":"x"})", 400, "model"},
+      {R"({"model":"m"})", 400, "prompt"},
+      {R"({"model":"m","prompt":""})", 400, "prompt"},
+      {R"({"model":"m","prompt":{}})", 400, "prompt"},
+      {R"({"model":"m","prompt":["a","b"]})", 400, "prompt"},
+      {R"({"model":"m","prompt":[1,-2]})", 400, "prompt"},
+      {R"({"model":"m","prompt":"x","max_tokens":0})", 400, "max_tokens"},
+      {R"({"model":"m","prompt":"x","max_tokens":"5"})", 400, "max_tokens"},
+      {R"({"model":"m","prompt":"x","max_tokens":1.5})", 400, "max_tokens"},
+      {R"({"model":"m","prompt":"x","temperature":-1})", 400, "temperature"},
+      {R"({"model":"m","prompt":"x","temperature":"hot"})", 400, "temperature"},
+      {R"({"model":"m","prompt":"x","top_p":0})", 400, "top_p"},
+      {R"({"model":"m","prompt":"x","top_p":1.5})", 400, "top_p"},
+      {R"({"model":"m","prompt":"x","top_k":-2})", 400, "top_k"},
+      {R"({"model":"m","prompt":"x","min_p":2})", 400, "min_p"},
+      {R"({"model":"m","prompt":"x","n":0})", 400, "n"},
+      {R"({"model":"m","prompt":"x","n":1000})", 400, "n"},
+      {R"({"model":"m","prompt":"x","stream":"yes"})", 400, "stream"},
+      {R"({"model":"m","prompt":"x","stop":5})", 400, "stop"},
+      {R"({"model":"m","prompt":"x","stop":[""]})", 400, "stop"},
+      {R"({"model":"m","prompt":"x","stop":[1]})", 400, "stop"},
+      {R"({"model":"m","prompt":"x","logprobs":50})", 400, "logprobs"},
+      {R"({"model":"m","prompt":"x","echo":1})", 400, "echo"},
+      {R"({"model":"m","prompt":"x","presence_penalty":1})", 400, "presence_penalty"},
+      {R"({"model":"m","prompt":"x","stream_options":{"include_usage":"y"}})", 400,
+       "stream_options.include_usage"},
+  };
+  for (const BadCase& c : cases) {
+    ApiRequest r;
+    auto e = ParseCompletionRequest(c.body, &r);
+    ASSERT_TRUE(e.has_value()) << c.body;
+    EXPECT_EQ(e->http_status, c.status) << c.body;
+    EXPECT_EQ(e->param, c.param) << c.body << " -> " << e->message;
+    EXPECT_FALSE(e->message.empty());
+  }
+}
+
+TEST(OpenAiRequestTest, RejectsBadChatInputWithParam) {
+  const BadCase cases[] = {
+      {R"({"model":"m"})", 400, "messages"},
+      {R"({"model":"m","messages":[]})", 400, "messages"},
+      {R"({"model":"m","messages":"hi"})", 400, "messages"},
+      {R"({"model":"m","messages":[{"role":"wizard","content":"x"}]})", 400, "messages[0].role"},
+      {R"({"model":"m","messages":[{"content":"x"}]})", 400, "messages[0].role"},
+      {R"({"model":"m","messages":[{"role":"user"}]})", 400, "messages[0].content"},
+      {R"({"model":"m","messages":[{"role":"user","content":5}]})", 400, "messages[0].content"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"top_logprobs":2})", 400, "top_logprobs"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":3})", 400, "logprobs"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"max_completion_tokens":-1})", 400,
+       "max_completion_tokens"},
+  };
+  for (const BadCase& c : cases) {
+    ApiRequest r;
+    auto e = ParseChatRequest(c.body, &r);
+    ASSERT_TRUE(e.has_value()) << c.body;
+    EXPECT_EQ(e->http_status, c.status) << c.body;
+    EXPECT_EQ(e->param, c.param) << c.body << " -> " << e->message;
+  }
+}
+
+TEST(OpenAiRequestTest, RejectsDeepNestingWithoutRecursing) {
+  std::string body = R"({"model":"m","prompt":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  ApiRequest r;
+  auto e = ParseCompletionRequest(body, &r);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->http_status, 400);
+  EXPECT_TRUE(JsonDepthWithin(R"({"a":"[[[[[[[[[[[["})", 3));
+}
+
+TEST(OpenAiRequestTest, ResolvesMaxTokensAgainstContext) {
+  config::RequestLimits limits;
+  limits.max_tokens_default = 16;
+  limits.max_tokens_limit = 100;
+  ApiRequest r;
+  int32_t n = 0;
+  EXPECT_FALSE(ResolveMaxNewTokens(r, 10, 20, limits, &n).has_value());
+  EXPECT_EQ(n, 10);  // min(default 16, room 10)
+  EXPECT_FALSE(ResolveMaxNewTokens(r, 2, 100, limits, &n).has_value());
+  EXPECT_EQ(n, 16);
+
+  auto e = ResolveMaxNewTokens(r, 20, 20, limits, &n);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->param, "input_tokens");
+  EXPECT_EQ(e->http_status, 400);
+
+  r.max_tokens = 11;
+  e = ResolveMaxNewTokens(r, 10, 20, limits, &n);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->param, "max_tokens");
+  r.max_tokens = 101;
+  e = ResolveMaxNewTokens(r, 1, 1000, limits, &n);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->param, "max_tokens");
+  r.max_tokens = 10;
+  EXPECT_FALSE(ResolveMaxNewTokens(r, 10, 20, limits, &n).has_value());
+  EXPECT_EQ(n, 10);
+}
+
+TEST(ApiErrorTest, BodyHasOpenAiShapeAndIsBounded) {
+  ApiError e = BadRequest(std::string(100000, 'x') + "\xC3\xA9", std::string(5000, 'p'));
+  std::string body = ErrorBody(e);
+  EXPECT_LT(body.size(), kMaxErrorMessageBytes + kMaxErrorParamBytes + 200);
+  EXPECT_NE(body.find(R"("type":"invalid_request_error")"), std::string::npos);
+  EXPECT_NE(body.find(R"("code":null)"), std::string::npos);
+
+  std::string nulls = ErrorBody(InternalError("boom"));
+  EXPECT_NE(nulls.find(R"("param":null)"), std::string::npos);
+  EXPECT_NE(nulls.find(R"("message":"boom")"), std::string::npos);
+  // Invalid UTF-8 in a message does not throw.
+  EXPECT_NE(ErrorBody(BadRequest("\xFF\xFE")).find("error"), std::string::npos);
+  // A cut never splits a character.
+  EXPECT_EQ(TruncateUtf8("a\xC3\xA9", 2), "a");
+}
+
+TEST(ApiErrorTest, MapsStatusCodes) {
+  EXPECT_EQ(ErrorFromStatus(InvalidArgument("x")).http_status, 400);
+  EXPECT_EQ(ErrorFromStatus(NotFound("x")).http_status, 404);
+  EXPECT_EQ(ErrorFromStatus(Unavailable("x")).http_status, 503);
+  EXPECT_EQ(ErrorFromStatus(Internal("x")).http_status, 500);
+  EXPECT_EQ(StatusFromError(BadRequest("x", "p")).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(SseTest, FramesAndDone) {
+  EXPECT_EQ(SseFrame(R"({"a":1})"), "data: {\"a\":1}\n\n");
+  EXPECT_EQ(SseFrame("a\nb"), "data: a\\nb\n\n");
+  EXPECT_EQ(SseDone(), "data: [DONE]\n\n");
+}
+
+}  // namespace
+}  // namespace skipjoin::frontend
