@@ -9,4 +9,15 @@ namespace skipjoin::cli {
 
 int GenerateMain(const std::vector<std::string>& args);
 
+// Cluster commands (full build only; client/CMakeLists.txt).
+// launch: start and supervise this node's coordinator and workers.
+// self_exe: the path of this binary, re-executed for the child roles.
+int LaunchMain(const std::string& self_exe, const std::vector<std::string>& args);
+// submit: send one request over the native client protocol and stream the text.
+int SubmitMain(const std::vector<std::string>& args);
+// status: replicas, workers, queues and KV use as a table.
+int StatusMain(const std::vector<std::string>& args);
+// models: the served models.
+int ModelsMain(const std::vector<std::string>& args);
+
 }  // namespace skipjoin::cli

@@ -38,7 +38,7 @@ void ProgressBar(int64_t done, int64_t total) {
 }  // namespace
 
 int GenerateMain(const std::vector<std::string>& args) {
-  std::string model = DefaultModelPath(), prompt, system, prompt_ids;
+  std::string model = DefaultModelPath(), prompt, system, prompt_ids, device = "cpu";
   bool chat = false, ignore_eos = false, show_ids = false;
   int64_t max_tokens = 128, top_k = 0, seed = 0, threads = 0, kv_mib = 256, chunk = 512;
   double temperature = 0.0, top_p = 1.0, min_p = 0.0;
@@ -55,6 +55,7 @@ int GenerateMain(const std::vector<std::string>& args) {
   flags.Double("min-p", &min_p, "drop tokens below min-p times the top probability; 0 is off");
   flags.Int("seed", &seed, "seed of the sampling draws");
   flags.Bool("ignore-eos", &ignore_eos, "keep generating past end-of-sequence tokens");
+  flags.String("device", &device, "cpu, or cuda:N in a build with the CUDA backend");
   flags.Int("threads", &threads, "CPU threads; 0 uses all cores");
   flags.Int("kv-cache-mib", &kv_mib, "KV cache size in MiB");
   flags.Int("prefill-chunk", &chunk, "prompt tokens per step");
@@ -132,6 +133,7 @@ int GenerateMain(const std::vector<std::string>& args) {
   EngineOptions opts;
   opts.model_path = model;
   opts.num_threads = static_cast<int>(threads);
+  opts.device = device;
   opts.kv_cache_bytes = kv_mib << 20;
   auto engine = Engine::Create(opts, nullptr, [](int64_t d, int64_t t, const std::string&) { ProgressBar(d, t); });
   if (!engine.ok()) {

@@ -1,6 +1,9 @@
 // skipjoin: the one command-line tool. Subcommands dispatch to their modules;
 // the process roles (coordinator, worker) are subcommands too, so `launch`
 // starts children by re-executing this binary.
+#include <unistd.h>
+
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -9,6 +12,12 @@
 #include "client/commands.h"
 #ifdef SKIPJOIN_HAVE_SCHEDULER
 #include "coordinator/scheduler/simulate_cli.h"
+#endif
+#ifdef SKIPJOIN_HAVE_CLUSTER
+#include "worker/process/worker_main.h"
+#endif
+#ifdef SKIPJOIN_HAVE_COORDINATOR
+#include "coordinator/coordinator_main.h"
 #endif
 
 namespace {
@@ -19,11 +28,33 @@ constexpr const char* kHelp =
     "usage: skipjoin COMMAND [flags]   (skipjoin COMMAND --help for its flags)\n"
     "\n"
     "commands:\n"
+#ifdef SKIPJOIN_HAVE_CLUSTER
+    "  launch      start this node's coordinator and workers from a cluster config\n"
+    "  submit      send a prompt to a running cluster and stream the completion\n"
+    "  status      show replicas, workers, queues and KV cache use of a cluster\n"
+    "  models      list the models a cluster serves\n"
+#endif
     "  generate    run one prompt on a model in this process and stream the text\n"
 #ifdef SKIPJOIN_HAVE_SCHEDULER
     "  simulate    run the scheduler offline on a synthetic workload and report latencies\n"
 #endif
+    "\n"
+    "process roles (started by launch):\n"
+#ifdef SKIPJOIN_HAVE_COORDINATOR
+    "  coordinator the coordinator process: HTTP API, native clients, scheduler, workers\n"
+#endif
+#ifdef SKIPJOIN_HAVE_CLUSTER
+    "  worker      one worker process (one device)\n"
+#endif
     ;
+
+// This binary's path, so launch can re-execute it for the child roles.
+std::string SelfExe(const char* argv0) {
+  char buf[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n > 0) return std::string(buf, static_cast<size_t>(n));
+  return argv0;
+}
 
 }  // namespace
 
@@ -38,6 +69,16 @@ int main(int argc, char** argv) {
   if (cmd == "generate") return skipjoin::cli::GenerateMain(args);
 #ifdef SKIPJOIN_HAVE_SCHEDULER
   if (cmd == "simulate") return skipjoin::scheduler::SimulateMain(argc - 1, argv + 1);
+#endif
+#ifdef SKIPJOIN_HAVE_CLUSTER
+  if (cmd == "launch") return skipjoin::cli::LaunchMain(SelfExe(argv[0]), args);
+  if (cmd == "submit") return skipjoin::cli::SubmitMain(args);
+  if (cmd == "status") return skipjoin::cli::StatusMain(args);
+  if (cmd == "models") return skipjoin::cli::ModelsMain(args);
+  if (cmd == "worker") return skipjoin::worker::WorkerMain(args);
+#endif
+#ifdef SKIPJOIN_HAVE_COORDINATOR
+  if (cmd == "coordinator") return skipjoin::CoordinatorMain(args);
 #endif
   std::fprintf(stderr, "skipjoin: unknown command '%s'\n\n%s", cmd.c_str(), kHelp);
   return 2;

@@ -1,0 +1,182 @@
+#include "client/cluster_client.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "common/config/cluster_config.h"
+
+namespace skipjoin::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+milliseconds Left(Clock::time_point deadline) {
+  return std::max(milliseconds(0),
+                  std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+}
+
+}  // namespace
+
+Result<std::string> ResolveClientEndpoint(const std::string& coordinator,
+                                          const std::string& config) {
+  if (!coordinator.empty()) {
+    return coordinator.find("://") == std::string::npos ? "tcp://" + coordinator : coordinator;
+  }
+  std::string path = config;
+  if (path.empty() && std::filesystem::exists(kDefaultConfig)) path = kDefaultConfig;
+  if (path.empty()) return std::string(kFallbackClientEndpoint);
+  auto cfg = config::LoadClusterConfig(path);
+  if (!cfg.ok()) return cfg.status();
+  return "tcp://" + cfg->coordinator.host + ":" + std::to_string(cfg->coordinator.client_port);
+}
+
+Status UnreachableError(const std::string& endpoint, milliseconds timeout) {
+  return DeadlineExceeded("no answer from the coordinator at " + endpoint + " within " +
+                          std::to_string(timeout.count() / 1000.0).substr(0, 4) +
+                          " s (is the cluster running? start one with `skipjoin launch CONFIG`, or "
+                          "pass --coordinator tcp://HOST:PORT / --config FILE)");
+}
+
+NativeClient::NativeClient(std::unique_ptr<zmq::context_t> context, protocol::DealerChannel channel,
+                           std::string endpoint)
+    : context_(std::move(context)), channel_(std::move(channel)), endpoint_(std::move(endpoint)) {}
+
+NativeClient::~NativeClient() { channel_.Close(); }
+
+Result<std::unique_ptr<NativeClient>> NativeClient::Connect(const std::string& endpoint) {
+  auto context = std::make_unique<zmq::context_t>(1);
+  auto channel = protocol::DealerChannel::Connect(*context, endpoint);
+  if (!channel.ok()) return channel.status().WithContext("connecting to " + endpoint);
+  return std::unique_ptr<NativeClient>(
+      new NativeClient(std::move(context), std::move(channel).value(), endpoint));
+}
+
+template <typename T>
+Result<T> NativeClient::Call(const protocol::Message& request, milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  if (Status st = channel_.Send(request, timeout); !st.ok()) {
+    return st.code() == StatusCode::kDeadlineExceeded ? UnreachableError(endpoint_, timeout) : st;
+  }
+  while (true) {
+    auto m = channel_.Recv(Left(deadline));
+    if (!m.ok()) {
+      if (m.status().code() == StatusCode::kDeadlineExceeded)
+        return UnreachableError(endpoint_, timeout);
+      return m.status().WithContext("reply from " + endpoint_);
+    }
+    if (T* t = std::get_if<T>(&*m)) return std::move(*t);
+    if (auto* e = std::get_if<protocol::ErrorReply>(&*m)) return e->error.ToStatus();
+    // Anything else (a late chunk of an earlier request) is not ours.
+  }
+}
+
+Status NativeClient::Submit(const protocol::SubmitRequest& request,
+                            const std::function<void(const protocol::TokenChunk&)>& on_chunk,
+                            milliseconds idle_timeout) {
+  if (Status st = channel_.Send(request, idle_timeout); !st.ok()) {
+    return st.code() == StatusCode::kDeadlineExceeded ? UnreachableError(endpoint_, idle_timeout)
+                                                      : st;
+  }
+  while (true) {
+    auto m = channel_.Recv(idle_timeout);
+    if (!m.ok()) {
+      if (m.status().code() == StatusCode::kDeadlineExceeded) {
+        return UnreachableError(endpoint_, idle_timeout);
+      }
+      return m.status().WithContext("reply from " + endpoint_);
+    }
+    if (auto* e = std::get_if<protocol::ErrorReply>(&*m)) {
+      if (e->request_id.empty() || e->request_id == request.client_request_id) {
+        return e->error.ToStatus();
+      }
+      continue;
+    }
+    auto* chunk = std::get_if<protocol::TokenChunk>(&*m);
+    if (chunk == nullptr || chunk->request_id != request.client_request_id) continue;
+    on_chunk(*chunk);
+    if (chunk->finish_reason != protocol::FinishReason::kNone) {
+      if (chunk->finish_reason == protocol::FinishReason::kError) {
+        return chunk->error ? chunk->error->ToStatus() : Internal("the request failed");
+      }
+      return Status::Ok();
+    }
+  }
+}
+
+Result<protocol::StatusReply> NativeClient::GetStatus(milliseconds timeout) {
+  return Call<protocol::StatusReply>(protocol::StatusRequest{}, timeout);
+}
+
+Result<protocol::ModelsReply> NativeClient::GetModels(milliseconds timeout) {
+  return Call<protocol::ModelsReply>(protocol::ModelsRequest{}, timeout);
+}
+
+Result<int> HttpGet(const std::string& host, int port, const std::string& path,
+                    milliseconds timeout, std::string* body) {
+  const auto deadline = Clock::now() + timeout;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* ai = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &ai); rc != 0) {
+    return InvalidArgument("cannot resolve " + host + ": " + gai_strerror(rc));
+  }
+  int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK, ai->ai_protocol);
+  int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+  freeaddrinfo(ai);
+  auto fail = [&](Status st) {
+    close(fd);
+    return st;
+  };
+  const std::string where = "http://" + host + ":" + std::to_string(port) + path;
+  if (rc != 0 && errno != EINPROGRESS)
+    return fail(Unavailable(where + ": " + std::strerror(errno)));
+  pollfd p{fd, POLLOUT, 0};
+  if (poll(&p, 1, static_cast<int>(Left(deadline).count())) <= 0) {
+    return fail(DeadlineExceeded(where + ": connect timed out"));
+  }
+  int err = 0;
+  socklen_t len = sizeof(err);
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0) return fail(Unavailable(where + ": " + std::strerror(err)));
+  const std::string req =
+      "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    return fail(Unavailable(where + ": send failed"));
+  }
+  std::string response;
+  char buf[4096];
+  while (true) {
+    pollfd q{fd, POLLIN, 0};
+    if (poll(&q, 1, static_cast<int>(Left(deadline).count())) <= 0) {
+      if (!response.empty()) break;
+      return fail(DeadlineExceeded(where + ": no response"));
+    }
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) break;
+    response.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  // "HTTP/1.1 200 OK"
+  const auto sp = response.find(' ');
+  if (response.rfind("HTTP/", 0) != 0 || sp == std::string::npos) {
+    return Unavailable(where + ": not an HTTP response");
+  }
+  int code = std::atoi(response.c_str() + sp + 1);
+  if (body) {
+    const auto b = response.find("\r\n\r\n");
+    *body = b == std::string::npos ? "" : response.substr(b + 4);
+  }
+  return code;
+}
+
+}  // namespace skipjoin::cli

@@ -1,0 +1,271 @@
+// `skipjoin launch CONFIG [--node NAME] [--set k=v ...]`: starts this node's
+// processes from a cluster config (the coordinator when it runs here, and one
+// worker per device of this node that serves a replica), waits until the
+// coordinator reports healthy, prints the endpoints, and supervises: a child
+// that dies is reported with its exit status and the end of its log; Ctrl-C or
+// SIGTERM stops everything (SIGTERM, then SIGKILL after --grace-ms).
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "client/cluster_client.h"
+#include "client/commands.h"
+#include "client/process_group.h"
+#include "common/config/cluster_config.h"
+#include "common/flags.h"
+
+namespace skipjoin::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: skipjoin launch CONFIG [--node NAME] [--set key=value ...] [--run-dir DIR]\n"
+    "\n"
+    "Starts this node's coordinator (when the config puts it here) and workers,\n"
+    "waits until GET /health answers 200, prints the endpoints, and supervises\n"
+    "the processes until Ctrl-C or SIGTERM. Logs go to DIR/<process>.log.";
+
+std::atomic<int> g_stop_signal{0};
+
+void OnSignal(int sig) { g_stop_signal.store(sig); }
+
+std::string DeviceName(const config::DeviceConfig& d) {
+  return std::string(d.kind == config::DeviceKind::kCpu ? "cpu" : "cuda") + ":" +
+         std::to_string(d.index);
+}
+
+bool Serves(const config::ClusterConfig& cfg, const std::string& node,
+            const config::DeviceConfig& d) {
+  for (const auto& r : cfg.replicas) {
+    for (const auto& ref : r.devices) {
+      if (ref.node == node && ref.kind == d.kind && ref.index == d.index) return true;
+    }
+  }
+  return false;
+}
+
+void Report(const ExitedChild& e) {
+  std::fprintf(stderr, "skipjoin launch: %s (pid %d) %s; log %s\n", e.name.c_str(), e.pid,
+               e.how.c_str(), e.log_path.c_str());
+  if (!e.clean) std::fprintf(stderr, "%s", TailOfFile(e.log_path, 8).c_str());
+}
+
+}  // namespace
+
+int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_args) {
+  // --set may repeat; FlagSet keeps one value per flag, so collect them first.
+  std::vector<std::string> sets, args;
+  for (size_t i = 0; i < raw_args.size(); ++i) {
+    if (raw_args[i] == "--set" && i + 1 < raw_args.size()) {
+      sets.push_back(raw_args[++i]);
+    } else if (raw_args[i].rfind("--set=", 0) == 0) {
+      sets.push_back(raw_args[i].substr(6));
+    } else {
+      args.push_back(raw_args[i]);
+    }
+  }
+  std::string node_name, run_dir;
+  int64_t health_timeout_s = 600, grace_ms = 10000;
+  FlagSet flags(kUsage);
+  flags.String("node", &node_name,
+               "this machine's node name in the config (default: the coordinator's node)");
+  flags.String("run-dir", &run_dir,
+               "directory for the process logs (default: a new one under /tmp)");
+  flags.Int("health-timeout-s", &health_timeout_s,
+            "how long to wait for the cluster to become healthy");
+  flags.Int("grace-ms", &grace_ms, "time between SIGTERM and SIGKILL when stopping the processes");
+  if (Status st = flags.Parse(args); !st.ok()) {
+    std::fprintf(stderr, "skipjoin launch: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::printf(
+        "%s\n  --set key=value  override a config key (repeatable; docs/CONFIGURATION.md)\n",
+        flags.Help().c_str());
+    return 0;
+  }
+  if (flags.positional().size() != 1) {
+    std::fprintf(stderr, "skipjoin launch: give exactly one CONFIG file (see --help)\n");
+    return 2;
+  }
+  const std::string config_path = std::filesystem::absolute(flags.positional()[0]).string();
+  auto loaded = config::LoadClusterConfig(config_path, sets);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "skipjoin launch: %s\n", loaded.status().message().c_str());
+    return 2;
+  }
+  const config::ClusterConfig& cfg = *loaded;
+  if (node_name.empty()) node_name = cfg.coordinator.node;
+  const config::NodeConfig* node = cfg.FindNode(node_name);
+  if (node == nullptr) {
+    std::fprintf(stderr, "skipjoin launch: node '%s' is not in %s\n", node_name.c_str(),
+                 config_path.c_str());
+    return 2;
+  }
+  if (run_dir.empty()) {
+    run_dir = (std::filesystem::temp_directory_path() /
+               ("skipjoin-" + cfg.name + "-" + node_name + "-" + std::to_string(getpid())))
+                  .string();
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(run_dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "skipjoin launch: cannot create %s: %s\n", run_dir.c_str(),
+                 ec.message().c_str());
+    return 1;
+  }
+
+  // Stop signals are handled in the supervision loop below.
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+
+  ProcessGroup group;
+  const auto grace = std::chrono::milliseconds(grace_ms);
+  auto stop_all = [&](int code) {
+    std::fprintf(stderr, "skipjoin launch: stopping %d process(es)\n", group.num_alive());
+    for (const auto& e : group.TerminateAll(grace)) {
+      std::fprintf(stderr, "skipjoin launch: %s (pid %d) %s\n", e.name.c_str(), e.pid,
+                   e.how.c_str());
+    }
+    return code;
+  };
+
+  std::printf("skipjoin launch: cluster '%s', node '%s'; logs in %s\n", cfg.name.c_str(),
+              node_name.c_str(), run_dir.c_str());
+  const bool coordinator_here = cfg.coordinator.node == node_name;
+  bool coordinator_alive = false;
+  if (coordinator_here) {
+    ChildSpec spec{"coordinator",
+                   {self_exe, "coordinator", "--config", config_path},
+                   run_dir + "/coordinator.log"};
+    for (const auto& s : sets) {
+      spec.argv.push_back("--set");
+      spec.argv.push_back(s);
+    }
+    auto pid = group.Spawn(spec);
+    if (!pid.ok()) {
+      std::fprintf(stderr, "skipjoin launch: %s\n", pid.status().ToString().c_str());
+      return 1;
+    }
+    coordinator_alive = true;
+    std::printf("  started coordinator (pid %d), log %s\n", *pid, spec.log_path.c_str());
+  }
+  const std::string worker_endpoint =
+      "tcp://" + cfg.coordinator.host + ":" + std::to_string(cfg.coordinator.worker_port);
+  const uint32_t coordinator_timeout_ms = std::max<uint32_t>(cfg.heartbeat.timeout_ms * 2, 10000);
+  std::vector<std::string> metrics_urls;
+  if (coordinator_here) {
+    metrics_urls.push_back("http://" + cfg.coordinator.host + ":" +
+                           std::to_string(cfg.metrics.coordinator_port) + "/metrics (coordinator)");
+  }
+  for (size_t k = 0; k < node->devices.size(); ++k) {
+    const auto& d = node->devices[k];
+    if (!Serves(cfg, node_name, d)) continue;
+    const std::string device = DeviceName(d);
+    const int metrics_port = cfg.metrics.worker_port_base + static_cast<int>(k);
+    std::string log_name = "worker-" + node_name + "-" + device;
+    std::replace(log_name.begin(), log_name.end(), ':', '-');
+    ChildSpec spec{
+        "worker " + node_name + "/" + device,
+        {self_exe, "worker", "--coordinator", worker_endpoint, "--node", node_name, "--device",
+         device, "--metrics-port", std::to_string(metrics_port), "--threads",
+         std::to_string(d.threads), "--heartbeat-ms", std::to_string(cfg.heartbeat.interval_ms),
+         "--coordinator-timeout-ms", std::to_string(coordinator_timeout_ms)},
+        run_dir + "/" + log_name + ".log"};
+    auto pid = group.Spawn(spec);
+    if (!pid.ok()) {
+      std::fprintf(stderr, "skipjoin launch: %s\n", pid.status().ToString().c_str());
+      return stop_all(1);
+    }
+    std::printf("  started %s (pid %d), log %s\n", spec.name.c_str(), *pid, spec.log_path.c_str());
+    metrics_urls.push_back("http://" + node->host + ":" + std::to_string(metrics_port) +
+                           "/metrics (" + spec.name + ")");
+  }
+  std::fflush(stdout);
+
+  // Wait for /health (the coordinator answers 200 once a replica is live).
+  const auto start = std::chrono::steady_clock::now();
+  auto last_progress = start;
+  int last_code = 0;
+  std::string last_error;
+  while (true) {
+    if (int sig = g_stop_signal.load()) {
+      std::fprintf(stderr, "skipjoin launch: %s while starting\n", strsignal(sig));
+      return stop_all(130);
+    }
+    for (const auto& e : group.Reap()) {
+      Report(e);
+      std::fprintf(stderr, "skipjoin launch: a process died while the cluster was starting\n");
+      return stop_all(1);
+    }
+    std::string body;
+    auto code = HttpGet(cfg.coordinator.host, cfg.coordinator.http_port, "/health",
+                        std::chrono::milliseconds(1000), &body);
+    if (code.ok() && *code == 200) break;
+    last_code = code.ok() ? *code : 0;
+    last_error = code.ok() ? body : code.status().message();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - start > std::chrono::seconds(health_timeout_s)) {
+      std::fprintf(stderr,
+                   "skipjoin launch: the cluster is not healthy after %lld s (last: %s); see the "
+                   "logs in %s\n",
+                   static_cast<long long>(health_timeout_s),
+                   last_code ? ("HTTP " + std::to_string(last_code)).c_str() : last_error.c_str(),
+                   run_dir.c_str());
+      return stop_all(1);
+    }
+    if (now - last_progress > std::chrono::seconds(3)) {
+      last_progress = now;
+      const double waited = std::chrono::duration<double>(now - start).count();
+      std::fprintf(stderr, "skipjoin launch: waiting for the cluster (%.0f s): /health %s\n",
+                   waited,
+                   last_code ? ("HTTP " + std::to_string(last_code)).c_str() : "not answering");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  const double ready_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("skipjoin launch: cluster healthy after %.1f s\n", ready_s);
+  std::printf("  HTTP API        http://%s:%u/v1  (health: /health)\n",
+              cfg.coordinator.host.c_str(), cfg.coordinator.http_port);
+  std::printf("  native clients  tcp://%s:%u  (skipjoin submit --coordinator ...)\n",
+              cfg.coordinator.host.c_str(), cfg.coordinator.client_port);
+  std::printf("  workers         %s\n", worker_endpoint.c_str());
+  for (const auto& m : metrics_urls) std::printf("  metrics         %s\n", m.c_str());
+  std::printf("  logs            %s\n", run_dir.c_str());
+  std::printf("Press Ctrl-C to stop.\n");
+  std::fflush(stdout);
+
+  // Supervise.
+  while (true) {
+    if (int sig = g_stop_signal.load()) {
+      std::fprintf(stderr, "skipjoin launch: %s; shutting down\n", strsignal(sig));
+      return stop_all(0);
+    }
+    for (const auto& e : group.Reap()) {
+      Report(e);
+      if (e.name == "coordinator") coordinator_alive = false;
+    }
+    if (coordinator_here && !coordinator_alive) {
+      std::fprintf(stderr, "skipjoin launch: the coordinator is gone; stopping the workers\n");
+      return stop_all(1);
+    }
+    if (group.num_alive() == 0) {
+      std::fprintf(stderr, "skipjoin launch: every process has exited\n");
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace skipjoin::cli

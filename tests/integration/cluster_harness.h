@@ -1,0 +1,71 @@
+// A cluster of real processes for integration tests: writes a tiny model and a
+// config with free loopback ports, runs `skipjoin launch` in its own process
+// group, waits until it reports healthy, and always kills the whole group on
+// destruction. Also small HTTP and subprocess helpers.
+// Thread-compatible; one test thread drives a Cluster.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace skipjoin::integration {
+
+// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+int FreePort();
+
+struct HttpResponse {
+  int status = 0;  // 0: no response (connection failed or timed out)
+  std::string body;
+};
+HttpResponse HttpRequest(int port, const std::string& method, const std::string& path,
+                         const std::string& body, std::chrono::milliseconds timeout);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs argv (argv[0] a path) to completion with a timeout (then SIGKILL).
+CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::seconds timeout);
+
+class Cluster {
+ public:
+  // `extra_yaml` is appended to the generated config.
+  Cluster();
+  ~Cluster();  // SIGTERM to the group, SIGKILL after 10 s
+
+  // Starts launch and waits for "cluster healthy". False on timeout (see log()).
+  bool Start(std::chrono::seconds timeout = std::chrono::seconds(90));
+  // Stops the group (SIGTERM to launch first, as Ctrl-C would) and returns
+  // launch's exit status; then kills whatever is left.
+  int Stop();
+
+  const std::string& cli() const { return cli_; }
+  const std::string& model_path() const { return model_path_; }
+  const std::string& config_path() const { return config_path_; }
+  std::string client_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(client_port_); }
+  int http_port() const { return http_port_; }
+  int worker_port() const { return worker_port_; }
+  int coordinator_metrics_port() const { return metrics_port_; }
+  int worker_metrics_port(int k) const { return worker_metrics_base_ + k; }
+  // pid of the worker for "cpu:K" from launch's output; -1 when unknown.
+  pid_t WorkerPid(int k) const;
+  // launch's stdout and stderr so far.
+  std::string log() const;
+  pid_t pgid() const { return pgid_; }
+
+ private:
+  std::string dir_;
+  std::string cli_;
+  std::string model_path_;
+  std::string config_path_;
+  int http_port_ = 0, client_port_ = 0, worker_port_ = 0, metrics_port_ = 0,
+      worker_metrics_base_ = 0;
+  pid_t pgid_ = -1;  // == launch's pid
+};
+
+}  // namespace skipjoin::integration

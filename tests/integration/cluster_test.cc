@@ -1,0 +1,229 @@
+// End to end on loopback: `skipjoin launch` starts a coordinator and two CPU
+// workers on a tiny model; the tests drive it with `skipjoin submit`, HTTP,
+// killed workers, malformed frames and metric scrapes. Each test owns its
+// cluster and the harness kills the process group in teardown.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+#include <zmq.hpp>
+
+#include "tests/integration/cluster_harness.h"
+
+namespace skipjoin::integration {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The value of one un-labelled or labelled series line ("name{...} value").
+double SeriesValue(const std::string& text, const std::string& series) {
+  const auto pos = text.find("\n" + series + " ");
+  if (pos == std::string::npos) return -1;
+  return std::atof(text.c_str() + pos + series.size() + 2);
+}
+
+std::string Completion(const std::string& prompt, int max_tokens) {
+  return "{\"model\":\"tiny\",\"prompt\":\"" + prompt +
+         "\",\"max_tokens\":" + std::to_string(max_tokens) + ",\"temperature\":0}";
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(cluster_.Start()) << cluster_.log(); }
+  Cluster cluster_;
+};
+
+TEST_F(ClusterTest, HealthyAndLaunchStopsEverythingOnSigterm) {
+  EXPECT_EQ(HttpRequest(cluster_.http_port(), "GET", "/health", "", milliseconds(5000)).status,
+            200);
+  const pid_t w0 = cluster_.WorkerPid(0), w1 = cluster_.WorkerPid(1);
+  ASSERT_GT(w0, 0) << cluster_.log();
+  ASSERT_GT(w1, 0);
+  const pid_t group = cluster_.pgid();
+  EXPECT_EQ(cluster_.Stop(), 0) << cluster_.log();
+  // No process of the group is left behind.
+  EXPECT_EQ(kill(-group, 0), -1);
+  EXPECT_EQ(kill(w0, 0), -1);
+  EXPECT_EQ(kill(w1, 0), -1);
+}
+
+TEST_F(ClusterTest, HttpGreedyCompletionEqualsGenerate) {
+  auto gen = RunCommand({cluster_.cli(), "generate", "--model", cluster_.model_path(), "--prompt",
+                         "hello world", "--max-tokens", "16", "--threads", "1"},
+                        seconds(60));
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  auto r = HttpRequest(cluster_.http_port(), "POST", "/v1/completions",
+                       Completion("hello world", 16), milliseconds(60000));
+  ASSERT_EQ(r.status, 200) << r.body << cluster_.log();
+  auto json = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(json.is_discarded()) << r.body;
+  EXPECT_EQ(Trim(json["choices"][0]["text"].get<std::string>()), Trim(gen.out)) << r.body;
+}
+
+TEST_F(ClusterTest, SubmitGreedyOutputEqualsGenerate) {
+  auto gen = RunCommand({cluster_.cli(), "generate", "--model", cluster_.model_path(), "--prompt",
+                         "hello world", "--max-tokens", "16", "--threads", "1"},
+                        seconds(60));
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  for (const char* stream : {"--stream", "--stream=false"}) {
+    auto sub = RunCommand(
+        {cluster_.cli(), "submit", "--coordinator", cluster_.client_endpoint(), "--prompt",
+         "hello world", "--max-tokens", "16", stream, "--timeout-ms", "30000"},
+        seconds(60));
+    ASSERT_EQ(sub.exit_code, 0) << sub.err << cluster_.log();
+    EXPECT_EQ(Trim(sub.out), Trim(gen.out)) << stream;
+    EXPECT_NE(sub.err.find("completion_tokens="), std::string::npos) << sub.err;
+  }
+}
+
+TEST_F(ClusterTest, StatusAndModelsPrintTheCluster) {
+  auto status = RunCommand({cluster_.cli(), "status", "--coordinator", cluster_.client_endpoint()},
+                           seconds(30));
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("replica-0"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("replica-1"), std::string::npos) << status.out;
+  auto models = RunCommand({cluster_.cli(), "models", "--coordinator", cluster_.client_endpoint()},
+                           seconds(30));
+  ASSERT_EQ(models.exit_code, 0) << models.err;
+  EXPECT_NE(models.out.find("tiny"), std::string::npos) << models.out;
+}
+
+TEST(ClusterClientTest, SubmitToNothingFailsWithAClearError) {
+  auto sub = RunCommand(
+      {SKIPJOIN_CLI_PATH, "submit", "--coordinator",
+       "tcp://127.0.0.1:" + std::to_string(FreePort()), "--prompt", "x", "--timeout-ms", "1000"},
+      seconds(30));
+  EXPECT_EQ(sub.exit_code, 1);
+  EXPECT_NE(sub.err.find("no answer from the coordinator"), std::string::npos) << sub.err;
+}
+
+TEST_F(ClusterTest, KilledWorkerIsDetectedAndNoRequestHangs) {
+  const pid_t victim = cluster_.WorkerPid(0);
+  ASSERT_GT(victim, 0) << cluster_.log();
+  constexpr int kRequests = 6;
+  std::atomic<int> answered{0};
+  std::vector<int> statuses(kRequests, 0);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kRequests; ++i) {
+    clients.emplace_back([&, i] {
+      auto r =
+          HttpRequest(cluster_.http_port(), "POST", "/v1/completions",
+                      Completion("request number " + std::to_string(i), 400), milliseconds(60000));
+      statuses[static_cast<size_t>(i)] = r.status;
+      answered++;
+    });
+  }
+  std::this_thread::sleep_for(milliseconds(100));
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  for (auto& t : clients) t.join();
+  // Every request got an answer (completed on the other replica, or an
+  // error); none hung until the client's timeout.
+  EXPECT_EQ(answered.load(), kRequests);
+  for (int s : statuses) EXPECT_NE(s, 0) << "a request got no HTTP response";
+  // The launcher reports the death with its status...
+  bool reported = false;
+  for (int i = 0; i < 50 && !reported; ++i) {
+    reported = cluster_.log().find("worker local/cpu:0 (pid " + std::to_string(victim) +
+                                   ") was killed by signal 9") != std::string::npos;
+    if (!reported) std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_TRUE(reported) << cluster_.log();
+  // ...and the surviving replica keeps serving.
+  std::this_thread::sleep_for(milliseconds(2000));  // past heartbeat.timeout_ms
+  auto r = HttpRequest(cluster_.http_port(), "POST", "/v1/completions",
+                       Completion("still there?", 8), milliseconds(30000));
+  EXPECT_EQ(r.status, 200) << r.body << cluster_.log();
+}
+
+TEST_F(ClusterTest, MalformedFramesToTheWorkerPortDoNotHurtTheCoordinator) {
+  {
+    // Raw bytes that are not even a ZMTP greeting.
+    auto r = HttpRequest(cluster_.worker_port(), "GET", "/garbage", "xxxxxxxx", milliseconds(500));
+    (void)r;
+  }
+  {
+    // A well-formed ZeroMQ peer that sends frames that do not decode.
+    zmq::context_t ctx(1);
+    zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.connect("tcp://127.0.0.1:" + std::to_string(cluster_.worker_port()));
+    for (std::string frame :
+         {std::string("garbage"), std::string("\x93\x01\x05", 3), std::string(1000, '\xff')}) {
+      dealer.send(zmq::buffer(frame), zmq::send_flags::none);
+    }
+    // The coordinator answers with an ErrorReply (or drops it); it must not die.
+    zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, milliseconds(2000));
+  }
+  EXPECT_EQ(HttpRequest(cluster_.http_port(), "GET", "/health", "", milliseconds(5000)).status, 200)
+      << cluster_.log();
+  auto r = HttpRequest(cluster_.http_port(), "POST", "/v1/completions",
+                       Completion("after garbage", 8), milliseconds(30000));
+  EXPECT_EQ(r.status, 200) << r.body << cluster_.log();
+}
+
+TEST_F(ClusterTest, WorkerMetricsShowTheSeriesAndMoveWithRequests) {
+  auto scrape = [&](int port) {
+    return HttpRequest(port, "GET", "/metrics", "", milliseconds(5000));
+  };
+  for (int k = 0; k < 2; ++k) {
+    auto w = scrape(cluster_.worker_metrics_port(k));
+    ASSERT_EQ(w.status, 200) << cluster_.log();
+    for (const char* name :
+         {"skipjoin_worker_step_execution_seconds", "skipjoin_worker_tokens_processed_total",
+          "skipjoin_worker_kv_blocks_allocated", "skipjoin_worker_load_seconds",
+          "skipjoin_worker_info", "skipjoin_worker_ready 1"}) {
+      EXPECT_NE(w.body.find(name), std::string::npos) << name;
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    auto r = HttpRequest(cluster_.http_port(), "POST", "/v1/completions",
+                         Completion("count " + std::to_string(i), 8), milliseconds(30000));
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  const std::string w0 = scrape(cluster_.worker_metrics_port(0)).body;
+  const std::string w1 = scrape(cluster_.worker_metrics_port(1)).body;
+  EXPECT_GT(SeriesValue(w0, "skipjoin_worker_tokens_processed_total") +
+                SeriesValue(w1, "skipjoin_worker_tokens_processed_total"),
+            0)
+      << w0 << w1;
+  EXPECT_GT(SeriesValue(w0, "skipjoin_worker_step_execution_seconds_count") +
+                SeriesValue(w1, "skipjoin_worker_step_execution_seconds_count"),
+            0);
+}
+
+TEST_F(ClusterTest, CoordinatorMetricsShowTheSeriesAndMoveWithRequests) {
+  auto scrape = [&] {
+    return HttpRequest(cluster_.coordinator_metrics_port(), "GET", "/metrics", "",
+                       milliseconds(5000));
+  };
+  auto before = scrape();
+  ASSERT_EQ(before.status, 200) << "nothing serves metrics.coordinator_port\n" << cluster_.log();
+  for (const char* name :
+       {"skipjoin_requests_total", "skipjoin_time_to_first_token_seconds",
+        "skipjoin_generation_tokens_total", "skipjoin_kv_blocks_used", "skipjoin_worker_up"}) {
+    EXPECT_NE(before.body.find(name), std::string::npos) << name;
+  }
+  for (int i = 0; i < 4; ++i) {
+    auto r = HttpRequest(cluster_.http_port(), "POST", "/v1/completions",
+                         Completion("count " + std::to_string(i), 8), milliseconds(30000));
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  const std::string after = scrape().body;
+  EXPECT_GT(SeriesValue(after, "skipjoin_generation_tokens_total"),
+            SeriesValue(before.body, "skipjoin_generation_tokens_total"))
+      << after;
+}
+
+}  // namespace
+}  // namespace skipjoin::integration

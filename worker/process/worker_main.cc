@@ -1,0 +1,157 @@
+#include "worker/process/worker_main.h"
+
+#include <prometheus/registry.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "common/flags.h"
+#include "common/logging.h"
+#include "monitoring/metrics_server.h"
+#include "monitoring/worker_metrics.h"
+#include "worker/process/link.h"
+
+namespace skipjoin::worker {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: skipjoin worker --coordinator tcp://HOST:PORT --node NAME --device cpu:0\n"
+    "                       [--metrics-port P] [--threads N] [--heartbeat-ms MS]\n"
+    "\n"
+    "One worker process: registers with the coordinator's worker port, loads the\n"
+    "model it is assigned, executes step plans and sends heartbeats. Normally\n"
+    "started by `skipjoin launch`. Exits 0 on Shutdown or SIGTERM, 1 on a fatal\n"
+    "error (model load failed, registration refused), 3 when the coordinator is\n"
+    "unreachable for --coordinator-timeout-ms.";
+
+// The Link of this process, for the signal handler (set once before handlers
+// are installed; the handler only sets an atomic flag through it).
+Link* g_link_for_signals = nullptr;
+
+void OnStopSignal(int) {
+  if (g_link_for_signals) g_link_for_signals->RequestStop();
+}
+
+uint64_t PhysicalMemoryBytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+}
+
+uint64_t AvailableMemoryBytes() {
+  const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+}
+
+// "cpu:0" -> (kCpu, 0). kInvalidArgument for anything else.
+Status ParseDevice(const std::string& text, protocol::DeviceKind* kind, uint32_t* index) {
+  const auto colon = text.find(':');
+  const std::string k = text.substr(0, colon);
+  const std::string i = colon == std::string::npos ? "0" : text.substr(colon + 1);
+  if (k == "cpu") {
+    *kind = protocol::DeviceKind::kCpu;
+  } else if (k == "cuda") {
+    return Unimplemented("--device " + text + ": this worker build runs CPU devices only");
+  } else {
+    return InvalidArgument("--device " + text + ": expected cpu:N");
+  }
+  if (i.empty() || i.find_first_not_of("0123456789") != std::string::npos || i.size() > 6) {
+    return InvalidArgument("--device " + text + ": the index must be a number");
+  }
+  *index = static_cast<uint32_t>(std::stoul(i));
+  return Status::Ok();
+}
+
+}  // namespace
+
+int WorkerMain(const std::vector<std::string>& args) {
+  std::string coordinator, node = "local", device = "cpu:0", metrics_host = "0.0.0.0";
+  int64_t metrics_port = 0, threads = 0, heartbeat_ms = 1000, coordinator_timeout_ms = 10000,
+          register_timeout_ms = 120000;
+  FlagSet flags(kUsage);
+  flags.String("coordinator", &coordinator,
+               "the coordinator's worker endpoint, tcp://HOST:PORT (required)");
+  flags.String("node", &node, "this node's name in the cluster config");
+  flags.String("device", &device, "the device this worker runs: cpu:N");
+  flags.Int("metrics-port", &metrics_port, "serve Prometheus /metrics on this port; 0 is off");
+  flags.String("metrics-host", &metrics_host, "address the metrics port binds");
+  flags.Int("threads", &threads,
+            "CPU compute threads; 0 takes the coordinator's setting (else all cores)");
+  flags.Int("heartbeat-ms", &heartbeat_ms,
+            "heartbeat interval, ms (the config's heartbeat.interval_ms)");
+  flags.Int("coordinator-timeout-ms", &coordinator_timeout_ms,
+            "exit when disconnected from the coordinator this long, ms");
+  flags.Int("register-timeout-ms", &register_timeout_ms,
+            "exit when no model assignment arrives this long after start, ms");
+  if (Status st = flags.Parse(args); !st.ok()) {
+    std::fprintf(stderr, "skipjoin worker: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::printf("%s", flags.Help().c_str());
+    return 0;
+  }
+  if (coordinator.empty()) {
+    std::fprintf(stderr, "skipjoin worker: --coordinator is required (see --help)\n");
+    return 2;
+  }
+  if (metrics_port < 0 || metrics_port > 65535 || threads < 0 || heartbeat_ms <= 0 ||
+      coordinator_timeout_ms <= 0 || register_timeout_ms <= 0) {
+    std::fprintf(
+        stderr,
+        "skipjoin worker: need 0 <= metrics-port <= 65535, threads >= 0 and positive timeouts\n");
+    return 2;
+  }
+  LinkOptions options;
+  options.coordinator = coordinator;
+  if (Status st = ParseDevice(device, &options.registration.device_kind,
+                              &options.registration.device_index);
+      !st.ok()) {
+    std::fprintf(stderr, "skipjoin worker: %s\n", st.message().c_str());
+    return 2;
+  }
+  options.registration.node = node;
+  options.registration.device_memory_bytes = PhysicalMemoryBytes();
+  options.registration.host_memory_bytes = AvailableMemoryBytes();
+  options.registration.capabilities.dtypes = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"};
+  options.registration.capabilities.max_tp = 64;  // TcpCommunicator: any group size
+  options.registration.pid = getpid();
+  options.executor.node = node;
+  options.executor.device = device;
+  options.executor.threads = static_cast<int>(threads);
+  options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
+  options.coordinator_timeout = std::chrono::milliseconds(coordinator_timeout_ms);
+  options.register_timeout = std::chrono::milliseconds(register_timeout_ms);
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  monitoring::WorkerMetrics metrics(*registry);
+  std::unique_ptr<monitoring::MetricsServer> metrics_server;
+  if (metrics_port > 0) {
+    auto server = monitoring::MetricsServer::Start(
+        metrics_host + ":" + std::to_string(metrics_port), registry);
+    if (!server.ok()) {
+      std::fprintf(stderr, "skipjoin worker: %s\n", server.status().ToString().c_str());
+      return kExitFatal;
+    }
+    metrics_server = std::move(server).value();
+    SJ_LOG(Info) << "metrics on http://" << metrics_host << ":" << metrics_server->port()
+                 << "/metrics";
+  }
+
+  Link link(std::move(options), &metrics);
+  g_link_for_signals = &link;
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  const int code = link.Run();
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  g_link_for_signals = nullptr;
+  return code;
+}
+
+}  // namespace skipjoin::worker
