@@ -57,6 +57,12 @@ class Backend {
                             int64_t dim, float eps, void* out) = 0;
   virtual Status Linear(const void* x, WeightRef w, const void* bias, int64_t m, int64_t n,
                         int64_t k, void* out) = 0;
+  // Linear without bias whose output is float32 whatever act_dtype() is: the
+  // LM head, whose logits the host samples from. out [m, n] float32 in backend
+  // memory. The default serves backends whose activations are float32.
+  virtual Status LinearLogits(const void* x, WeightRef w, int64_t m, int64_t n, int64_t k, float* out) {
+    return Linear(x, w, nullptr, m, n, k, out);
+  }
   // inv_freq: a backend buffer of head_dim/2 float32 values (always float32).
   virtual Status Rope(void* q, int64_t q_stride, int32_t num_q_heads, void* k, int64_t k_stride,
                       int32_t num_kv_heads, int32_t head_dim, const int32_t* positions,

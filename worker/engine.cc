@@ -9,6 +9,8 @@
 #include "common/logging.h"
 #include "worker/engine_impl.h"
 
+#include "kernels/backend_loader.h"
+
 namespace skipjoin {
 namespace {
 
@@ -84,6 +86,32 @@ std::vector<float> RopeInvFreq(const ModelConfig& c, const std::vector<float>& f
   return inv;
 }
 
+// "cpu", or "cuda" / "cuda:N" in a build with the CUDA backend.
+Result<std::unique_ptr<kernels::Backend>> MakeBackend(const EngineOptions& options) {
+  const std::string& dev = options.device;
+  if (dev == "cpu") return kernels::MakeCpuBackend(options.num_threads);
+  if (dev == "cuda" || dev.rfind("cuda:", 0) == 0) {
+    int ordinal = 0;
+    if (dev != "cuda") {
+      const std::string digits = dev.substr(5);
+      if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string::npos) {
+        return InvalidArgument("device '" + dev + "': expected cuda:N with N a device ordinal");
+      }
+      ordinal = std::stoi(digits);
+    }
+    // The communicators exchange host float32 buffers; the CUDA backend keeps
+    // bf16 activations in device memory, so TP on CUDA waits for NCCL.
+    if (options.tp_size != 1) {
+      return Unimplemented("device '" + dev + "': tensor parallelism on CUDA needs the NCCL communicator, "
+                           "which this build does not have yet (use tp_size 1)");
+    }
+    auto backend = kernels::LoadCudaBackend(ordinal);
+    if (!backend.ok()) return backend.status().WithContext("device '" + dev + "'");
+    return std::move(backend).value();
+  }
+  return InvalidArgument("device '" + dev + "' is not cpu or cuda:N");
+}
+
 }  // namespace
 
 Result<void*> Engine::Impl::Alloc(size_t bytes) {
@@ -125,13 +153,10 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Com
   const auto t0 = std::chrono::steady_clock::now();
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  if (options.device != "cpu") {
-    return Unimplemented("device '" + options.device + "' is not available in this build (use cpu)");
-  }
   if (options.weight_format != "auto" && options.weight_format != "dense") {
     return InvalidArgument("weight_format must be 'auto' or 'dense', got '" + options.weight_format + "'");
   }
-  impl->backend = kernels::MakeCpuBackend(options.num_threads);
+  SJ_ASSIGN_OR_RETURN(impl->backend, MakeBackend(options));
   if (comm == nullptr) {
     if (options.tp_size != 1) return InvalidArgument("tp_size > 1 needs a communicator");
     impl->own_comm = MakeSoloCommunicator();

@@ -28,7 +28,7 @@ struct EngineOptions {
   std::string model_path;         // .gguf file or HF directory
   int tp_rank = 0;
   int tp_size = 1;
-  std::string device = "cpu";     // "cpu" (CUDA comes with the CUDA backend)
+  std::string device = "cpu";     // "cpu", or "cuda:N" in a build with the CUDA backend (tp_size 1 for now)
   int num_threads = 0;            // CPU threads; 0: all hardware threads
   int32_t block_size = 16;        // tokens per KV block
   int32_t num_device_blocks = 0;  // 0: derive from kv_cache_bytes

@@ -156,6 +156,10 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
   batch.max_query_len = tab.max_query;
   batch.max_context_len = tab.max_context;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  // Collectives run only with tp > 1, where the backend's activations are host
+  // float32 (the CPU backend); Engine::Create refuses TP on other backends
+  // until an NCCL communicator exists.
+  const int tp = m.comm->size();
 
   // 3. Layers. x is the residual stream; h the normalized input of a sublayer.
   SJ_OP(kEmbed, be.Embedding(m.embed, c.vocab_size, H, tab.tokens.data(), T, m.x));
@@ -175,12 +179,12 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
     SJ_OP(kKvAppend, be.KvAppend(k, qkv_w, v, qkv_w, tab.slots.data(), T, kv, m.k_dev[l], m.v_dev[l]));
     SJ_OP(kAttention, be.PagedAttention(q, qkv_w, s.q_heads, m.k_dev[l], m.v_dev[l], kv, batch, scale, m.attn));
     SJ_OP(kOutProj, be.Linear(m.attn, w.wo, nullptr, T, H, q_w, m.o));
-    SJ_OP(kAllReduce, m.comm->AllReduceSum(static_cast<float*>(m.o), T * H));
+    if (tp > 1) SJ_OP(kAllReduce, m.comm->AllReduceSum(static_cast<float*>(m.o), T * H));
     SJ_OP(kNorm, be.AddRmsNorm(m.x, m.o, w.ffn_norm, T, H, c.rms_norm_eps, m.h));
     SJ_OP(kGateUp, be.Linear(m.h, w.w_gate_up, nullptr, T, 2 * s.ffn, H, m.gate_up));
     SJ_OP(kSiluMul, be.SiluMul(m.gate_up, T, s.ffn, m.act));
     SJ_OP(kDown, be.Linear(m.act, w.w_down, nullptr, T, H, s.ffn, m.o));
-    SJ_OP(kAllReduce, m.comm->AllReduceSum(static_cast<float*>(m.o), T * H));
+    if (tp > 1) SJ_OP(kAllReduce, m.comm->AllReduceSum(static_cast<float*>(m.o), T * H));
   }
 
   // 4. Final norm and LM head on the rows that need logits only.
@@ -191,26 +195,30 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
       const int64_t cap = std::max<int64_t>(R, 2 * m.logit_rows_capacity);
       SJ_ASSIGN_OR_RETURN(m.rows_h, m.Realloc(m.rows_h, cap * H * esz));
       SJ_ASSIGN_OR_RETURN(m.logits_local, m.Realloc(m.logits_local, cap * s.vocab * sizeof(float)));
-      SJ_ASSIGN_OR_RETURN(m.logits_all, m.Realloc(m.logits_all, cap * s.vocab * m.comm->size() * sizeof(float)));
+      if (tp > 1) {
+        SJ_ASSIGN_OR_RETURN(m.logits_all, m.Realloc(m.logits_all, cap * s.vocab * m.comm->size() * sizeof(float)));
+      }
       m.logit_rows_capacity = cap;
     }
     // The norm over all T rows costs T * H, nothing next to the layers.
     SJ_OP(kNorm, be.AddRmsNorm(m.x, m.o, m.out_norm, T, H, c.rms_norm_eps, m.h));
     SJ_RETURN_IF_ERROR(be.GatherRows(m.h, T, H, tab.logit_rows.data(), R, m.rows_h));
-    SJ_OP(kLmHead, be.Linear(m.rows_h, m.lm_head, nullptr, R, s.vocab, H, m.logits_local));
-    SJ_OP(kAllReduce, m.comm->AllGather(static_cast<float*>(m.logits_local), R * s.vocab,
-                                         static_cast<float*>(m.logits_all)));
+    // Logits are float32 whatever the activation dtype (the host samples from them).
+    SJ_OP(kLmHead, be.LinearLogits(m.rows_h, m.lm_head, R, s.vocab, H, static_cast<float*>(m.logits_local)));
+    if (tp > 1) {
+      SJ_OP(kAllReduce, m.comm->AllGather(static_cast<float*>(m.logits_local), R * s.vocab,
+                                           static_cast<float*>(m.logits_all)));
+    }
   }
   out.compute_seconds = SecondsSince(t_compute);
 
   // 5. Logits to the host as [R, vocab] (shard r holds columns [r * s.vocab, ...)).
   const int64_t V = c.vocab_size;
-  const int tp = m.comm->size();
   m.host_logits.resize(R * V);
   if (R > 0) {
     std::vector<float>& gathered = m.host_gathered;
     gathered.resize(R * s.vocab * tp);
-    SJ_RETURN_IF_ERROR(be.DownloadLogits(gathered.data(), m.logits_all, R * s.vocab * tp));
+    SJ_RETURN_IF_ERROR(be.DownloadLogits(gathered.data(), tp > 1 ? m.logits_all : m.logits_local, R * s.vocab * tp));
     for (int r = 0; r < tp; ++r) {
       const int64_t v0 = r * s.vocab, v1 = std::min(V, v0 + s.vocab);
       for (int64_t row = 0; row < R && v1 > v0; ++row) {
