@@ -133,6 +133,51 @@ class OpenAiApiTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(r.choices[0].text, out.stdout.rstrip("\n"))
 
+    def test_streaming_greedy_matches_generate(self):
+        prompt = "The three primary colors are"
+        stream = self.client.completions.create(model=self.model, prompt=prompt, max_tokens=16, temperature=0,
+                                                stream=True)
+        text = "".join(c.choices[0].text for c in stream if c.choices)
+        args = [BIN, "generate", "--prompt", prompt, "--max-tokens", "16", "--temperature", "0"]
+        if MODEL:
+            args += ["--model", MODEL]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(text, out.stdout.rstrip("\n"))
+
+    def test_32_concurrent_streaming_clients_all_complete(self):
+        import concurrent.futures
+        import openai
+
+        def one(i):
+            # One client per thread, as 32 separate users would have.
+            client = openai.OpenAI(base_url=f"http://127.0.0.1:{PORT}/v1", api_key="unused", timeout=300)
+            stream = client.chat.completions.create(
+                model=self.model, messages=[{"role": "user", "content": f"Count to {i % 7 + 3}."}],
+                max_tokens=12, temperature=0, stream=True, stream_options={"include_usage": True})
+            text, finish, usage = "", None, None
+            for c in stream:
+                if c.usage is not None:
+                    usage = c.usage
+                for ch in c.choices:
+                    text += ch.delta.content or ""
+                    finish = ch.finish_reason or finish
+            return i, text, finish, usage
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+            results = list(pool.map(one, range(32)))
+        self.assertEqual(len(results), 32)
+        for i, text, finish, usage in results:
+            self.assertIn(finish, ("stop", "length"), i)
+            self.assertIsNotNone(usage, i)
+            self.assertGreater(usage.completion_tokens, 0, i)
+        # Batching does not change greedy output: same prompt, same text.
+        by_prompt = {}
+        for i, text, _, _ in results:
+            by_prompt.setdefault(i % 7, set()).add(text)
+        for k, texts in by_prompt.items():
+            self.assertEqual(len(texts), 1, f"prompt {k} gave different texts under load: {texts}")
+
     def test_errors(self):
         import openai
         with self.assertRaises(openai.NotFoundError):

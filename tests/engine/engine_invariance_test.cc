@@ -122,18 +122,51 @@ TEST_F(EngineInvarianceTest, SwapWithoutHostPoolIsAnError) {
 }
 
 TEST_F(EngineInvarianceTest, GgufAndSafetensorsGiveTheSameModel) {
-  testutil::TinyModelSpec spec;
-  ASSERT_TRUE(testutil::WriteTinyHfDir(spec, *dir_ + "/hf", 2).ok());
-  auto gguf = MakeEngine();
-  auto hf = MakeEngine(16, 0, "hf");
-  ASSERT_NE(hf, nullptr);
-  EXPECT_FALSE(gguf->config().rope_neox);
-  EXPECT_TRUE(hf->config().rope_neox);
-  std::vector<int32_t> prompt = Prompt(33, 11, gguf->config().vocab_size);
-  SeqRecord a = RunSequences(*gguf, {prompt}, {})[0];
-  SeqRecord b = RunSequences(*hf, {prompt}, {})[0];
-  EXPECT_EQ(a.tokens, b.tokens);
-  EXPECT_LT(MaxAbsDiff(a, b), kTol);
+  // Each family's conventions must agree across formats: GGUF llama permutes
+  // Q/K rows for adjacent-pair rotary, HF uses half-split rotary; Qwen2 has QKV
+  // biases and half-split rotary in both; llama3 rope scaling is a config block
+  // in HF and a rope_freqs tensor in GGUF; tied embeddings have no output.weight.
+  struct Case {
+    const char* name;
+    testutil::TinyModelSpec spec;
+  };
+  std::vector<Case> cases(5);
+  cases[0].name = "llama";
+  cases[1].name = "qwen2";
+  cases[1].spec.arch = "qwen2";
+  cases[1].spec.qkv_bias = true;
+  cases[2].name = "llama3_rope_scaling";
+  cases[2].spec.max_context = 512;
+  cases[2].spec.rope_scaling.type = RopeScaling::Type::kLlama3;
+  cases[2].spec.rope_scaling.factor = 8.0;
+  cases[2].spec.rope_scaling.low_freq_factor = 1.0;
+  cases[2].spec.rope_scaling.high_freq_factor = 4.0;
+  cases[2].spec.rope_scaling.original_max_position = 64;  // small, so scaling bites at these lengths
+  cases[3].name = "mistral_tied";
+  cases[3].spec.arch = "mistral";
+  cases[3].spec.tied = true;
+  cases[4].name = "gqa_4_to_1";
+  cases[4].spec.kv_heads = 1;
+  for (const Case& c : cases) {
+    const std::string base = *dir_ + "/formats_" + c.name;
+    ASSERT_TRUE(testutil::WriteTinyGguf(c.spec, base + ".gguf").ok()) << c.name;
+    ASSERT_TRUE(testutil::WriteTinyHfDir(c.spec, base + "_hf", 2).ok()) << c.name;
+    EngineOptions o;
+    o.num_device_blocks = 64;
+    o.model_path = base + ".gguf";
+    auto gguf = Engine::Create(o, nullptr);
+    o.model_path = base + "_hf";
+    auto hf = Engine::Create(o, nullptr);
+    ASSERT_TRUE(gguf.ok()) << c.name << ": " << gguf.status().ToString();
+    ASSERT_TRUE(hf.ok()) << c.name << ": " << hf.status().ToString();
+    EXPECT_TRUE((*hf)->config().rope_neox) << c.name;
+    EXPECT_EQ((*gguf)->config().rope_neox, c.spec.arch == "qwen2") << c.name;
+    std::vector<int32_t> prompt = Prompt(120, 11, c.spec.vocab_size);
+    SeqRecord a = RunSequences(**gguf, {prompt}, {})[0];
+    SeqRecord b = RunSequences(**hf, {prompt}, {})[0];
+    EXPECT_EQ(a.tokens, b.tokens) << c.name;
+    EXPECT_LT(MaxAbsDiff(a, b), kTol) << c.name;
+  }
 }
 
 TEST_F(EngineInvarianceTest, QuantizedWeightsComputeTheDequantizedModel) {
