@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
+
+#include "common/status.h"
 
 namespace skipjoin::kernels {
 
@@ -32,5 +35,12 @@ struct AttentionBatch {
   int32_t max_query_len = 0;    // max over s of query count (kernel launch sizing)
   int32_t max_context_len = 0;  // max over s of context_lens[s]
 };
+
+// Checks a batch against the pool before any kernel touches memory: query
+// ranges ordered and within the context, every block a sequence reads inside
+// the pool, query_start covering rows [0, total). Fills token_seq[row] with the
+// row's sequence. Every backend calls it, so all report the same errors.
+Status ValidateAttentionBatch(const KvLayout& layout, const AttentionBatch& batch,
+                              std::vector<int32_t>* token_seq);
 
 }  // namespace skipjoin::kernels

@@ -22,32 +22,8 @@ Status PagedAttention(ThreadPool* pool, const float* q, int64_t q_stride, int32_
   }
   const int32_t group = num_q_heads / kvh;
   const int32_t total = batch.query_start[batch.num_seqs];
-  // Validate the batch before touching memory: every block a sequence reads
-  // must exist in the pool.
-  std::vector<int32_t> token_seq(total);
-  for (int32_t s = 0; s < batch.num_seqs; ++s) {
-    const int32_t q0 = batch.query_start[s], q1 = batch.query_start[s + 1];
-    const int32_t ctx = batch.context_lens[s];
-    if (q1 < q0 || ctx < q1 - q0) {
-      return InvalidArgument("PagedAttention: sequence " + std::to_string(s) + " has " +
-                             std::to_string(q1 - q0) + " queries but context " + std::to_string(ctx));
-    }
-    const int32_t blocks = (ctx + bs - 1) / bs;
-    if (blocks > batch.max_blocks_per_seq) {
-      return InvalidArgument("PagedAttention: sequence " + std::to_string(s) + " needs " +
-                             std::to_string(blocks) + " blocks, table holds " +
-                             std::to_string(batch.max_blocks_per_seq));
-    }
-    for (int32_t b = 0; b < blocks; ++b) {
-      const int32_t id = batch.block_tables[int64_t{s} * batch.max_blocks_per_seq + b];
-      if (id < 0 || id >= layout.num_blocks) {
-        return InvalidArgument("PagedAttention: sequence " + std::to_string(s) + " block " +
-                               std::to_string(b) + " is " + std::to_string(id) + ", pool has " +
-                               std::to_string(layout.num_blocks));
-      }
-    }
-    for (int32_t t = q0; t < q1; ++t) token_seq[t] = s;
-  }
+  std::vector<int32_t> token_seq;
+  SJ_RETURN_IF_ERROR(ValidateAttentionBatch(layout, batch, &token_seq));
 
   const int64_t token_elems = layout.token_elems();
   const int64_t out_stride = int64_t{num_q_heads} * hd;

@@ -381,36 +381,11 @@ Status CudaBackend::PagedAttention(const void* q, int64_t q_stride, int32_t nq, 
   packed.reserve(size_t(2 * S + 1 + total) + size_t(S) * batch.max_blocks_per_seq);
   packed.insert(packed.end(), batch.query_start, batch.query_start + S + 1);
   packed.insert(packed.end(), batch.context_lens, batch.context_lens + S);
+  std::vector<int32_t> token_seq;
+  SJ_RETURN_IF_ERROR(ValidateAttentionBatch(layout, batch, &token_seq));
   int32_t max_ctx = 0;
-  for (int32_t s = 0; s < S; ++s) {
-    const int32_t q0 = batch.query_start[s], q1 = batch.query_start[s + 1];
-    const int32_t ctx = batch.context_lens[s];
-    if (q1 < q0 || ctx < q1 - q0 || q1 > total) {
-      return InvalidArgument("PagedAttention: sequence " + std::to_string(s) + " has " +
-                             std::to_string(q1 - q0) + " queries but context " +
-                             std::to_string(ctx));
-    }
-    const int32_t blocks = (ctx + bs - 1) / bs;
-    if (blocks > batch.max_blocks_per_seq) {
-      return InvalidArgument("PagedAttention: sequence " + std::to_string(s) + " needs " +
-                             std::to_string(blocks) + " blocks, table holds " +
-                             std::to_string(batch.max_blocks_per_seq));
-    }
-    for (int32_t b = 0; b < blocks; ++b) {
-      const int32_t id = batch.block_tables[int64_t{s} * batch.max_blocks_per_seq + b];
-      if (id < 0 || id >= layout.num_blocks) {
-        return InvalidArgument("PagedAttention: sequence " + std::to_string(s) + " block " +
-                               std::to_string(b) + " is " + std::to_string(id) + ", pool has " +
-                               std::to_string(layout.num_blocks));
-      }
-    }
-    for (int32_t t = q0; t < q1; ++t) packed.push_back(s);
-    max_ctx = std::max(max_ctx, ctx);
-  }
-  if (static_cast<int64_t>(packed.size()) != int64_t{2} * S + 1 + total) {
-    return InvalidArgument("PagedAttention: query_start does not cover rows [0, " +
-                           std::to_string(total) + ")");
-  }
+  for (int32_t s = 0; s < S; ++s) max_ctx = std::max(max_ctx, batch.context_lens[s]);
+  packed.insert(packed.end(), token_seq.begin(), token_seq.end());
   packed.insert(packed.end(), batch.block_tables,
                 batch.block_tables + int64_t{S} * batch.max_blocks_per_seq);
   SJ_ASSIGN_OR_RETURN(const int32_t* d, Stage(IndexKind::kAttention, packed.data(),
