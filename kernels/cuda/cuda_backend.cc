@@ -371,7 +371,6 @@ Status CudaBackend::LinearImpl(const void* x, WeightRef w, const void* bias, int
 Status CudaBackend::PagedAttention(const void* q, int64_t q_stride, int32_t nq, const void* k_pool,
                                    const void* v_pool, const KvLayout& layout,
                                    const AttentionBatch& batch, float scale, void* out) {
-  const int32_t bs = layout.block_size;
   const int32_t S = batch.num_seqs;
   if (S <= 0) return Status::Ok();
   const int32_t total = batch.query_start[S];
@@ -381,11 +380,11 @@ Status CudaBackend::PagedAttention(const void* q, int64_t q_stride, int32_t nq, 
   packed.reserve(size_t(2 * S + 1 + total) + size_t(S) * batch.max_blocks_per_seq);
   packed.insert(packed.end(), batch.query_start, batch.query_start + S + 1);
   packed.insert(packed.end(), batch.context_lens, batch.context_lens + S);
-  std::vector<int32_t> token_seq;
-  SJ_RETURN_IF_ERROR(ValidateAttentionBatch(layout, batch, &token_seq));
+  std::vector<int32_t> row_seq;
+  SJ_RETURN_IF_ERROR(ValidateAttentionBatch(layout, batch, &row_seq));
   int32_t max_ctx = 0;
   for (int32_t s = 0; s < S; ++s) max_ctx = std::max(max_ctx, batch.context_lens[s]);
-  packed.insert(packed.end(), token_seq.begin(), token_seq.end());
+  packed.insert(packed.end(), row_seq.begin(), row_seq.end());
   packed.insert(packed.end(), batch.block_tables,
                 batch.block_tables + int64_t{S} * batch.max_blocks_per_seq);
   SJ_ASSIGN_OR_RETURN(const int32_t* d, Stage(IndexKind::kAttention, packed.data(),
