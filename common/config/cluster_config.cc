@@ -470,6 +470,37 @@ class Parser {
         }
       }
     }
+    // A tensor-parallel replica's ranks meet at a TCP port on its rank-0 node:
+    // coordinator.worker_port + 1 + the replica's index (WorkerHub). It must not
+    // be a port something else on that node listens on.
+    const Port* worker_port = nullptr;
+    for (const Port& p : ports_) {
+      if (p.path == "coordinator.worker_port") worker_port = &p;
+    }
+    for (size_t r = 0; r < c->replicas.size(); ++r) {
+      const ReplicaConfig& rc = c->replicas[r];
+      if (rc.tp <= 1 || rc.devices.empty() || worker_port == nullptr) continue;
+      const uint32_t port = uint32_t{c->coordinator.worker_port} + 1 + static_cast<uint32_t>(r);
+      const std::string& node = rc.devices[0].node;
+      const NodeConfig* n = c->FindNode(node);
+      std::string clash;
+      if (port > 65535) clash = "beyond 65535";
+      if (node == c->coordinator.node) {
+        for (const Port& p : ports_) {
+          if (p.value == port) clash = "also " + p.path;
+        }
+      }
+      if (n != nullptr && port >= c->metrics.worker_port_base &&
+          port < uint32_t{c->metrics.worker_port_base} + n->devices.size()) {
+        clash = "also a worker metrics port (metrics.worker_port_base + k)";
+      }
+      if (!clash.empty()) {
+        return ErrorAt(source_, worker_port->node, worker_port->path,
+                       "replica '" + rc.name + "' (tp=" + std::to_string(rc.tp) +
+                           ") meets its ranks on port " + std::to_string(port) + " of node '" + node +
+                           "' (coordinator.worker_port + 1 + replica index), which is " + clash);
+      }
+    }
     return Status::Ok();
   }
 

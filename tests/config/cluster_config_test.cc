@@ -175,6 +175,18 @@ TEST(ClusterConfigTest, ReplicaErrors) {
   EXPECT_EQ(ok->replicas[0].devices[0].index, 1u);
 }
 
+TEST(ClusterConfigTest, TensorParallelRendezvousPortMustBeFree) {
+  // A tp=2 replica meets its ranks on coordinator.worker_port + 1 + index.
+  const std::string tp2 = WithReplicas("replicas:\n  - {tp: 2, devices: [n0:cpu:1, n0:cpu:0]}\n");
+  Result<ClusterConfig> ok = ParseClusterConfig(tp2, "t.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  const std::string metrics_port = std::to_string(ok->metrics.coordinator_port);
+  const std::string err =
+      ErrorOf(tp2, {"coordinator.worker_port=" + std::to_string(ok->metrics.coordinator_port - 1)});
+  EXPECT_NE(err.find("meets its ranks on port " + metrics_port), std::string::npos) << err;
+  EXPECT_NE(err.find("metrics.coordinator_port"), std::string::npos) << err;
+}
+
 TEST(ClusterConfigTest, NodeAndModelErrors) {
   std::string dup_dev = kBase;
   dup_dev.replace(dup_dev.find("index: 1"), 8, "index: 0");
