@@ -10,17 +10,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
-#include <future>
 
-#include "common/model_file.h"
-#include "tests/coordinator/fake_worker.h"
-#include "tests/testutil/tiny_model.h"
+#include "tests/coordinator/test_cluster.h"
 
 namespace skipjoin::frontend {
 namespace {
 
-using server::FakeWorker;
 using namespace std::chrono_literals;
 
 struct HttpReply {
@@ -64,67 +59,27 @@ HttpReply Call(uint16_t port, const std::string& method, const std::string& path
 class HttpFrontendTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = (std::filesystem::temp_directory_path() / ("sj_http_" + std::to_string(getpid()) + ".gguf")).string();
-    ASSERT_TRUE(testutil::WriteTinyGguf({}, path_).ok());
-    auto file = ModelFile::Open(path_);
-    ASSERT_TRUE(file.ok());
-    auto tok = Tokenizer::FromModelFile(**file);
-    ASSERT_TRUE(tok.ok()) << tok.status().ToString();
-    tokenizer_ = std::move(*tok);
-    auto cfg = config::ParseClusterConfig(R"(
-name: t
-coordinator: {node: local}
-nodes: [{name: local, host: 127.0.0.1, devices: [{kind: cpu, index: 0}]}]
-model: {path: /tmp/none.gguf, name: tiny}
-replicas: {count: 1, tp: 1}
-scheduler: {token_budget: 64, max_running: 8}
-kv: {block_size: 16, num_device_blocks: 64, host_swap_bytes: 0}
-)",
-                                          "t.yaml");
-    ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-    server::CoreOptions o;
-    o.config = *cfg;
-    o.worker_endpoint = "tcp://127.0.0.1:*";
-    o.geometry.bytes_per_block = 1024;
-    o.geometry.max_context = 512;
-    auto core = server::CoordinatorCore::Start(std::move(o), &ctx_, &metrics_);
-    ASSERT_TRUE(core.ok());
-    core_ = std::move(*core);
+    ASSERT_NO_FATAL_FAILURE(cluster_.StartCore(&metrics_, "http"));
     HttpFrontendOptions h;
     h.port = 0;
     h.model_name = "tiny";
-    h.max_context = 512;
+    h.max_context = server::TestCluster::kMaxContext;
     h.limits.max_body_bytes = 64 * 1024;
-    auto fe = HttpFrontend::Start(h, core_.get(), tokenizer_.get(), &metrics_);
+    auto fe = HttpFrontend::Start(h, cluster_.core(), cluster_.tokenizer(), &metrics_);
     ASSERT_TRUE(fe.ok()) << fe.status().ToString();
     http_ = std::move(*fe);
   }
   void TearDown() override {
     if (http_) http_->Stop();
-    worker_.reset();
-    if (core_) core_->Stop();
-    std::filesystem::remove(path_);
+    cluster_.Stop();
   }
-  void StartWorker() {
-    worker_ = std::make_unique<FakeWorker>(ctx_, core_->worker_endpoint());
-    for (int i = 0; i < 500 && !core_->ready(); ++i) std::this_thread::sleep_for(10ms);
-    ASSERT_TRUE(core_->ready());
-  }
-  uint32_t BlocksUsed() {
-    std::promise<uint32_t> p;
-    auto f = p.get_future();
-    core_->GetStatus([&p](protocol::StatusReply r) { p.set_value(r.replicas[0].kv_device_blocks_used); });
-    return f.get();
-  }
+  void StartWorker() { cluster_.StartWorker(); }
+  uint32_t BlocksUsed() { return cluster_.Status().replicas[0].kv_device_blocks_used; }
   uint16_t port() { return http_->port(); }
 
-  std::string path_;
-  zmq::context_t ctx_;
   server::NullMetrics metrics_;
-  std::unique_ptr<Tokenizer> tokenizer_;
-  std::unique_ptr<server::CoordinatorCore> core_;
+  server::TestCluster cluster_;
   std::unique_ptr<HttpFrontend> http_;
-  std::unique_ptr<FakeWorker> worker_;
 };
 
 TEST_F(HttpFrontendTest, HealthIs503UntilAReplicaIsReady) {
@@ -144,7 +99,7 @@ TEST_F(HttpFrontendTest, CompletionAndChatStreaming) {
   EXPECT_EQ(body["choices"].size(), 2u);
   EXPECT_EQ(body["choices"][0]["finish_reason"], "length");
   EXPECT_EQ(body["usage"]["completion_tokens"], 8);
-  EXPECT_EQ(body["choices"][0]["text"], tokenizer_->Decode(std::vector<int32_t>(4, server::kFakeToken), true));
+  EXPECT_EQ(body["choices"][0]["text"], cluster_.tokenizer()->Decode(std::vector<int32_t>(4, server::kFakeToken), true));
 
   auto s = Call(port(), "POST", "/v1/chat/completions",
                 R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":3,"stream":true,

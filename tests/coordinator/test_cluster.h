@@ -27,8 +27,15 @@ class TestCluster {
   static constexpr int64_t kMaxContext = 512;
   static constexpr uint32_t kDeviceBlocks = 64;
 
-  // Call ASSERT_NO_FATAL_FAILURE(Start(...)) from SetUp.
+  // Call ASSERT_NO_FATAL_FAILURE(Start(...)) from SetUp: the core, then a
+  // worker that makes it ready.
   void Start(CoordinatorMetrics* metrics, const std::string& tag) {
+    ASSERT_NO_FATAL_FAILURE(StartCore(metrics, tag));
+    ASSERT_NO_FATAL_FAILURE(StartWorker());
+  }
+
+  // The core alone: not ready until StartWorker().
+  void StartCore(CoordinatorMetrics* metrics, const std::string& tag) {
     path_ = (std::filesystem::temp_directory_path() /
              ("sj_" + tag + "_" + std::to_string(getpid()) + ".gguf"))
                 .string();
@@ -58,6 +65,9 @@ kv: {block_size: 16, num_device_blocks: 64, host_swap_bytes: 0}
     auto core = CoordinatorCore::Start(std::move(o), &ctx_, metrics);
     ASSERT_TRUE(core.ok()) << core.status().ToString();
     core_ = std::move(*core);
+  }
+
+  void StartWorker() {
     worker_ = std::make_unique<FakeWorker>(ctx_, core_->worker_endpoint());
     for (int i = 0; i < 500 && !core_->ready(); ++i) std::this_thread::sleep_for(10ms);
     ASSERT_TRUE(core_->ready());
