@@ -135,6 +135,12 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& r)
                                        "Bytes copied between the device and host KV pools.")),
       preemptions_family_(CounterFamily(r, "skipjoin_preemptions_total",
                                         "Requests preempted, by mode (swap or recompute).")),
+      step_cost_family_(GaugeFamily(
+          r, "skipjoin_step_cost_coefficient",
+          "Fitted step cost model t = a + b*tokens + c*sequences + d*context, seconds per unit of term.")),
+      step_cost_observations_(GaugeFamily(r, "skipjoin_step_cost_observations",
+                                          "Measured steps behind the fitted step cost model.")
+                                  .Add({})),
       replica_up_family_(GaugeFamily(r, "skipjoin_replica_up",
                                      "1 while every worker of the replica is ready and live.")),
       worker_up_family_(GaugeFamily(
@@ -210,6 +216,10 @@ prometheus::Counter& CoordinatorMetrics::SwapBytes(const std::string& replica,
 prometheus::Counter& CoordinatorMetrics::Preemptions(const std::string& replica,
                                                      PreemptionMode mode) {
   return preemptions_family_.Add({{"replica", replica}, {"mode", PreemptionModeLabel(mode)}});
+}
+
+prometheus::Gauge& CoordinatorMetrics::StepCostCoefficient(const std::string& term) {
+  return step_cost_family_.Add({{"term", term}});
 }
 
 prometheus::Gauge& CoordinatorMetrics::ReplicaUp(const std::string& replica) {

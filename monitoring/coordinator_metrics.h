@@ -96,6 +96,14 @@ class CoordinatorMetrics {
   // skipjoin_preemptions_total{replica, mode}.
   prometheus::Counter& Preemptions(const std::string& replica, PreemptionMode mode);
 
+  // skipjoin_step_cost_coefficient{term}: the scheduler's fitted step cost
+  // model t = a + b*tokens + c*sequences + d*context; term "a" (seconds per
+  // step), "b" (per token fed), "c" (per sequence), "d" (per context token).
+  prometheus::Gauge& StepCostCoefficient(const std::string& term);
+  // skipjoin_step_cost_observations: measured steps behind that fit (including
+  // those of earlier runs loaded from scheduler.cost_model_dir).
+  prometheus::Gauge& step_cost_observations() { return step_cost_observations_; }
+
   // skipjoin_replica_up{replica}: 1 while every worker of the replica is live.
   prometheus::Gauge& ReplicaUp(const std::string& replica);
   // skipjoin_worker_up{worker, replica}: 1 while the worker's heartbeats arrive.
@@ -126,6 +134,8 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Counter>& swap_blocks_family_;
   prometheus::Family<prometheus::Counter>& swap_bytes_family_;
   prometheus::Family<prometheus::Counter>& preemptions_family_;
+  prometheus::Family<prometheus::Gauge>& step_cost_family_;
+  prometheus::Gauge& step_cost_observations_;
   prometheus::Family<prometheus::Gauge>& replica_up_family_;
   prometheus::Family<prometheus::Gauge>& worker_up_family_;
 };

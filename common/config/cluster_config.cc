@@ -47,16 +47,15 @@ const NodeConfig* ClusterConfig::FindNode(std::string_view name) const {
   return nullptr;
 }
 
-std::string DefaultModelPath() {
-  std::string root;
-  if (const char* cache = std::getenv("SKIPJOIN_CACHE"); cache != nullptr && *cache != '\0') {
-    root = cache;
-  } else {
-    const char* home = std::getenv("HOME");
-    root = std::string(home != nullptr ? home : ".") + "/.cache/skipjoin";
-  }
-  return root + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+std::string CacheRoot() {
+  if (const char* cache = std::getenv("SKIPJOIN_CACHE"); cache != nullptr && *cache != '\0') return cache;
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : ".") + "/.cache/skipjoin";
 }
+
+std::string DefaultModelPath() { return CacheRoot() + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"; }
+
+std::string DefaultCostModelDir() { return CacheRoot() + "/cost_models"; }
 
 namespace {
 
@@ -223,9 +222,15 @@ class Parser {
                      "unknown policy '" + policy + "' (expected mlfq or fcfs)");
     }
     SJ_RETURN_IF_ERROR(r.Optional("token_budget", &s.token_budget));
-    SJ_RETURN_IF_ERROR(Positive(r, "token_budget", s.token_budget));
+    if (s.token_budget > 1048576) {
+      return ErrorAt(source_, r.Get("token_budget"), "scheduler.token_budget",
+                     "must be at most 1048576 (0 derives it from the cost model)");
+    }
     SJ_RETURN_IF_ERROR(r.Optional("max_running", &s.max_running));
     SJ_RETURN_IF_ERROR(Positive(r, "max_running", s.max_running));
+    SJ_RETURN_IF_ERROR(r.Optional("tbt_target_ms", &s.tbt_target_ms));
+    SJ_RETURN_IF_ERROR(Positive(r, "tbt_target_ms", s.tbt_target_ms));
+    SJ_RETURN_IF_ERROR(r.Optional("cost_model_dir", &s.cost_model_dir));
     MapReader mr(source_, r.Get("mlfq"), "scheduler.mlfq");
     SJ_RETURN_IF_ERROR(mr.status());
     SJ_RETURN_IF_ERROR(mr.Optional("levels", &s.mlfq.levels));

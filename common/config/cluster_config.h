@@ -78,10 +78,10 @@ enum class SchedulerPolicy { kMlfq, kFcfs };  // YAML: mlfq, fcfs
 const char* SchedulerPolicyName(SchedulerPolicy policy);
 
 struct MlfqConfig {
-  uint32_t levels = 4;
-  double quantum_base_ms = 50;  // quantum of the highest level, milliseconds
-  double quantum_ratio = 2;     // quantum_i = base * ratio^i
-  double starvation_ms = 5000;  // waiting longer promotes a job to the top level
+  uint32_t levels = 6;
+  double quantum_base_ms = 50;   // quantum of the highest level, milliseconds
+  double quantum_ratio = 4;      // quantum_i = base * ratio^i
+  double starvation_ms = 20000;  // waiting longer promotes a job to the top level
 };
 
 struct SwapConfig {
@@ -91,8 +91,15 @@ struct SwapConfig {
 
 struct SchedulerConfig {
   SchedulerPolicy policy = SchedulerPolicy::kMlfq;
-  uint32_t token_budget = 512;  // most tokens (decodes + prefill chunks) per step
-  uint32_t max_running = 256;   // most sequences in one step
+  // Most tokens (decodes + prefill chunks) per step; 0 derives it from the step
+  // cost model so that a full step stays under tbt_target_ms.
+  uint32_t token_budget = 512;
+  uint32_t max_running = 256;  // most sequences in one step
+  double tbt_target_ms = 100;  // time-between-tokens target for the derived budget
+  // Where the fitted step cost model is kept per model and device ("" = the
+  // default, ${SKIPJOIN_CACHE:-$HOME/.cache/skipjoin}/cost_models; "none" = do
+  // not load or save it).
+  std::string cost_model_dir;
   MlfqConfig mlfq;
   SwapConfig swap;
 };
@@ -133,6 +140,10 @@ struct ClusterConfig {
 // ${SKIPJOIN_CACHE:-$HOME/.cache/skipjoin}/models/SmolLM2-135M-Instruct.Q4_1.gguf,
 // where scripts/fetch_model.sh puts the default model.
 std::string DefaultModelPath();
+// ${SKIPJOIN_CACHE:-$HOME/.cache/skipjoin}, the root of both.
+std::string CacheRoot();
+// ${SKIPJOIN_CACHE:-$HOME/.cache/skipjoin}/cost_models.
+std::string DefaultCostModelDir();
 
 // Loads, applies overrides, and validates. Each override is "key.path=value"
 // (the argument of --set): dots separate map keys, a number indexes a list

@@ -16,6 +16,10 @@ std::array<double, 4> Scaled(const StepFeatures& f) {
 }
 }  // namespace
 
+CostCoefficients Gpu7bCostPrior() { return {0.012, 6e-5, 5e-5, 2.6e-7}; }
+
+CostCoefficients CpuSmolLmCostPrior() { return {0.01, 0.004, 0.0005, 2e-6}; }
+
 StepCostModel::StepCostModel(const CostCoefficients& prior, const CostModelOptions& options)
     : options_(options) {
   theta_ = {prior.a * kScale[0], prior.b * kScale[1], prior.c * kScale[2], prior.d * kScale[3]};
@@ -108,12 +112,18 @@ Result<StepCostModel> StepCostModel::FromJson(std::string_view text) {
   c.b = j["b"].get<double>();
   c.c = j["c"].get<double>();
   c.d = j["d"].get<double>();
+  for (double v : {c.a, c.b, c.c, c.d}) {
+    if (!std::isfinite(v) || std::abs(v) > 1e6) return InvalidArgument("cost model: a coefficient is not a finite number of seconds");
+  }
   CostModelOptions o;
   if (j.contains("forgetting_factor") && j["forgetting_factor"].is_number()) {
     o.forgetting_factor = j["forgetting_factor"].get<double>();
   }
   if (j.contains("prior_variance") && j["prior_variance"].is_number()) {
     o.prior_variance = j["prior_variance"].get<double>();
+  }
+  if (!(o.prior_variance > 0) || !std::isfinite(o.prior_variance)) {
+    return InvalidArgument("cost model: prior_variance must be a positive number");
   }
   if (!(o.forgetting_factor > 0 && o.forgetting_factor <= 1)) {
     return InvalidArgument("cost model: forgetting_factor must be in (0, 1]");
@@ -122,10 +132,14 @@ Result<StepCostModel> StepCostModel::FromJson(std::string_view text) {
   if (j.contains("observations") && j["observations"].is_number_integer()) {
     m.observations_ = j["observations"].get<int64_t>();
   }
-  if (j.contains("covariance") && j["covariance"].is_array() && j["covariance"].size() == 16) {
+  if (j.contains("covariance")) {
+    if (!j["covariance"].is_array() || j["covariance"].size() != 16) {
+      return InvalidArgument("cost model: covariance must be a list of 16 numbers");
+    }
     for (int i = 0; i < 16; ++i) {
       if (!j["covariance"][i].is_number()) return InvalidArgument("cost model: covariance must be numbers");
       m.p_[i] = j["covariance"][i].get<double>();
+      if (!std::isfinite(m.p_[i])) return InvalidArgument("cost model: covariance must be finite");
     }
   }
   return m;

@@ -31,6 +31,13 @@ struct CostCoefficients {
   double d = 0.0;  // seconds per context token (attention KV reads)
 };
 
+// Starting points before any step is measured (docs/SCHEDULER.md, Cost models).
+// A 7B-class fp16 model on one A100-class GPU: derived from bandwidth and FLOPs.
+CostCoefficients Gpu7bCostPrior();
+// SmolLM2-135M-Instruct (Q4_1) on one CPU thread of the reference machine:
+// fitted from a real cluster's measured steps.
+CostCoefficients CpuSmolLmCostPrior();
+
 struct CostModelOptions {
   // Prior variance of each coefficient in scaled units (seconds per 1 step,
   // 1e3 tokens, 1e2 sequences, 1e5 context tokens), relative to the variance

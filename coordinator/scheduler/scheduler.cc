@@ -10,26 +10,58 @@ namespace skipjoin::scheduler {
 using internal::Job;
 using internal::JobState;
 
+namespace {
+
+constexpr int32_t kOracleLevels = 16;
+
+MlfqOptions OracleOptions() {
+  MlfqOptions o = MlfqPolicy::FcfsOptions();
+  o.num_levels = kOracleLevels;
+  return o;
+}
+
+// srpt-oracle: floor(log2(remaining output tokens)), at most the last level.
+int32_t OracleLevel(const Job& job) {
+  const int32_t remaining = std::max(1, job.max_new_tokens - job.generated());
+  int32_t level = 0;
+  while ((remaining >> (level + 1)) > 0 && level + 1 < kOracleLevels) ++level;
+  return level;
+}
+
+}  // namespace
+
 Scheduler::Scheduler(const SchedulerOptions& options, const Clock* clock)
     : options_(options),
       clock_(clock),
-      policy_(options.policy == PolicyKind::kMlfq ? options.mlfq : MlfqPolicy::FcfsOptions()),
+      policy_(options.policy == PolicyKind::kMlfq   ? options.mlfq
+              : options.policy == PolicyKind::kFcfs ? MlfqPolicy::FcfsOptions()
+                                                    : OracleOptions()),
       cost_model_(options.cost_prior, options.cost_model) {
   SJ_CHECK(clock != nullptr) << "Scheduler needs a clock";
   SJ_CHECK(options.max_running_sequences >= 1) << "max_running_sequences=" << options.max_running_sequences;
   switch (options.policy) {
     case PolicyKind::kMlfq:
+    case PolicyKind::kSrptOracle:
       swap_enabled_ = true;
       break;
     case PolicyKind::kFcfs:
       swap_enabled_ = false;
       break;
   }
-  token_budget_ = options.token_budget > 0
-                      ? options.token_budget
-                      : cost_model_.TokenBudgetFor(options.tbt_target_seconds, options.max_running_sequences,
-                                                   options.budget_mean_context, 16);
+  DeriveTokenBudget();
   stats_.admitted_per_level.assign(policy_.num_levels(), 0);
+}
+
+void Scheduler::DeriveTokenBudget() {
+  token_budget_ = options_.token_budget > 0
+                      ? options_.token_budget
+                      : cost_model_.TokenBudgetFor(options_.tbt_target_seconds, options_.max_running_sequences,
+                                                   options_.budget_mean_context, 16);
+}
+
+void Scheduler::ReplaceCostModel(StepCostModel model) {
+  cost_model_ = std::move(model);
+  DeriveTokenBudget();
 }
 
 Scheduler::~Scheduler() = default;
@@ -97,7 +129,9 @@ Status Scheduler::Submit(RequestSpec spec) {
   job->stop_token_ids = std::move(spec.stop_token_ids);
   job->arrival = spec.arrival_seconds;
   job->last_service = clock_->NowSeconds();
-  job->level = policy_.SkipJoinLevel(cost_model_.PredictPrefill(job->prompt_len), spec.priority);
+  job->level = options_.policy == PolicyKind::kSrptOracle
+                   ? OracleLevel(*job)
+                   : policy_.SkipJoinLevel(cost_model_.PredictPrefill(job->prompt_len), spec.priority);
   ++stats_.admitted;
   ++stats_.admitted_per_level[job->level];
   Enqueue(r, job.get());
@@ -242,7 +276,11 @@ Status Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome, std:
       RemoveJob(job);
       continue;
     }
-    const MlfqPolicy::Charge charge = policy_.ChargeService(job->level, job->quantum_used, measured);
+    MlfqPolicy::Charge charge = policy_.ChargeService(job->level, job->quantum_used, measured);
+    if (options_.policy == PolicyKind::kSrptOracle) {
+      charge.level = OracleLevel(*job);
+      charge.demoted = charge.level != job->level;
+    }
     if (charge.demoted) {
       r->levels[job->level].Remove(job);
       r->levels[charge.level].PushBack(job);

@@ -109,6 +109,10 @@ class Scheduler {
   const SchedulerOptions& options() const { return options_; }
   int32_t token_budget() const { return token_budget_; }
   const StepCostModel& cost_model() const { return cost_model_; }
+  // Starts from a calibrated model (the one persisted for this model and
+  // device) instead of the prior. With token_budget == 0 the budget is derived
+  // again from it.
+  void ReplaceCostModel(StepCostModel model);
   const MlfqPolicy& policy() const { return policy_; }
   const SchedulerStats& stats() const { return stats_; }
   int64_t num_requests() const { return static_cast<int64_t>(jobs_.size()); }
@@ -128,6 +132,7 @@ class Scheduler {
   using Job = internal::Job;
 
   Replica* FindReplica(ReplicaId id) const;
+  void DeriveTokenBudget();
   // Least-loaded live replica whose device pool can hold `kv_tokens`, except `skip`.
   Replica* PickReplica(int64_t kv_tokens, const Replica* skip) const;
   void Enqueue(Replica* r, Job* job);
@@ -142,6 +147,7 @@ class Scheduler {
   // Next resident job from the bottom of the order, or null once the walk
   // reaches candidate `stop_rank` (-1: walk to the top).
   Job* NextVictim(Replica* r, int32_t stop_rank);
+  int32_t ReserveBlocks(const Replica& r) const;
   void KeepReserve(Replica* r, int64_t step);
   void Prefetch(Replica* r, int64_t step);
   void CommitAndEmit(Replica* r, int64_t step, StepPlan* plan);

@@ -10,6 +10,8 @@ const char* PolicyKindName(PolicyKind kind) {
       return "mlfq";
     case PolicyKind::kFcfs:
       return "fcfs";
+    case PolicyKind::kSrptOracle:
+      return "srpt-oracle";
   }
   return "?";
 }
@@ -17,7 +19,9 @@ const char* PolicyKindName(PolicyKind kind) {
 Result<PolicyKind> ParsePolicyKind(std::string_view name) {
   if (name == "mlfq") return PolicyKind::kMlfq;
   if (name == "fcfs") return PolicyKind::kFcfs;
-  return InvalidArgument("unknown scheduling policy '" + std::string(name) + "' (expected mlfq or fcfs)");
+  if (name == "srpt-oracle") return PolicyKind::kSrptOracle;
+  return InvalidArgument("unknown scheduling policy '" + std::string(name) +
+                         "' (expected mlfq, fcfs or srpt-oracle)");
 }
 
 }  // namespace skipjoin::scheduler

@@ -14,10 +14,17 @@ namespace skipjoin::scheduler {
 enum class PolicyKind {
   kMlfq,  // skip-join MLFQ, swap preemption, proactive swapping (default)
   kFcfs,  // first come first served, recompute preemption (vLLM V1-like baseline)
+  // Clairvoyant benchmark for the simulator, not for serving: shortest
+  // remaining output first, taking max_new_tokens as the true output length
+  // (what the simulator's requests generate). Jobs sit in level
+  // floor(log2(remaining output tokens)), FIFO inside a level, re-levelled
+  // after every step; swap preemption and proactive swapping as mlfq; no
+  // starvation promotion. It shows how far any size-based order could go.
+  kSrptOracle,
 };
 
 const char* PolicyKindName(PolicyKind kind);
-// "mlfq" or "fcfs".
+// "mlfq", "fcfs" or "srpt-oracle".
 Result<PolicyKind> ParsePolicyKind(std::string_view name);
 
 struct SchedulerOptions {
@@ -43,6 +50,8 @@ struct SchedulerOptions {
   // prefetch_lookahead jobs ranked just below the step's set when that keeps
   // the reserve, moving at most max_prefetch_blocks per step.
   double reserve_fraction = 0.03;
+  // When >= 0, the reserve in blocks (overrides reserve_fraction).
+  int32_t reserve_blocks = -1;
   int32_t prefetch_lookahead = 8;
   int32_t max_prefetch_blocks = 256;
   // A job swapped in is not proactively swapped out (and vice versa) within

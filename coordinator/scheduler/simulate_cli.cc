@@ -30,7 +30,8 @@ Model / hardware:
   --swap-bandwidth X      host<->device copy bandwidth, bytes/s
   --noise CV              multiplicative noise on step times (default 0)
 Scheduler:
-  --policy mlfq|fcfs      (default mlfq)
+  --policy mlfq|fcfs|srpt-oracle   (default mlfq; srpt-oracle: clairvoyant
+                          shortest-remaining-output-first benchmark)
   --max-seqs N            sequences per step
   --token-budget N        tokens per step (default: from the cost model)
   --tbt-target S          step time target for the default budget, seconds
@@ -75,7 +76,7 @@ struct Preset {
 // KV; 8000 host blocks = 64 GiB pinned; PCIe 4.0 x16 at 25 GB/s.
 Preset Gpu7b() {
   Preset p;
-  p.cost = {0.012, 6e-5, 5e-5, 2.6e-7};
+  p.cost = Gpu7bCostPrior();
   p.pool = {7000, 8000, 16};
   p.kv_bytes_per_token = 524288;
   p.swap_bandwidth = 25e9;
@@ -92,7 +93,7 @@ Preset Gpu7b() {
 // lands. Quanta are scaled by the ~10x longer steps.
 Preset Cpu135m() {
   Preset p;
-  p.cost = {0.01, 0.004, 0.0005, 2e-6};
+  p.cost = CpuSmolLmCostPrior();
   p.pool = {2048, 2048, 16};
   p.kv_bytes_per_token = 46080;
   p.swap_bandwidth = 5e9;

@@ -241,6 +241,13 @@ Result<SimulationResult> RunSimulation(const SimulatorOptions& options, const st
   res.itl = itl.Summary();
   res.e2e = Summarize(&e2e);
   res.jct = res.e2e;
+  if (!workload.empty()) {
+    double solo = 0;
+    for (const WorkloadRequest& w : workload) {
+      solo += SoloSeconds(options.true_cost, w.prompt_len, w.output_len, sched.token_budget());
+    }
+    res.jct_lower_bound_mean = solo / static_cast<double>(workload.size());
+  }
   res.stats = sched.stats();
   res.steps = res.stats.steps;
   if (res.steps > 0) {
@@ -267,6 +274,23 @@ Result<double> EstimateCapacity(const SimulatorOptions& options, std::vector<Wor
   return static_cast<double>(hi - lo) / (done[hi] - done[lo]);
 }
 
+double SoloSeconds(const CostCoefficients& c, int32_t prompt_len, int32_t output_len, int32_t token_budget) {
+  const int32_t budget = std::max(1, token_budget);
+  double t = 0;
+  double context = 0;
+  for (int32_t left = prompt_len; left > 0;) {
+    const int32_t chunk = std::min(left, budget);
+    context += chunk;
+    t += c.a + c.b * chunk + c.c + c.d * context;
+    left -= chunk;
+  }
+  for (int32_t i = 1; i < output_len; ++i) {
+    context += 1;
+    t += c.a + c.b + c.c + c.d * context;
+  }
+  return t;
+}
+
 namespace {
 nlohmann::json SummaryJson(const LatencySummary& s) {
   return {{"count", s.count}, {"mean", s.mean}, {"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"max", s.max}};
@@ -287,6 +311,7 @@ std::string SimulationResultToJson(const SimulationResult& r) {
   j["itl_seconds"] = SummaryJson(r.itl);
   j["e2e_seconds"] = SummaryJson(r.e2e);
   j["jct_seconds"] = SummaryJson(r.jct);
+  j["jct_lower_bound_mean_seconds"] = r.jct_lower_bound_mean;
   j["goodput_rps"] = r.goodput_rps;
   j["slo_attainment"] = r.slo_attainment;
   j["token_budget"] = r.token_budget;
@@ -328,6 +353,9 @@ std::string SimulationResultToTable(const SimulationResult& r) {
   row("ITL s", r.itl);
   row("E2E s", r.e2e);
   row("JCT s", r.jct);
+  std::snprintf(line, sizeof line, "JCT lower bound (every request alone, no queueing): mean %.4f s\n",
+                r.jct_lower_bound_mean);
+  out += line;
   const SchedulerStats& s = r.stats;
   std::snprintf(line, sizeof line, "goodput %.3f req/s (SLO attainment %.1f%%), token budget %d, %lld steps (%.1f tok, %.1f seq each)\n",
                 r.goodput_rps, 100 * r.slo_attainment, r.token_budget, static_cast<long long>(r.steps),

@@ -50,6 +50,9 @@ struct SimulationResult {
   double throughput_rps = 0;
   double output_tokens_per_second = 0;
   LatencySummary ttft, tpot, itl, e2e, jct;
+  // Mean of each request's run-alone time (SoloSeconds): no policy can bring
+  // the mean JCT below it while the ground-truth coefficients are >= 0.
+  double jct_lower_bound_mean = 0;
   double goodput_rps = 0;      // completed requests meeting both SLOs, per second
   double slo_attainment = 0;   // fraction of requests meeting both SLOs
   int32_t token_budget = 0;
@@ -71,6 +74,11 @@ Result<SimulationResult> RunSimulation(const SimulatorOptions& options, const st
 // `lengths` arrive at once under fcfs, and the rate is measured between the 10th
 // and 80th percentile completions (while a queue still exists).
 Result<double> EstimateCapacity(const SimulatorOptions& options, std::vector<WorkloadRequest> lengths);
+
+// A request's completion time if it ran alone from its arrival: its prompt in
+// chunks of at most `token_budget` tokens, then one decode step per further
+// output token, each at the cost of a step that holds only it.
+double SoloSeconds(const CostCoefficients& cost, int32_t prompt_len, int32_t output_len, int32_t token_budget);
 
 std::string SimulationResultToJson(const SimulationResult& result);
 std::string SimulationResultToTable(const SimulationResult& result);

@@ -154,8 +154,13 @@ void Scheduler::PlanMemory(Replica* r) {
   }
 }
 
+int32_t Scheduler::ReserveBlocks(const Replica& r) const {
+  if (options_.reserve_blocks >= 0) return std::min(options_.reserve_blocks, r.kv.spec().device_blocks);
+  return static_cast<int32_t>(std::ceil(options_.reserve_fraction * r.kv.spec().device_blocks));
+}
+
 void Scheduler::KeepReserve(Replica* r, int64_t step) {
-  const int32_t reserve = static_cast<int32_t>(std::ceil(options_.reserve_fraction * r->kv.spec().device_blocks));
+  const int32_t reserve = ReserveBlocks(*r);
   while (txn_.device_available() < reserve) {
     Job* v = NextVictim(r, -1);
     if (v == nullptr) return;
@@ -168,7 +173,7 @@ void Scheduler::KeepReserve(Replica* r, int64_t step) {
 }
 
 void Scheduler::Prefetch(Replica* r, int64_t step) {
-  const int32_t reserve = static_cast<int32_t>(std::ceil(options_.reserve_fraction * r->kv.spec().device_blocks));
+  const int32_t reserve = ReserveBlocks(*r);
   int32_t looked = 0;
   int32_t moved = 0;
   auto consider = [&](Job* j) -> bool {  // false stops the look-ahead

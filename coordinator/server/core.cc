@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <unordered_map>
 
 #include "common/logging.h"
 #include "coordinator/scheduler/clock.h"
 #include "coordinator/scheduler/scheduler.h"
+#include "coordinator/server/cost_model_store.h"
 
 namespace skipjoin::server {
 
@@ -28,7 +30,10 @@ scheduler::SchedulerOptions SchedulerOptionsFrom(const config::ClusterConfig& c)
   o.mlfq.starvation_seconds = c.scheduler.mlfq.starvation_ms / 1000.0;
   o.max_running_sequences = static_cast<int32_t>(c.scheduler.max_running);
   o.token_budget = static_cast<int32_t>(c.scheduler.token_budget);
+  o.tbt_target_seconds = c.scheduler.tbt_target_ms / 1000.0;
   o.no_pingpong_steps = static_cast<int32_t>(c.scheduler.swap.no_ping_pong_steps);
+  if (c.scheduler.swap.reserve_blocks > 0) o.reserve_blocks = static_cast<int32_t>(c.scheduler.swap.reserve_blocks);
+  o.cost_prior = CostPriorFor(c);
   return o;
 }
 
@@ -47,7 +52,9 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
         metrics_(metrics),
         scheduler_(SchedulerOptionsFrom(options_.config), &clock_),
         hub_(options_.config, options_.geometry, std::move(channel), this),
-        runs_(options_.config.replicas.size()) {}
+        runs_(options_.config.replicas.size()) {
+    LoadCostModel();
+  }
 
   void Run();
   void Submit(std::vector<SubmitItem> items, std::shared_ptr<EventSink> sink);
@@ -90,6 +97,10 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   // Latencies and lengths of a request that ended normally at `now`.
   void ObserveFinished(const Entry& entry, double now);
   void FlushOutbox();
+  // The persisted step cost model (scheduler.cost_model_dir), if any: loaded
+  // at start, saved every few seconds while new steps refine it and at exit.
+  void LoadCostModel();
+  void MaybeSaveCostModel(double now, bool force);
   void ScheduleSteps();
   void FailStep(int replica, const Status& status);
   void HandleLoss(const scheduler::ReplicaLoss& loss, const std::string& reason);
@@ -110,7 +121,44 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   scheduler::ReplicaId next_sched_id_ = 0;
   std::unordered_map<RequestId, Entry> entries_;
   std::unordered_map<EventSink*, std::pair<std::shared_ptr<EventSink>, std::vector<SequenceEvent>>> outbox_;
+  std::optional<CostModelStore> cost_store_;
+  int64_t saved_observations_ = 0;
+  double last_cost_save_ = 0;
 };
+
+void CoordinatorCore::Impl::LoadCostModel() {
+  if (options_.config.scheduler.cost_model_dir == "none") return;
+  cost_store_.emplace(CostModelStore::PathFor(options_.config));
+  auto model = cost_store_->Load();
+  if (model.ok()) {
+    const scheduler::CostCoefficients& c = model->coefficients();
+    SJ_LOG(Info) << "step cost model from " << cost_store_->path() << " (" << model->num_observations()
+                 << " steps): a=" << c.a << " s, b=" << c.b << " s/token, c=" << c.c << " s/seq, d=" << c.d
+                 << " s/context token";
+    saved_observations_ = model->num_observations();
+    scheduler_.ReplaceCostModel(*std::move(model));
+  } else if (model.status().code() == StatusCode::kNotFound) {
+    SJ_LOG(Info) << "no saved step cost model at " << cost_store_->path() << "; starting from the prior";
+  } else {
+    SJ_LOG(Warn) << "ignoring the saved step cost model: " << model.status().message()
+                 << " (it is overwritten once steps are measured)";
+  }
+}
+
+void CoordinatorCore::Impl::MaybeSaveCostModel(double now, bool force) {
+  if (!cost_store_) return;
+  const scheduler::StepCostModel& m = scheduler_.cost_model();
+  if (m.num_observations() == saved_observations_) return;
+  if (!force && (now - last_cost_save_ < 10.0 || m.num_observations() - saved_observations_ < 20)) return;
+  last_cost_save_ = now;
+  Status st = cost_store_->Save(m);
+  if (!st.ok()) {
+    SJ_LOG(Warn) << "cannot save the step cost model: " << st.message();
+    cost_store_.reset();  // say it once
+    return;
+  }
+  saved_observations_ = m.num_observations();
+}
 
 void CoordinatorCore::Impl::Emit(const std::shared_ptr<EventSink>& sink, SequenceEvent e) {
   auto& slot = outbox_[sink.get()];
@@ -254,7 +302,10 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
   for (const protocol::SequenceOutput& o : result.sequences) outputs[o.seq_id] = &o;
   scheduler::StepOutcome outcome;
   outcome.measured_seconds = now - run.sent_at;
-  outcome.compute_seconds = result.timings.compute_seconds;
+  // The cost model is fitted on the round trip (plan sent to result received):
+  // that is the step time requests see, transport and swaps included.
+  outcome.compute_seconds = 0;
+  (void)result.timings.compute_seconds;
   outcome.sampled_token_ids.reserve(run.plan.sequences.size());
   for (const scheduler::StepSequence& s : run.plan.sequences) {
     auto it = outputs.find(s.request_id);
@@ -447,6 +498,9 @@ void CoordinatorCore::Impl::ReportGauges() {
     workers.push_back({w.device, options_.config.replicas[w.replica].name, w.ready});
   }
   metrics_->Workers(workers);
+  const scheduler::StepCostModel& cm = scheduler_.cost_model();
+  const scheduler::CostCoefficients& c = cm.coefficients();
+  metrics_->StepCostModel(c.a, c.b, c.c, c.d, cm.num_observations());
 }
 
 void CoordinatorCore::Impl::Run() {
@@ -466,10 +520,12 @@ void CoordinatorCore::Impl::Run() {
       hub_.CheckLiveness(now);
       last_liveness = now;
       ReportGauges();
+      MaybeSaveCostModel(now, /*force=*/false);
     }
     ScheduleSteps();
     FlushOutbox();
   }
+  MaybeSaveCostModel(SteadySeconds(), /*force=*/true);
   // Shutting down: every open request ends with an error, workers are told to exit.
   std::vector<RequestId> open;
   for (const auto& [id, e] : entries_) open.push_back(id);

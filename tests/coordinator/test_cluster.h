@@ -51,7 +51,7 @@ coordinator: {node: local}
 nodes: [{name: local, host: 127.0.0.1, devices: [{kind: cpu, index: 0}]}]
 model: {path: /tmp/none.gguf, name: tiny}
 replicas: {count: 1, tp: 1}
-scheduler: {token_budget: 64, max_running: 8}
+scheduler: {token_budget: 64, max_running: 8, cost_model_dir: none}
 kv: {block_size: 16, num_device_blocks: 64, host_swap_bytes: 0}
 )",
                                           "t.yaml");

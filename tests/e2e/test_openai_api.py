@@ -48,7 +48,8 @@ class Cluster:
         config = os.path.join(SRC, "cluster_configs", "local-cpu.yaml")
         sets = ["--set", f"coordinator.http_port={PORT}", "--set", f"coordinator.client_port={PORT + 1}",
                 "--set", f"coordinator.worker_port={PORT + 2}", "--set", "replicas.count=1",
-                "--set", f"metrics.coordinator_port={PORT + 3}", "--set", f"metrics.worker_port_base={PORT + 4}"]
+                "--set", f"metrics.coordinator_port={PORT + 3}", "--set", f"metrics.worker_port_base={PORT + 4}",
+                "--set", f"scheduler.cost_model_dir={os.path.join(self.dir, 'cost_models')}"]
         if MODEL:
             sets += ["--set", f"model.path={MODEL}"]
         if has_subcommand("launch"):

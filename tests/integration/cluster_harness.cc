@@ -55,6 +55,7 @@ HttpResponse HttpRequest(int port, const std::string& method, const std::string&
   a.sin_port = htons(static_cast<uint16_t>(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    r.body = std::string("(connect failed: ") + std::strerror(errno) + ")";
     close(fd);
     return r;
   }
@@ -67,17 +68,32 @@ HttpResponse HttpRequest(int port, const std::string& method, const std::string&
   (void)!send(fd, req.data(), req.size(), MSG_NOSIGNAL);
   std::string resp;
   char buf[8192];
+  std::string why = "connection closed";
   while (true) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     pollfd p{fd, POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    if (left.count() <= 0) {
+      why = "timed out";
+      break;
+    }
+    const int ready = poll(&p, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) {
+      why = ready == 0 ? "timed out" : std::string("poll: ") + std::strerror(errno);
+      break;
+    }
     ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) why = std::string("recv: ") + std::strerror(errno);
     if (n <= 0) break;
     resp.append(buf, static_cast<size_t>(n));
   }
   close(fd);
-  if (resp.rfind("HTTP/", 0) != 0) return r;
+  if (resp.rfind("HTTP/", 0) != 0) {
+    r.body = "(no HTTP response: " + why + " after " + std::to_string(resp.size()) + " bytes)";
+    return r;
+  }
   r.status = std::atoi(resp.c_str() + resp.find(' ') + 1);
   const auto b = resp.find("\r\n\r\n");
   r.body = b == std::string::npos ? "" : resp.substr(b + 4);
@@ -122,12 +138,13 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::seco
   return result;
 }
 
-Cluster::Cluster() {
+Cluster::Cluster(std::string cost_model_dir) : cost_model_dir_(std::move(cost_model_dir)) {
   static int counter = 0;
   dir_ = (std::filesystem::temp_directory_path() /
           ("skipjoin_cluster_" + std::to_string(getpid()) + "_" + std::to_string(counter++)))
              .string();
   std::filesystem::create_directories(dir_);
+  if (cost_model_dir_.empty()) cost_model_dir_ = dir_ + "/cost_models";
   cli_ = SKIPJOIN_CLI_PATH;
   model_path_ = dir_ + "/tiny.gguf";
   testutil::TinyModelSpec spec;
@@ -165,6 +182,7 @@ Cluster::Cluster() {
       << "      - {kind: cpu, index: 1, threads: 1}\n"
       << "model: {path: " << model_path_ << ", name: tiny}\n"
       << "replicas: {count: 2, tp: 1}\n"
+      << "scheduler: {cost_model_dir: " << cost_model_dir_ << "}\n"
       << "kv: {block_size: 16, num_device_blocks: 256, host_swap_bytes: 4194304}\n"
       << "metrics: {coordinator_port: " << metrics_port_
       << ", worker_port_base: " << worker_metrics_base_ << "}\n"

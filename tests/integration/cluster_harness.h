@@ -34,8 +34,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::seco
 
 class Cluster {
  public:
-  // `extra_yaml` is appended to the generated config.
-  Cluster();
+  // `cost_model_dir`: scheduler.cost_model_dir of the config; "" = a folder of
+  // this cluster's own.
+  explicit Cluster(std::string cost_model_dir = "");
   ~Cluster();  // SIGTERM to the group, SIGKILL after 10 s
 
   // Starts launch and waits for "cluster healthy". False on timeout (see log()).
@@ -47,6 +48,9 @@ class Cluster {
   const std::string& cli() const { return cli_; }
   const std::string& model_path() const { return model_path_; }
   const std::string& config_path() const { return config_path_; }
+  // Where the coordinator keeps the fitted step cost model of this cluster.
+  const std::string& cost_model_dir() const { return cost_model_dir_; }
+  std::string cost_model_path() const { return cost_model_dir_ + "/tiny.cpu-t1.tp1.json"; }
   std::string client_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(client_port_); }
   int http_port() const { return http_port_; }
   int worker_port() const { return worker_port_; }
@@ -63,6 +67,7 @@ class Cluster {
   std::string cli_;
   std::string model_path_;
   std::string config_path_;
+  std::string cost_model_dir_;
   int http_port_ = 0, client_port_ = 0, worker_port_ = 0, metrics_port_ = 0,
       worker_metrics_base_ = 0;
   pid_t pgid_ = -1;  // == launch's pid

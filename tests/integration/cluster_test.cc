@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
@@ -84,6 +85,45 @@ TEST_F(ClusterTest, SubmitGreedyOutputEqualsGenerate) {
     EXPECT_EQ(Trim(sub.out), Trim(gen.out)) << stream;
     EXPECT_NE(sub.err.find("completion_tokens="), std::string::npos) << sub.err;
   }
+}
+
+// The scheduler's step cost model is fitted from the workers' measured steps,
+// shown on /metrics, saved when the coordinator stops, and loaded by the next
+// coordinator of the same model and device.
+TEST_F(ClusterTest, StepCostModelIsFittedExportedSavedAndReloaded) {
+  for (int i = 0; i < 3; ++i) {
+    auto r = HttpRequest(cluster_.http_port(), "POST", "/v1/completions", Completion("hello world", 24),
+                         milliseconds(60000));
+    ASSERT_EQ(r.status, 200) << r.body << cluster_.log();
+  }
+  // The gauges refresh every 100 ms: wait until two reads 300 ms apart agree.
+  double observed = -1, previous = -2;
+  for (int tries = 0; tries < 40 && (observed < 24 || observed != previous); ++tries) {
+    std::this_thread::sleep_for(milliseconds(300));
+    previous = observed;
+    auto m = HttpRequest(cluster_.coordinator_metrics_port(), "GET", "/metrics", "", milliseconds(5000));
+    observed = SeriesValue(m.body, "skipjoin_step_cost_observations");
+  }
+  EXPECT_GE(observed, 24);  // at least one step per generated token of one request
+  ASSERT_EQ(cluster_.Stop(), 0) << cluster_.log();
+  std::ifstream in(cluster_.cost_model_path());
+  ASSERT_TRUE(in.good()) << "no " << cluster_.cost_model_path() << "\n" << cluster_.log();
+  auto saved = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(saved.is_object());
+  EXPECT_EQ(saved["observations"].get<double>(), observed);
+  EXPECT_GT(saved["a"].get<double>() + saved["b"].get<double>() * 10, 0);
+
+  Cluster again(cluster_.cost_model_dir());
+  ASSERT_TRUE(again.Start()) << again.log();
+  double reloaded = -1;
+  for (int tries = 0; tries < 50 && reloaded < 0; ++tries) {
+    std::this_thread::sleep_for(milliseconds(100));
+    auto m = HttpRequest(again.coordinator_metrics_port(), "GET", "/metrics", "", milliseconds(5000));
+    reloaded = SeriesValue(m.body, "skipjoin_step_cost_observations");
+  }
+  EXPECT_EQ(reloaded, observed) << again.log();
+  EXPECT_NE(again.log().find("step cost model from " + cluster_.cost_model_path()), std::string::npos)
+      << again.log();
 }
 
 TEST_F(ClusterTest, StatusAndModelsPrintTheCluster) {
@@ -189,7 +229,7 @@ TEST_F(ClusterTest, WorkerMetricsShowTheSeriesAndMoveWithRequests) {
   for (int i = 0; i < 4; ++i) {
     auto r = HttpRequest(cluster_.http_port(), "POST", "/v1/completions",
                          Completion("count " + std::to_string(i), 8), milliseconds(30000));
-    ASSERT_EQ(r.status, 200) << r.body;
+    ASSERT_EQ(r.status, 200) << r.body << cluster_.log();
   }
   const std::string w0 = scrape(cluster_.worker_metrics_port(0)).body;
   const std::string w1 = scrape(cluster_.worker_metrics_port(1)).body;
@@ -217,7 +257,7 @@ TEST_F(ClusterTest, CoordinatorMetricsShowTheSeriesAndMoveWithRequests) {
   for (int i = 0; i < 4; ++i) {
     auto r = HttpRequest(cluster_.http_port(), "POST", "/v1/completions",
                          Completion("count " + std::to_string(i), 8), milliseconds(30000));
-    ASSERT_EQ(r.status, 200) << r.body;
+    ASSERT_EQ(r.status, 200) << r.body << cluster_.log();
   }
   const std::string after = scrape().body;
   EXPECT_GT(SeriesValue(after, "skipjoin_generation_tokens_total"),

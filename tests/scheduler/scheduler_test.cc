@@ -121,6 +121,46 @@ TEST(SchedulerTest, HigherLevelJobTakesSlotOfRunningLowerLevelJob) {
   EXPECT_TRUE(h.s.GetRequestInfo(1)->resident);
 }
 
+TEST(SchedulerTest, ReplacingTheCostModelRederivesADerivedTokenBudget) {
+  SchedulerOptions o = Options();
+  o.token_budget = 0;  // derived: (0.1 - 0.01) / 0.001 = 90 -> 80 (multiple of 16)
+  o.tbt_target_seconds = 0.1;
+  o.max_running_sequences = 1;
+  o.budget_mean_context = 0;
+  Harness h(o);
+  EXPECT_EQ(h.s.token_budget(), 80);
+  h.s.ReplaceCostModel(StepCostModel(CostCoefficients{0.02, 0.0005, 0, 0}));  // (0.1 - 0.02) / 0.0005 = 160
+  EXPECT_EQ(h.s.token_budget(), 160);
+  EXPECT_DOUBLE_EQ(h.s.cost_model().coefficients().a, 0.02);
+  // A fixed budget stays.
+  Harness fixed(Options());
+  fixed.s.ReplaceCostModel(StepCostModel(CostCoefficients{0.02, 0.0005, 0, 0}));
+  EXPECT_EQ(fixed.s.token_budget(), 64);
+}
+
+TEST(SchedulerTest, SrptOracleRunsTheShortestRemainingOutputFirst) {
+  SchedulerOptions o = Options(PolicyKind::kSrptOracle);
+  o.max_running_sequences = 1;
+  Harness h(o);
+  ASSERT_TRUE(h.Submit(1, 4, 100).ok());  // level floor(log2(100)) = 6
+  EXPECT_EQ(h.Level(1), 6);
+  h.Step(0.01);
+  ASSERT_TRUE(h.Submit(2, 4, 3).ok());  // level 1: takes the only slot
+  EXPECT_EQ(h.Level(2), 1);
+  for (int i = 0; i < 3; ++i) {
+    StepPlan p = h.Plan();
+    ASSERT_EQ(p.sequences.size(), 1u);
+    EXPECT_EQ(p.sequences[0].request_id, 2u) << "step " << i;
+    h.Done(p, 0.01);
+  }
+  EXPECT_FALSE(h.s.GetRequestInfo(2).has_value());  // finished
+  EXPECT_EQ(h.s.GetRequestInfo(1)->generated, 1);
+  // Job 1 rises as its remaining output shrinks: 99 left -> level 6, ... 63 left -> level 5.
+  for (int i = 0; i < 36; ++i) h.Step(0.01);
+  EXPECT_EQ(h.s.GetRequestInfo(1)->generated, 37);
+  EXPECT_EQ(h.Level(1), 5);
+}
+
 TEST(SchedulerTest, StarvedJobRunsWithinThresholdPlusOneStep) {
   SchedulerOptions o = Options();
   o.max_running_sequences = 1;

@@ -92,5 +92,28 @@ TEST(SimulatorTest, WorkloadMatchesRequestedShape) {
   EXPECT_NEAR(reqs.back().arrival / reqs.size(), 0.1, 0.005);
 }
 
+TEST(SimulatorTest, SoloSecondsChunksThePromptThenDecodesAlone) {
+  const CostCoefficients c{0.01, 0.001, 0.002, 0.0001};
+  // Prompt 100 in chunks of 64 and 36 (context 64, 100), then 2 decodes (context 101, 102).
+  const double expect = (0.01 + 0.064 + 0.002 + 0.0064) + (0.01 + 0.036 + 0.002 + 0.01) +
+                        (0.01 + 0.001 + 0.002 + 0.0101) + (0.01 + 0.001 + 0.002 + 0.0102);
+  EXPECT_NEAR(SoloSeconds(c, 100, 3, 64), expect, 1e-12);
+  EXPECT_NEAR(SoloSeconds(c, 0, 0, 64), 0.0, 1e-12);
+}
+
+TEST(SimulatorTest, NoPolicyBeatsTheRunAloneBound) {
+  WorkloadOptions w;
+  w.num_requests = 300;
+  w.rate = 2;
+  SimulatorOptions o;
+  for (PolicyKind p : {PolicyKind::kMlfq, PolicyKind::kFcfs, PolicyKind::kSrptOracle}) {
+    o.scheduler.policy = p;
+    auto r = RunSimulation(o, GenerateWorkload(w));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_GT(r->jct_lower_bound_mean, 0);
+    EXPECT_GE(r->jct.mean, r->jct_lower_bound_mean) << PolicyKindName(p);
+  }
+}
+
 }  // namespace
 }  // namespace skipjoin::scheduler
