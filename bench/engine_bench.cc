@@ -4,6 +4,10 @@
 // --decode-steps steps in one batch. Prints one JSON object per line:
 //   {"engine":"skipjoin","batch":B,"prefill_tok_s":...,"decode_tok_s":...,...}
 // Timings are wall-clock over the steps only (not loading), best of --repeat.
+// For the memory roofline each line also carries decode_step_s (one decode
+// step of the best run) and decode_bytes_per_step: the weights (read once a
+// step) plus the K/V bytes attention reads at the run's mean context; their
+// ratio is decode_gb_s, to set against the device's measured copy bandwidth.
 #include <algorithm>
 #include <cstdio>
 #include <sstream>
@@ -14,11 +18,12 @@
 using namespace skipjoin;
 
 int main(int argc, char** argv) {
-  std::string model = DefaultModelPath(), batches = "1,8,32", weight_format = "auto";
+  std::string model = DefaultModelPath(), batches = "1,8,32", weight_format = "auto", device = "cpu";
   int64_t prompt_len = 128, decode_steps = 64, threads = 0, repeat = 3;
   bool profile = false;
   FlagSet flags("usage: engine_bench [--model PATH] [--batches 1,8,32] [--prompt-len N] [--decode-steps N]");
   flags.String("model", &model, "model file or directory");
+  flags.String("device", &device, "cpu, or cuda:N in a build with the CUDA backend");
   flags.String("batches", &batches, "comma-separated batch sizes");
   flags.Int("prompt-len", &prompt_len, "prompt tokens per sequence");
   flags.Int("decode-steps", &decode_steps, "decode steps per run");
@@ -38,6 +43,7 @@ int main(int argc, char** argv) {
 
   EngineOptions o;
   o.model_path = model;
+  o.device = device;
   o.num_threads = static_cast<int>(threads);
   o.weight_format = weight_format;
   o.block_size = 16;
@@ -57,7 +63,7 @@ int main(int argc, char** argv) {
       reqs[i].max_new_tokens = static_cast<int32_t>(decode_steps + 1);  // first token comes from prefill
       for (int64_t t = 0; t < prompt_len; ++t) reqs[i].prompt.push_back(static_cast<int32_t>(100 + (t * 7 + i * 13) % 20000));
     }
-    double best_prefill = 0, best_decode = 0;
+    double best_prefill = 0, best_decode = 0, best_step_s = 0;
     for (int r = 0; r < repeat; ++r) {
       LocalRunStats st;
       auto res = runner.Run(reqs, nullptr, &st);
@@ -66,13 +72,22 @@ int main(int argc, char** argv) {
         return 1;
       }
       best_prefill = std::max(best_prefill, st.prefill_tokens / st.prefill_seconds);
-      best_decode = std::max(best_decode, st.decode_tokens / st.decode_seconds);
+      if (st.decode_tokens / st.decode_seconds > best_decode) {
+        best_decode = st.decode_tokens / st.decode_seconds;
+        best_step_s = st.decode_seconds / static_cast<double>(decode_steps);
+      }
     }
+    // Decode step k attends over prompt_len + k + 1 keys, k = 0 .. decode_steps - 1.
+    const double mean_context = static_cast<double>(prompt_len) + static_cast<double>(decode_steps + 1) / 2.0;
+    const double step_bytes = static_cast<double>((*engine)->weight_bytes()) +
+                              b * mean_context * static_cast<double>((*engine)->kv_bytes_per_token());
     std::printf(
         "{\"engine\":\"skipjoin\",\"batch\":%d,\"prompt_len\":%lld,\"decode_steps\":%lld,"
-        "\"prefill_tok_s\":%.1f,\"decode_tok_s\":%.1f,\"weight_bytes\":%lld,\"weight_format\":\"%s\"}\n",
+        "\"prefill_tok_s\":%.1f,\"decode_tok_s\":%.1f,\"weight_bytes\":%lld,\"weight_format\":\"%s\","
+        "\"device\":\"%s\",\"decode_step_s\":%.6f,\"decode_bytes_per_step\":%.0f,\"decode_gb_s\":%.2f}\n",
         b, static_cast<long long>(prompt_len), static_cast<long long>(decode_steps), best_prefill, best_decode,
-        static_cast<long long>((*engine)->weight_bytes()), weight_format.c_str());
+        static_cast<long long>((*engine)->weight_bytes()), weight_format.c_str(), device.c_str(), best_step_s,
+        step_bytes, best_step_s > 0 ? step_bytes / best_step_s / 1e9 : 0.0);
     std::fflush(stdout);
   }
   if (profile) {

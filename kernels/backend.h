@@ -21,6 +21,12 @@
 namespace skipjoin::kernels {
 
 enum class DType { kF32, kF16, kBF16 };
+
+// Memory of the device a backend runs on, bytes.
+struct DeviceMemory {
+  int64_t free_bytes = 0;
+  int64_t total_bytes = 0;
+};
 const char* DTypeName(DType t);
 size_t DTypeSize(DType t);
 
@@ -44,6 +50,11 @@ class Backend {
   virtual Status DownloadF32(float* dst, const void* src, int64_t n) = 0;
   // Waits for all queued work.
   virtual Status Synchronize() = 0;
+  // Free and total memory of the device now (what KV pools are sized from).
+  // Unimplemented for backends without a memory of their own (the CPU).
+  virtual Result<DeviceMemory> MemoryInfo() {
+    return Unimplemented(name() + ": the backend does not report device memory");
+  }
 
   // The ops; parameters as documented in kernels/cpu/ops.h.
   // Whether Linear and Embedding accept weights stored in this format.

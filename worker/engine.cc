@@ -114,6 +114,16 @@ Result<std::unique_ptr<kernels::Backend>> MakeBackend(const EngineOptions& optio
 
 }  // namespace
 
+Result<kernels::DeviceMemory> ProbeDevice(const std::string& device) {
+  EngineOptions o;
+  o.device = device;
+  o.num_threads = 1;
+  SJ_ASSIGN_OR_RETURN(std::unique_ptr<kernels::Backend> backend, MakeBackend(o));
+  auto mem = backend->MemoryInfo();
+  if (!mem.ok()) return mem.status().WithContext("device '" + device + "'");
+  return *mem;
+}
+
 Result<void*> Engine::Impl::Alloc(size_t bytes) {
   SJ_ASSIGN_OR_RETURN(void* p, backend->Alloc(bytes));
   allocations.push_back(p);
@@ -146,6 +156,10 @@ const kernels::KvLayout& Engine::kv_layout() const { return impl_->kv; }
 int32_t Engine::num_device_blocks() const { return impl_->kv.num_blocks; }
 int32_t Engine::num_host_blocks() const { return impl_->num_host_blocks; }
 int64_t Engine::weight_bytes() const { return impl_->weight_bytes; }
+int64_t Engine::kv_bytes_per_token() const {
+  return int64_t{2} * impl_->kv.num_kv_heads * impl_->kv.head_dim * impl_->config.num_layers *
+         static_cast<int64_t>(kernels::DTypeSize(impl_->backend->act_dtype()));
+}
 double Engine::load_seconds() const { return impl_->load_seconds; }
 
 Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Communicator* comm,
@@ -157,6 +171,20 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Com
     return InvalidArgument("weight_format must be 'auto' or 'dense', got '" + options.weight_format + "'");
   }
   SJ_ASSIGN_OR_RETURN(impl->backend, MakeBackend(options));
+  // Free memory before anything of ours is allocated, for kv_memory_fraction.
+  std::optional<kernels::DeviceMemory> memory_at_start;
+  if (options.num_device_blocks <= 0 && options.kv_memory_fraction != 0.0) {
+    if (!(options.kv_memory_fraction > 0.0 && options.kv_memory_fraction <= 1.0)) {
+      return InvalidArgument("kv_memory_fraction must be in (0, 1], got " +
+                             std::to_string(options.kv_memory_fraction));
+    }
+    auto mem = impl->backend->MemoryInfo();
+    if (!mem.ok()) {
+      return mem.status().WithContext("sizing the KV pool from kv_memory_fraction on '" + options.device +
+                                      "' (set num_device_blocks instead)");
+    }
+    memory_at_start = *mem;
+  }
   if (comm == nullptr) {
     if (options.tp_size != 1) return InvalidArgument("tp_size > 1 needs a communicator");
     impl->own_comm = MakeSoloCommunicator();
@@ -338,6 +366,17 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Com
   SJ_ASSIGN_OR_RETURN(impl->inv_freq, impl->Alloc(inv.size() * sizeof(float)));
   SJ_RETURN_IF_ERROR(be.Upload(impl->inv_freq, inv.data(), inv.size() * sizeof(float)));
 
+  // Step scratch for max_step_tokens rows (before the KV pools, which may take
+  // whatever device memory is left).
+  const int64_t T = options.max_step_tokens;
+  SJ_ASSIGN_OR_RETURN(impl->x, impl->Alloc(T * H * esz));
+  SJ_ASSIGN_OR_RETURN(impl->h, impl->Alloc(T * H * esz));
+  SJ_ASSIGN_OR_RETURN(impl->qkv, impl->Alloc(T * qkv_w * esz));
+  SJ_ASSIGN_OR_RETURN(impl->attn, impl->Alloc(T * q_rows * esz));
+  SJ_ASSIGN_OR_RETURN(impl->o, impl->Alloc(T * H * esz));
+  SJ_ASSIGN_OR_RETURN(impl->gate_up, impl->Alloc(T * 2 * s.ffn * esz));
+  SJ_ASSIGN_OR_RETURN(impl->act, impl->Alloc(T * s.ffn * esz));
+
   // KV pools.
   kernels::KvLayout& kv = impl->kv;
   kv.block_size = options.block_size;
@@ -345,9 +384,21 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Com
   kv.head_dim = static_cast<int32_t>(hd);
   if (kv.block_size <= 0) return InvalidArgument("block_size must be positive");
   const int64_t block_bytes = kv.block_elems() * static_cast<int64_t>(esz) * 2 * c.num_layers;
+  int64_t kv_bytes = options.kv_cache_bytes;
+  if (memory_at_start) {
+    SJ_ASSIGN_OR_RETURN(kernels::DeviceMemory now, be.MemoryInfo());
+    const int64_t used = memory_at_start->free_bytes - now.free_bytes;  // weights + scratch (+ others)
+    kv_bytes = static_cast<int64_t>(options.kv_memory_fraction * static_cast<double>(memory_at_start->free_bytes)) - used;
+    if (kv_bytes < block_bytes) {
+      return ResourceExhausted(be.name() + ": kv_memory_fraction " + std::to_string(options.kv_memory_fraction) +
+                               " of the " + std::to_string(memory_at_start->free_bytes >> 20) +
+                               " MiB free at start leaves no room for a KV block after the weights and scratch (" +
+                               std::to_string(used >> 20) + " MiB)");
+    }
+  }
   kv.num_blocks = options.num_device_blocks > 0
                       ? options.num_device_blocks
-                      : static_cast<int32_t>(std::max<int64_t>(1, options.kv_cache_bytes / block_bytes));
+                      : static_cast<int32_t>(std::clamp<int64_t>(kv_bytes / block_bytes, 1, INT32_MAX));
   impl->num_host_blocks = options.num_host_blocks;
   for (int64_t l = 0; l < c.num_layers; ++l) {
     SJ_ASSIGN_OR_RETURN(void* k, impl->Alloc(kv.block_elems() * kv.num_blocks * esz));
@@ -365,15 +416,6 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Com
     }
   }
 
-  // Step scratch for max_step_tokens rows.
-  const int64_t T = options.max_step_tokens;
-  SJ_ASSIGN_OR_RETURN(impl->x, impl->Alloc(T * H * esz));
-  SJ_ASSIGN_OR_RETURN(impl->h, impl->Alloc(T * H * esz));
-  SJ_ASSIGN_OR_RETURN(impl->qkv, impl->Alloc(T * qkv_w * esz));
-  SJ_ASSIGN_OR_RETURN(impl->attn, impl->Alloc(T * q_rows * esz));
-  SJ_ASSIGN_OR_RETURN(impl->o, impl->Alloc(T * H * esz));
-  SJ_ASSIGN_OR_RETURN(impl->gate_up, impl->Alloc(T * 2 * s.ffn * esz));
-  SJ_ASSIGN_OR_RETURN(impl->act, impl->Alloc(T * s.ffn * esz));
 
   impl->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   SJ_LOG(Debug) << "engine rank " << options.tp_rank << "/" << options.tp_size << " loaded "

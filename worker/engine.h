@@ -33,6 +33,11 @@ struct EngineOptions {
   int32_t block_size = 16;        // tokens per KV block
   int32_t num_device_blocks = 0;  // 0: derive from kv_cache_bytes
   int64_t kv_cache_bytes = 256ll << 20;  // device KV budget when num_device_blocks is 0
+  // When num_device_blocks is 0 and this is in (0, 1]: the device KV pool gets
+  // what remains of kv_memory_fraction x the device memory that was free when
+  // Create began, once the weights and step scratch are allocated (backends
+  // that report their memory: CUDA). 0: the pool is kv_cache_bytes.
+  double kv_memory_fraction = 0.0;
   int32_t num_host_blocks = 0;    // host swap pool size in blocks
   int32_t max_step_tokens = 4096; // largest T a step may carry (scratch sizing)
   int32_t max_context = 0;        // 0: the model's context window
@@ -43,6 +48,12 @@ struct EngineOptions {
   // Time every op (synchronizing after each) for OpProfile(); costs speed.
   bool profile = false;
 };
+
+// Opens the backend of `device` ("cpu", "cuda:N") without a model and returns
+// its memory: what a worker checks at startup, so that a missing module,
+// driver or device fails at once with the reason (the error names the device).
+// Unimplemented for "cpu", which has no device memory of its own.
+Result<kernels::DeviceMemory> ProbeDevice(const std::string& device);
 
 // Called during load with (done, total) tensors and the tensor name.
 using LoadProgressFn = std::function<void(int64_t done, int64_t total, const std::string& what)>;
@@ -67,6 +78,8 @@ class Engine {
   int32_t num_device_blocks() const;
   int32_t num_host_blocks() const;
   int64_t weight_bytes() const;
+  // K plus V bytes one token occupies in this rank's device pool, all layers.
+  int64_t kv_bytes_per_token() const;
   double load_seconds() const;
   // Seconds spent per op category since creation (zeros unless options.profile).
   std::vector<std::pair<std::string, double>> OpProfile() const;

@@ -85,6 +85,13 @@ class CudaBackend final : public Backend {
   std::string name() const override { return "cuda:" + std::to_string(device_); }
   DType act_dtype() const override { return DType::kBF16; }
 
+  Result<DeviceMemory> MemoryInfo() override {
+    SJ_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_));
+    size_t free_bytes = 0, total_bytes = 0;
+    SJ_CUDA_RETURN_IF_ERROR(cudaMemGetInfo(&free_bytes, &total_bytes));
+    return DeviceMemory{static_cast<int64_t>(free_bytes), static_cast<int64_t>(total_bytes)};
+  }
+
   Result<void*> Alloc(size_t bytes) override {
     SJ_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_));
     void* p = nullptr;

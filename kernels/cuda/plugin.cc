@@ -6,12 +6,13 @@
 // libcublasLt is loaded, seen with CUDA 13).
 #include <cstring>
 
+#include "kernels/backend_loader.h"
 #include "kernels/cuda/cuda_backend.h"
 
 extern "C" {
 
 // Bumped when the Backend interface changes; the loader refuses a mismatch.
-int SkipjoinCudaPluginAbi() { return 1; }
+int SkipjoinCudaPluginAbi() { return skipjoin::kernels::kCudaPluginAbi; }
 
 // Returns a new backend, or null with a message in err (err_len bytes).
 skipjoin::kernels::Backend* SkipjoinMakeCudaBackend(int device, char* err, size_t err_len) {

@@ -58,5 +58,33 @@ TEST_F(CudaDeviceSelectionTest, MissingDeviceIsAnErrorNotACrash) {
   }
 }
 
+TEST_F(CudaDeviceSelectionTest, KvMemoryFractionNeedsABackendThatReportsMemory) {
+  EngineOptions o;
+  o.model_path = *path_;
+  o.kv_memory_fraction = 0.5;  // num_device_blocks 0: size from memory
+  auto e = Engine::Create(o, nullptr);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kUnimplemented) << e.status().ToString();
+  EXPECT_NE(e.status().message().find("num_device_blocks"), std::string::npos) << e.status().message();
+  o.kv_memory_fraction = 1.5;
+  EXPECT_EQ(Engine::Create(o, nullptr).status().code(), StatusCode::kInvalidArgument);
+  o.num_device_blocks = 8;  // a fixed pool ignores the fraction
+  EXPECT_TRUE(Engine::Create(o, nullptr).ok());
+}
+
+TEST_F(CudaDeviceSelectionTest, ProbeDeviceReportsMemoryOrTheReason) {
+  EXPECT_EQ(ProbeDevice("cpu").status().code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(ProbeDevice("cuda:x").status().code(), StatusCode::kInvalidArgument);
+  auto mem = ProbeDevice("cuda:0");
+  if (mem.ok()) {
+    EXPECT_GT(mem->total_bytes, 0);
+    EXPECT_GT(mem->free_bytes, 0);
+    EXPECT_LE(mem->free_bytes, mem->total_bytes);
+  } else {
+    EXPECT_EQ(mem.status().code(), StatusCode::kUnavailable) << mem.status().ToString();
+    EXPECT_NE(mem.status().message().find("cuda:0"), std::string::npos) << mem.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace skipjoin

@@ -74,11 +74,16 @@ void Executor::Load(const protocol::ModelAssignment& a) {
   eo.model_path = a.model_path;
   eo.tp_rank = static_cast<int>(a.tp_rank);
   eo.tp_size = static_cast<int>(a.tp_size);
-  eo.device = "cpu";
+  // "cpu:N" is a CPU worker slot (all run on the one CPU backend); "cuda:N" a GPU.
+  const bool cuda = options_.device.rfind("cuda", 0) == 0;
+  eo.device = cuda ? options_.device : "cpu";
   eo.num_threads = options_.threads > 0 ? options_.threads : static_cast<int>(a.engine.cpu_threads);
   eo.block_size = static_cast<int32_t>(a.kv.block_size);
   eo.num_device_blocks = static_cast<int32_t>(a.kv.num_device_blocks);
   eo.num_host_blocks = static_cast<int32_t>(a.kv.num_host_blocks);
+  // The coordinator leaves a GPU's pool size to the worker: what remains of
+  // device_memory_fraction x the free device memory after weights and scratch.
+  if (cuda && eo.num_device_blocks == 0) eo.kv_memory_fraction = a.kv.device_memory_fraction;
   eo.max_step_tokens = std::max<int32_t>(static_cast<int32_t>(a.engine.max_batch_tokens), 16);
   eo.max_context = static_cast<int32_t>(a.engine.max_context);
 

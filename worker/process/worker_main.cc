@@ -11,20 +11,23 @@
 #include "common/logging.h"
 #include "monitoring/metrics_server.h"
 #include "monitoring/worker_metrics.h"
+#include "worker/engine.h"
 #include "worker/process/link.h"
 
 namespace skipjoin::worker {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: skipjoin worker --coordinator tcp://HOST:PORT --node NAME --device cpu:0\n"
+    "usage: skipjoin worker --coordinator tcp://HOST:PORT --node NAME --device cpu:0|cuda:N\n"
     "                       [--metrics-port P] [--threads N] [--heartbeat-ms MS]\n"
     "\n"
     "One worker process: registers with the coordinator's worker port, loads the\n"
     "model it is assigned, executes step plans and sends heartbeats. Normally\n"
-    "started by `skipjoin launch`. Exits 0 on Shutdown or SIGTERM, 1 on a fatal\n"
-    "error (model load failed, registration refused), 3 when the coordinator is\n"
-    "unreachable for --coordinator-timeout-ms.";
+    "started by `skipjoin launch`. A cuda:N device is opened at startup (the CUDA\n"
+    "backend module, driver and device must be there). Exits 0 on Shutdown or\n"
+    "SIGTERM, 1 on a fatal error (device unusable, model load failed,\n"
+    "registration refused), 3 when the coordinator is unreachable for\n"
+    "--coordinator-timeout-ms.";
 
 // The Link of this process, for the signal handler (set once before handlers
 // are installed; the handler only sets an atomic flag through it).
@@ -44,7 +47,7 @@ uint64_t AvailableMemoryBytes() {
   return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
 }
 
-// "cpu:0" -> (kCpu, 0). kInvalidArgument for anything else.
+// "cpu:0" -> (kCpu, 0), "cuda:1" -> (kCuda, 1). kInvalidArgument for anything else.
 Status ParseDevice(const std::string& text, protocol::DeviceKind* kind, uint32_t* index) {
   const auto colon = text.find(':');
   const std::string k = text.substr(0, colon);
@@ -52,9 +55,9 @@ Status ParseDevice(const std::string& text, protocol::DeviceKind* kind, uint32_t
   if (k == "cpu") {
     *kind = protocol::DeviceKind::kCpu;
   } else if (k == "cuda") {
-    return Unimplemented("--device " + text + ": this worker build runs CPU devices only");
+    *kind = protocol::DeviceKind::kCuda;
   } else {
-    return InvalidArgument("--device " + text + ": expected cpu:N");
+    return InvalidArgument("--device " + text + ": expected cpu:N or cuda:N");
   }
   if (i.empty() || i.find_first_not_of("0123456789") != std::string::npos || i.size() > 6) {
     return InvalidArgument("--device " + text + ": the index must be a number");
@@ -73,7 +76,7 @@ int WorkerMain(const std::vector<std::string>& args) {
   flags.String("coordinator", &coordinator,
                "the coordinator's worker endpoint, tcp://HOST:PORT (required)");
   flags.String("node", &node, "this node's name in the cluster config");
-  flags.String("device", &device, "the device this worker runs: cpu:N");
+  flags.String("device", &device, "the device this worker runs: cpu:N or cuda:N");
   flags.Int("metrics-port", &metrics_port, "serve Prometheus /metrics on this port; 0 is off");
   flags.String("metrics-host", &metrics_host, "address the metrics port binds");
   flags.Int("threads", &threads,
@@ -137,6 +140,23 @@ int WorkerMain(const std::vector<std::string>& args) {
     metrics_server = std::move(server).value();
     SJ_LOG(Info) << "metrics on http://" << metrics_host << ":" << metrics_server->port()
                  << "/metrics";
+  }
+
+  if (options.registration.device_kind == protocol::DeviceKind::kCuda) {
+    // Open the device now: a missing module, driver or GPU is a startup error
+    // naming the device and the CUDA reason, not a failure at model load. After
+    // the metrics server: civetweb once failed to start with cuBLAS loaded.
+    auto memory = ProbeDevice(device);
+    if (!memory.ok()) {
+      std::fprintf(stderr, "skipjoin worker: --device %s cannot be used: %s\n", device.c_str(),
+                   memory.status().ToString().c_str());
+      return kExitFatal;
+    }
+    SJ_LOG(Info) << device << ": " << (memory->free_bytes >> 20) << " MiB free of "
+                 << (memory->total_bytes >> 20) << " MiB";
+    options.registration.device_memory_bytes = static_cast<uint64_t>(memory->total_bytes);
+    options.registration.capabilities.dtypes = {"bf16", "q8_0", "q4_0", "q4_1"};
+    options.registration.capabilities.max_tp = 1;  // no NCCL communicator yet
   }
 
   Link link(std::move(options), &metrics);
