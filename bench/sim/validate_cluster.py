@@ -207,12 +207,19 @@ def main():
     pr = tuple(int(x) for x in args.prompt_range.split(","))
     orr = tuple(int(x) for x in args.output_range.split(","))
 
-    # 1. Calibration: a burst and a trickle, so steps of many shapes are seen.
+    # 1. Calibration: a trickle (requests mostly alone: small steps) then a
+    # burst (large batches), so steps of many shapes are seen and the fit's
+    # terms are told apart.
     cal = Cluster(args, os.path.join(args.out, "run-calibrate"))
     cal.start()
     try:
-        replay(cal.http_port, make_trace(args.calibration_requests, 2.0, pr, orr, args.seed + 100), args.seed + 100,
-               "calibrate")
+        n_trickle = args.calibration_requests // 4
+        trickle = make_trace(n_trickle, 0.2, pr, orr, args.seed + 100)
+        burst = make_trace(args.calibration_requests - n_trickle, 4.0, pr, orr, args.seed + 200)
+        t0 = trickle[-1]["arrival"] + 5 if trickle else 0
+        for r in burst:
+            r["arrival"] += t0
+        replay(cal.http_port, trickle + burst, args.seed + 100, "calibrate")
     finally:
         cal.stop()
     files = [f for f in os.listdir(args.cost_dir) if f.endswith(".json")] if os.path.isdir(args.cost_dir) else []

@@ -18,7 +18,9 @@ std::array<double, 4> Scaled(const StepFeatures& f) {
 
 CostCoefficients Gpu7bCostPrior() { return {0.012, 6e-5, 5e-5, 2.6e-7}; }
 
-CostCoefficients CpuSmolLmCostPrior() { return {0.01, 0.004, 0.0005, 2e-6}; }
+// Fitted by the coordinator from 557 steps of a real local-cpu cluster (one
+// worker, one thread; bench/sim/validate_cluster.py, docs/SCHEDULER.md).
+CostCoefficients CpuSmolLmCostPrior() { return {0.027, 0.0037, 0.002, 3.3e-5}; }
 
 StepCostModel::StepCostModel(const CostCoefficients& prior, const CostModelOptions& options)
     : options_(options) {

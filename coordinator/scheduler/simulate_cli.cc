@@ -22,7 +22,7 @@ preemption statistics.
 
 Model / hardware:
   --model NAME            gpu7b (default): 7B-class model on one A100-80GB
-                          cpu135m: SmolLM2-135M on CPU (provisional coefficients)
+                          cpu135m: SmolLM2-135M on one CPU thread (measured fit)
   --cost-model FILE.json  ground-truth coefficients {"a","b","c","d"} (seconds)
   --replicas N            replicas (default 1)
   --device-blocks N --host-blocks N --block-size N   KV pools per replica
@@ -88,9 +88,11 @@ Preset Gpu7b() {
   return p;
 }
 
-// cpu135m: SmolLM2-135M (30 layers, 3 KV heads x 64, f32 KV = 45 KiB/token)
-// on CPU. The coefficients are provisional until the engine's measured fit
-// lands. Quanta are scaled by the ~10x longer steps.
+// cpu135m: SmolLM2-135M-Instruct (Q4_1 weights, 30 layers, 3 KV heads x 64,
+// f32 KV = 45 KiB/token) on one CPU thread: the step cost model the
+// coordinator fitted from a real cluster's steps (CpuSmolLmCostPrior). Quanta
+// are scaled by the ~10x longer steps; the TBT target and SLO allow a full
+// 32-sequence decode step (~0.55 s).
 Preset Cpu135m() {
   Preset p;
   p.cost = CpuSmolLmCostPrior();
@@ -98,9 +100,9 @@ Preset Cpu135m() {
   p.kv_bytes_per_token = 46080;
   p.swap_bandwidth = 5e9;
   p.max_seqs = 32;
-  p.tbt_target = 0.5;
-  p.budget_context = 512;
-  p.slo = {10.0, 0.5};
+  p.tbt_target = 1.0;
+  p.budget_context = 256;
+  p.slo = {10.0, 1.0};
   p.mlfq = MlfqOptions{};
   p.mlfq.base_quantum_seconds *= 10;
   p.mlfq.starvation_seconds *= 10;
