@@ -275,7 +275,7 @@ def main():
     report = "\n".join(lines)
     print(report)
     result = {"measured": [{"ttft": r[0], "e2e": r[1]} for r in measured], "simulated": sim,
-              "cost_model": cost, "sim_command": sim_cmd, "args": {k: v for k, v in vars(args).items()},
+              "cost_model": cost, "sim_command": sim_cmd, "args": vars(args),
               "within_tolerance": ok}
     with open(os.path.join(args.out, "validate.json"), "w") as f:
         json.dump(result, f, indent=1, default=str)

@@ -276,10 +276,12 @@ Status Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome, std:
       RemoveJob(job);
       continue;
     }
-    MlfqPolicy::Charge charge = policy_.ChargeService(job->level, job->quantum_used, measured);
+    MlfqPolicy::Charge charge;
     if (options_.policy == PolicyKind::kSrptOracle) {
       charge.level = OracleLevel(*job);
       charge.demoted = charge.level != job->level;
+    } else {
+      charge = policy_.ChargeService(job->level, job->quantum_used, measured);
     }
     if (charge.demoted) {
       r->levels[job->level].Remove(job);

@@ -302,10 +302,9 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
   for (const protocol::SequenceOutput& o : result.sequences) outputs[o.seq_id] = &o;
   scheduler::StepOutcome outcome;
   outcome.measured_seconds = now - run.sent_at;
-  // The cost model is fitted on the round trip (plan sent to result received):
-  // that is the step time requests see, transport and swaps included.
-  outcome.compute_seconds = 0;
-  (void)result.timings.compute_seconds;
+  // compute_seconds stays 0: the cost model is fitted on the round trip (plan
+  // sent to result received), the step time requests see, transport and swaps
+  // included.
   outcome.sampled_token_ids.reserve(run.plan.sequences.size());
   for (const scheduler::StepSequence& s : run.plan.sequences) {
     auto it = outputs.find(s.request_id);
