@@ -26,8 +26,9 @@ namespace skipjoin::kernels::cpu {
 namespace {
 
 constexpr int64_t kSmallM = 8;   // activation rows sharing one decoded block in registers
-constexpr int64_t kFusedM = 64;  // up to this many rows decode blocks per group of kSmallM;
+constexpr int64_t kFusedM = 32;  // up to this many rows decode blocks per group of kSmallM;
                                  // beyond, decoding weight tiles once and a GEMM win
+                                 // (~25% at 40-56 rows, docs/BENCHMARKS.md)
 
 inline float HalfToFloat(uint16_t h) {
 #ifdef SJ_QUANT_AVX2
