@@ -7,7 +7,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <deque>
@@ -259,13 +262,20 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Detects a client that goes away while its request is queued or running:
-  // the socket turns readable with nothing to read (EOF) or errors.
+  // the socket turns readable and a peek reads end-of-stream, or it errors.
+  // Readiness alone is not proof: the reactor can report an edge from bytes
+  // the request read already consumed, and taking that for a hang-up dropped
+  // live requests without a response. Anything but end-of-stream or an error
+  // (no bytes yet, or bytes a client sent ahead) keeps watching; the pending
+  // wait is also what keeps this session alive while it generates.
   void WatchDisconnect() {
     stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
       if (!self->gen_ || self->gen_->done() || self->closed_) return;
-      beast::error_code aec;
-      const size_t available = self->stream_.socket().available(aec);
-      if (ec || aec || available == 0) self->Abort();
+      if (ec) return self->Abort();
+      char byte;
+      const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return self->Abort();
+      self->WatchDisconnect();
     });
   }
 
