@@ -137,7 +137,7 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& r)
                                         "Requests preempted, by mode (swap or recompute).")),
       step_cost_family_(GaugeFamily(
           r, "skipjoin_step_cost_coefficient",
-          "Fitted step cost model t = a + b*tokens + c*sequences + d*context, seconds per unit of term.")),
+          "Fitted step cost model t = a + b*tokens + c*sequences + d*context + e*prefill_pairs, seconds per unit of term.")),
       step_cost_observations_(GaugeFamily(r, "skipjoin_step_cost_observations",
                                           "Measured steps behind the fitted step cost model.")
                                   .Add({})),

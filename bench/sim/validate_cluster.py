@@ -12,7 +12,9 @@
 3. predict: `skipjoin simulate --trace` with the saved cost model as ground
    truth and the cluster's pools and scheduler settings.
 4. compare mean TTFT and mean E2E; exit status 1 when either is off by more
-   than --tolerance.
+   than --tolerance. Both runs trace their steps (scheduler.step_trace, in
+   run-*/steps.jsonl); the report adds the cost model's error by step shape
+   over the measured run (bench/sim/fit_steps.py does the same for any trace).
 
 Only the Python standard library is used. Example (from the repository root,
 after scripts/build.sh and scripts/fetch_model.sh):
@@ -34,6 +36,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fit_steps  # noqa: E402  (same folder)
 
 
 def free_port():
@@ -61,11 +65,15 @@ class Cluster:
             f"scheduler.mlfq.levels={s['levels']}", f"scheduler.mlfq.quantum_base_ms={s['q0'] * 1000}",
             f"scheduler.mlfq.quantum_ratio={s['ratio']}", f"scheduler.mlfq.starvation_ms={s['starvation'] * 1000}",
             f"scheduler.cost_model_dir={args.cost_dir}", f"kv.num_device_blocks={s['device_blocks']}",
+            f"scheduler.step_trace={os.path.join(run_dir, 'steps.jsonl')}",
         ]
         self.proc = None
 
     def start(self):
         os.makedirs(self.run_dir, exist_ok=True)
+        trace = os.path.join(self.run_dir, "steps.jsonl")
+        if os.path.exists(trace):
+            os.remove(trace)
         cmd = [self.args.bin, "launch", self.args.config, "--run-dir", self.run_dir]
         for kv in self.sets:
             cmd += ["--set", kv]
@@ -188,7 +196,7 @@ def main():
     ap.add_argument("--replicas", type=int, default=1)
     ap.add_argument("--policy", default="mlfq", choices=["mlfq", "fcfs"])
     ap.add_argument("--num-requests", type=int, default=60)
-    ap.add_argument("--rate", type=float, default=0.5, help="arrivals per second")
+    ap.add_argument("--rate", type=float, default=0.3, help="arrivals per second")
     ap.add_argument("--prompt-range", default="16,256", help="uniform prompt length range, tokens")
     ap.add_argument("--output-range", default="8,96", help="uniform output length range, tokens")
     ap.add_argument("--calibration-requests", type=int, default=48)
@@ -207,19 +215,26 @@ def main():
     pr = tuple(int(x) for x in args.prompt_range.split(","))
     orr = tuple(int(x) for x in args.output_range.split(","))
 
-    # 1. Calibration: a trickle (requests mostly alone: small steps) then a
-    # burst (large batches), so steps of many shapes are seen and the fit's
-    # terms are told apart.
+    # 1. Calibration: a trickle (requests mostly alone: small steps), a few
+    # long prompts alone (one sequence with a long context: tells the
+    # per-context-token term from the per-sequence one, which batches of
+    # similar requests cannot), then a burst (large batches), so steps of many
+    # shapes are seen and the fit's terms are told apart.
     cal = Cluster(args, os.path.join(args.out, "run-calibrate"))
     cal.start()
     try:
+        n_long = args.calibration_requests // 8
         n_trickle = args.calibration_requests // 4
         trickle = make_trace(n_trickle, 0.2, pr, orr, args.seed + 100)
-        burst = make_trace(args.calibration_requests - n_trickle, 4.0, pr, orr, args.seed + 200)
+        long = make_trace(n_long, 0.1, (1024, 1536), (48, 64), args.seed + 300)
+        burst = make_trace(args.calibration_requests - n_trickle - n_long, 4.0, pr, orr, args.seed + 200)
         t0 = trickle[-1]["arrival"] + 5 if trickle else 0
+        for r in long:
+            r["arrival"] += t0
+        t0 = long[-1]["arrival"] + 10 if long else t0
         for r in burst:
             r["arrival"] += t0
-        replay(cal.http_port, trickle + burst, args.seed + 100, "calibrate")
+        replay(cal.http_port, trickle + long + burst, args.seed + 100, "calibrate")
     finally:
         cal.stop()
     files = [f for f in os.listdir(args.cost_dir) if f.endswith(".json")] if os.path.isdir(args.cost_dir) else []
@@ -229,7 +244,8 @@ def main():
     with open(cost_file) as f:
         cost = json.load(f)
     print(f"fitted step cost model ({cost['observations']} steps, {files[0]}): a={cost['a']:.4g} s, "
-          f"b={cost['b']:.4g} s/token, c={cost['c']:.4g} s/seq, d={cost['d']:.4g} s/context token")
+          f"b={cost['b']:.4g} s/token, c={cost['c']:.4g} s/seq, d={cost['d']:.4g} s/context token, "
+          f"e={cost.get('e', 0):.4g} s/prefill pair")
     shutil.copy(cost_file, os.path.join(args.out, "cost_model.json"))
 
     # 2. Measurement on the real cluster.
@@ -272,6 +288,12 @@ def main():
         if name.startswith("mean") and not abs(err) <= args.tolerance:
             ok = False
         lines.append(f"| {name} | {m:.3f} | {p:.3f} | {err * 100:+.1f}% |")
+    # Where the simulator's ground truth (the saved fit) errs, by step shape,
+    # against the steps the coordinator traced during the measured run.
+    steps = fit_steps.load([os.path.join(args.out, "run-measure", "steps.jsonl")])
+    coef = [cost["a"], cost["b"], cost["c"], cost["d"], cost.get("e", 0.0)]
+    lines += ["", "Step times of the measured run against the simulator's cost model:", "",
+              fit_steps.report(steps, {"cost model": lambda r: fit_steps.predict(coef, r)})]
     report = "\n".join(lines)
     print(report)
     result = {"measured": [{"ttft": r[0], "e2e": r[1]} for r in measured], "simulated": sim,

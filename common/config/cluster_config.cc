@@ -231,6 +231,7 @@ class Parser {
     SJ_RETURN_IF_ERROR(r.Optional("tbt_target_ms", &s.tbt_target_ms));
     SJ_RETURN_IF_ERROR(Positive(r, "tbt_target_ms", s.tbt_target_ms));
     SJ_RETURN_IF_ERROR(r.Optional("cost_model_dir", &s.cost_model_dir));
+    SJ_RETURN_IF_ERROR(r.Optional("step_trace", &s.step_trace));
     MapReader mr(source_, r.Get("mlfq"), "scheduler.mlfq");
     SJ_RETURN_IF_ERROR(mr.status());
     SJ_RETURN_IF_ERROR(mr.Optional("levels", &s.mlfq.levels));

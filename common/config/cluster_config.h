@@ -100,6 +100,10 @@ struct SchedulerConfig {
   // default, ${SKIPJOIN_CACHE:-$HOME/.cache/skipjoin}/cost_models; "none" = do
   // not load or save it).
   std::string cost_model_dir;
+  // When set, the coordinator appends one JSON line per finished step to this
+  // file (its shape, measured times, the model's prediction): the data behind
+  // cost-model fits and simulator validation. "" = off.
+  std::string step_trace;
   MlfqConfig mlfq;
   SwapConfig swap;
 };

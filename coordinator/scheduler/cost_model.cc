@@ -9,67 +9,81 @@ namespace skipjoin::scheduler {
 namespace {
 // Feature scales keep the covariance well conditioned: every scaled feature is
 // O(1) for realistic steps.
-constexpr std::array<double, 4> kScale = {1.0, 1e3, 1e2, 1e5};
+constexpr int kN = 5;
+constexpr std::array<double, kN> kScale = {1.0, 1e3, 1e2, 1e5, 1e6};
 
-std::array<double, 4> Scaled(const StepFeatures& f) {
-  return {1.0, f.tokens / kScale[1], f.sequences / kScale[2], f.context / kScale[3]};
+std::array<double, kN> Scaled(const StepFeatures& f) {
+  return {1.0, f.tokens / kScale[1], f.sequences / kScale[2], f.context / kScale[3], f.prefill_pairs / kScale[4]};
 }
 }  // namespace
 
-CostCoefficients Gpu7bCostPrior() { return {0.012, 6e-5, 5e-5, 2.6e-7}; }
+// e: 32 layers x 32 heads x 128 x 4 flops per pair at ~300 Tflop/s.
+CostCoefficients Gpu7bCostPrior() { return {0.012, 6e-5, 5e-5, 2.6e-7, 1.8e-9}; }
 
-// Fitted by the coordinator from 557 steps of a real local-cpu cluster (one
-// worker, one thread; bench/sim/validate_cluster.py, docs/SCHEDULER.md).
-CostCoefficients CpuSmolLmCostPrior() { return {0.027, 0.0037, 0.002, 3.3e-5}; }
+// Fitted by the coordinator from 653 steps of a real local-cpu cluster (one
+// worker, one thread; the calibration of bench/sim/validate_cluster.py,
+// docs/SCHEDULER.md).
+CostCoefficients CpuSmolLmCostPrior() { return {0.0199, 0.00227, 0.0064, 1.4e-6, 6.6e-6}; }
 
 StepCostModel::StepCostModel(const CostCoefficients& prior, const CostModelOptions& options)
     : options_(options) {
-  theta_ = {prior.a * kScale[0], prior.b * kScale[1], prior.c * kScale[2], prior.d * kScale[3]};
+  theta_ = {prior.a * kScale[0], prior.b * kScale[1], prior.c * kScale[2], prior.d * kScale[3],
+            prior.e * kScale[4]};
   p_.fill(0.0);
-  for (int i = 0; i < 4; ++i) p_[i * 4 + i] = options_.prior_variance;
+  for (int i = 0; i < kN; ++i) p_[i * kN + i] = options_.prior_variance;
   SyncCoefficients();
 }
 
 void StepCostModel::SyncCoefficients() {
-  coeff_ = {theta_[0] / kScale[0], theta_[1] / kScale[1], theta_[2] / kScale[2], theta_[3] / kScale[3]};
+  coeff_ = {theta_[0] / kScale[0], theta_[1] / kScale[1], theta_[2] / kScale[2], theta_[3] / kScale[3],
+            theta_[4] / kScale[4]};
 }
 
 double StepCostModel::Predict(const StepFeatures& f) const {
-  double t = coeff_.a + coeff_.b * f.tokens + coeff_.c * f.sequences + coeff_.d * f.context;
+  double t = coeff_.a + coeff_.b * f.tokens + coeff_.c * f.sequences + coeff_.d * f.context +
+             coeff_.e * f.prefill_pairs;
   return std::max(t, 1e-6);
 }
 
 double StepCostModel::PredictPrefill(int32_t tokens) const {
-  return Predict({static_cast<double>(tokens), 1.0, static_cast<double>(tokens)});
+  StepFeatures f;
+  AddSequence(&f, 0, tokens);
+  return Predict(f);
 }
 
 void StepCostModel::Observe(const StepFeatures& f, double measured_seconds) {
   if (!(measured_seconds >= 0.0) || !std::isfinite(measured_seconds)) return;
-  const std::array<double, 4> x = Scaled(f);
+  // Relative least squares: each sample is weighted by 1/measured, so a 25 ms
+  // decode step counts as much as a 1 s prefill step. Step-time noise grows
+  // with the step, and with equal weights the few long steps decided the fit
+  // and pushed small decode steps 40% off (docs/SCHEDULER.md).
+  const double w = 1.0 / std::max(measured_seconds, 1e-4);
+  std::array<double, kN> x = Scaled(f);
+  for (double& v : x) v *= w;
   const double lambda = options_.forgetting_factor;
-  std::array<double, 4> px{};
-  for (int i = 0; i < 4; ++i) {
+  std::array<double, kN> px{};
+  for (int i = 0; i < kN; ++i) {
     double s = 0;
-    for (int j = 0; j < 4; ++j) s += p_[i * 4 + j] * x[j];
+    for (int j = 0; j < kN; ++j) s += p_[i * kN + j] * x[j];
     px[i] = s;
   }
   double denom = lambda;
-  for (int i = 0; i < 4; ++i) denom += x[i] * px[i];
-  double err = measured_seconds;
-  for (int i = 0; i < 4; ++i) err -= theta_[i] * x[i];
-  for (int i = 0; i < 4; ++i) theta_[i] += px[i] / denom * err;
-  for (int i = 0; i < 4; ++i) {
-    for (int j = 0; j < 4; ++j) p_[i * 4 + j] = (p_[i * 4 + j] - px[i] * px[j] / denom) / lambda;
+  for (int i = 0; i < kN; ++i) denom += x[i] * px[i];
+  double err = measured_seconds * w;
+  for (int i = 0; i < kN; ++i) err -= theta_[i] * x[i];
+  for (int i = 0; i < kN; ++i) theta_[i] += px[i] / denom * err;
+  for (int i = 0; i < kN; ++i) {
+    for (int j = 0; j < kN; ++j) p_[i * kN + j] = (p_[i * kN + j] - px[i] * px[j] / denom) / lambda;
   }
   // With forgetting, directions the data never excites (e.g. tokens == sequences
   // in decode-only traffic) would grow without bound; cap them at the prior.
-  for (int i = 0; i < 4; ++i) {
-    double& v = p_[i * 4 + i];
+  for (int i = 0; i < kN; ++i) {
+    double& v = p_[i * kN + i];
     if (v > options_.prior_variance) {
       const double s = std::sqrt(options_.prior_variance / v);
-      for (int j = 0; j < 4; ++j) {
-        p_[i * 4 + j] *= s;
-        p_[j * 4 + i] *= s;
+      for (int j = 0; j < kN; ++j) {
+        p_[i * kN + j] *= s;
+        p_[j * kN + i] *= s;
       }
     }
   }
@@ -80,12 +94,21 @@ void StepCostModel::Observe(const StepFeatures& f, double measured_seconds) {
 int32_t StepCostModel::TokenBudgetFor(double target_seconds, int32_t sequences, double mean_context,
                                       int32_t align) const {
   align = std::max(align, 1);
-  const double rest = target_seconds - coeff_.a - coeff_.c * sequences -
-                      coeff_.d * sequences * mean_context;
-  double budget = coeff_.b > 0 ? rest / coeff_.b : 16384.0;
-  budget = std::clamp(budget, static_cast<double>(align), 16384.0);
-  int32_t b = static_cast<int32_t>(budget);
-  return std::max(align, b / align * align);
+  // A full step: `budget` tokens over `sequences` sequences of mean context
+  // `mean_context`, where all but one sequence decode and the last feeds the
+  // rest of the budget as a fresh chunk, whose own attention pairs count
+  // (with e > 0 the step time is quadratic in the chunk, hence the scan).
+  int32_t best = align;
+  for (int32_t budget = align; budget <= 16384; budget += align) {
+    StepFeatures f;
+    f.tokens = budget;
+    f.sequences = sequences;
+    f.context = static_cast<double>(sequences) * mean_context;
+    f.prefill_pairs = PrefillPairs(0, std::max(0, budget - std::max(0, sequences - 1)));
+    if (Predict(f) > target_seconds) break;
+    best = budget;
+  }
+  return best;
 }
 
 std::string StepCostModel::ToJson() const {
@@ -94,6 +117,7 @@ std::string StepCostModel::ToJson() const {
   j["b"] = coeff_.b;
   j["c"] = coeff_.c;
   j["d"] = coeff_.d;
+  j["e"] = coeff_.e;
   j["observations"] = observations_;
   j["forgetting_factor"] = options_.forgetting_factor;
   j["prior_variance"] = options_.prior_variance;
@@ -101,7 +125,7 @@ std::string StepCostModel::ToJson() const {
   return j.dump();
 }
 
-Result<StepCostModel> StepCostModel::FromJson(std::string_view text) {
+Result<StepCostModel> StepCostModel::FromJson(std::string_view text, double e_prior) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return InvalidArgument("cost model: not a JSON object");
   CostCoefficients c;
@@ -114,7 +138,10 @@ Result<StepCostModel> StepCostModel::FromJson(std::string_view text) {
   c.b = j["b"].get<double>();
   c.c = j["c"].get<double>();
   c.d = j["d"].get<double>();
-  for (double v : {c.a, c.b, c.c, c.d}) {
+  const bool has_e = j.contains("e");
+  if (has_e && !j["e"].is_number()) return InvalidArgument("cost model: field 'e' must be a number");
+  c.e = has_e ? j["e"].get<double>() : e_prior;
+  for (double v : {c.a, c.b, c.c, c.d, c.e}) {
     if (!std::isfinite(v) || std::abs(v) > 1e6) return InvalidArgument("cost model: a coefficient is not a finite number of seconds");
   }
   CostModelOptions o;
@@ -135,13 +162,18 @@ Result<StepCostModel> StepCostModel::FromJson(std::string_view text) {
     m.observations_ = j["observations"].get<int64_t>();
   }
   if (j.contains("covariance")) {
-    if (!j["covariance"].is_array() || j["covariance"].size() != 16) {
-      return InvalidArgument("cost model: covariance must be a list of 16 numbers");
+    // 25 numbers, or 16 from a file written before the e term: those cover
+    // a..d and e keeps its prior variance.
+    const size_t want = has_e ? kN * kN : 16;
+    if (!j["covariance"].is_array() || j["covariance"].size() != want) {
+      return InvalidArgument("cost model: covariance must be a list of " + std::to_string(want) + " numbers");
     }
-    for (int i = 0; i < 16; ++i) {
+    const int n = has_e ? kN : 4;
+    for (int i = 0; i < n * n; ++i) {
       if (!j["covariance"][i].is_number()) return InvalidArgument("cost model: covariance must be numbers");
-      m.p_[i] = j["covariance"][i].get<double>();
-      if (!std::isfinite(m.p_[i])) return InvalidArgument("cost model: covariance must be finite");
+      const double v = j["covariance"][i].get<double>();
+      if (!std::isfinite(v)) return InvalidArgument("cost model: covariance must be finite");
+      m.p_[(i / n) * kN + i % n] = v;
     }
   }
   return m;

@@ -41,7 +41,7 @@ struct SchedulerOptions {
 
   // Step cost model: prior coefficients and whether to refine them from every
   // measured step.
-  CostCoefficients cost_prior{0.012, 6e-5, 5e-5, 2.6e-7};
+  CostCoefficients cost_prior{0.012, 6e-5, 5e-5, 2.6e-7, 1.8e-9};
   CostModelOptions cost_model;
   bool fit_cost_model_online = true;
 

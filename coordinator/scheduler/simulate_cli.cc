@@ -92,7 +92,7 @@ Preset Gpu7b() {
 // f32 KV = 45 KiB/token) on one CPU thread: the step cost model the
 // coordinator fitted from a real cluster's steps (CpuSmolLmCostPrior). Quanta
 // are scaled by the ~10x longer steps; the TBT target and SLO allow a full
-// 32-sequence decode step (~0.55 s).
+// 32-sequence decode step (~0.3 s) with a prefill chunk.
 Preset Cpu135m() {
   Preset p;
   p.cost = CpuSmolLmCostPrior();
@@ -169,7 +169,7 @@ Status ReadCostFile(const std::string& path, CostCoefficients* out) {
   if (!in) return NotFound("cost model " + path + ": cannot open");
   std::stringstream ss;
   ss << in.rdbuf();
-  SJ_ASSIGN_OR_RETURN(StepCostModel m, StepCostModel::FromJson(ss.str()));
+  SJ_ASSIGN_OR_RETURN(StepCostModel m, StepCostModel::FromJson(ss.str(), out->e));
   *out = m.coefficients();
   return Status::Ok();
 }

@@ -199,11 +199,7 @@ Result<SimulationResult> RunSimulation(const SimulatorOptions& options, const st
       SimReplica& r = replicas[ri];
       if (r.busy || !sched.BuildNextStep(ri, &r.plan)) continue;
       StepFeatures f;
-      for (const StepSequence& s : r.plan.sequences) {
-        f.tokens += s.num_tokens;
-        f.sequences += 1;
-        f.context += s.start_position + s.num_tokens;
-      }
+      for (const StepSequence& s : r.plan.sequences) AddSequence(&f, s.start_position, s.num_tokens);
       step_tokens += f.tokens;
       step_seqs += f.sequences;
       double compute = f.sequences > 0 ? truth.Predict(f) : 0.0;
@@ -280,8 +276,8 @@ double SoloSeconds(const CostCoefficients& c, int32_t prompt_len, int32_t output
   double context = 0;
   for (int32_t left = prompt_len; left > 0;) {
     const int32_t chunk = std::min(left, budget);
+    t += c.a + c.b * chunk + c.c + c.d * (context + chunk) + c.e * PrefillPairs(context, chunk);
     context += chunk;
-    t += c.a + c.b * chunk + c.c + c.d * context;
     left -= chunk;
   }
   for (int32_t i = 1; i < output_len; ++i) {
@@ -329,7 +325,8 @@ std::string SimulationResultToJson(const SimulationResult& r) {
   j["demotions"] = s.demotions;
   j["starvation_promotions"] = s.starvation_promotions;
   j["admitted_per_level"] = s.admitted_per_level;
-  j["fitted_cost"] = {{"a", r.fitted_cost.a}, {"b", r.fitted_cost.b}, {"c", r.fitted_cost.c}, {"d", r.fitted_cost.d}};
+  j["fitted_cost"] = {{"a", r.fitted_cost.a}, {"b", r.fitted_cost.b}, {"c", r.fitted_cost.c}, {"d", r.fitted_cost.d},
+                      {"e", r.fitted_cost.e}};
   j["wall_seconds"] = r.wall_seconds;
   return j.dump(2);
 }

@@ -23,7 +23,7 @@ struct SloOptions {
 
 struct SimulatorOptions {
   SchedulerOptions scheduler;
-  CostCoefficients true_cost{0.012, 6e-5, 5e-5, 2.6e-7};  // ground truth, seconds
+  CostCoefficients true_cost{0.012, 6e-5, 5e-5, 2.6e-7, 1.8e-9};  // ground truth, seconds
   double cost_noise_cv = 0.0;  // multiplicative noise on each step's compute time
   int32_t num_replicas = 1;
   KvPoolSpec pool{7000, 8000, 16};

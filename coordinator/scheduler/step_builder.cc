@@ -262,9 +262,7 @@ void Scheduler::CommitAndEmit(Replica* r, int64_t step, StepPlan* plan) {
     plan->sequences.push_back(s);
     r->inflight_jobs.push_back(j);
     r->inflight_tokens.push_back(t);
-    features.tokens += t;
-    features.sequences += 1;
-    features.context += j->num_computed + t;
+    AddSequence(&features, j->num_computed, t);
   }
   stats_.preemptions_slot += std::max<int64_t>(0, r->last_batch_survivors - continuing);
   r->inflight_features = features;

@@ -1,9 +1,14 @@
 #include "coordinator/server/core.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <optional>
 #include <unordered_map>
+
+#include <nlohmann/json.hpp>
 
 #include "common/logging.h"
 #include "coordinator/scheduler/clock.h"
@@ -54,7 +59,13 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
         hub_(options_.config, options_.geometry, std::move(channel), this),
         runs_(options_.config.replicas.size()) {
     LoadCostModel();
+    OpenStepTrace();
   }
+  ~Impl() {
+    if (step_trace_ != nullptr) std::fclose(step_trace_);
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   void Run();
   void Submit(std::vector<SubmitItem> items, std::shared_ptr<EventSink> sink);
@@ -85,6 +96,7 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
     bool in_flight = false;
     uint64_t wire_step = 0;  // never reset, so plans stay strictly increasing per replica
     double sent_at = 0;
+    double last_result_at = -1;  // < 0: no step finished yet
     scheduler::KvPoolSpec pool;
     scheduler::StepPlan plan;               // the step in flight
     std::vector<uint64_t> finished_seq_ids;  // for the next plan
@@ -102,6 +114,9 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   void LoadCostModel();
   void MaybeSaveCostModel(double now, bool force);
   void ScheduleSteps();
+  // scheduler.step_trace: one JSON line per finished step.
+  void OpenStepTrace();
+  void TraceStep(int replica, const protocol::StepResult& result, double measured, double predicted);
   void FailStep(int replica, const Status& status);
   void HandleLoss(const scheduler::ReplicaLoss& loss, const std::string& reason);
   int RunIndexOf(scheduler::ReplicaId sched_id) const {
@@ -124,17 +139,65 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   std::optional<CostModelStore> cost_store_;
   int64_t saved_observations_ = 0;
   double last_cost_save_ = 0;
+  std::FILE* step_trace_ = nullptr;
 };
+
+void CoordinatorCore::Impl::OpenStepTrace() {
+  const std::string& path = options_.config.scheduler.step_trace;
+  if (path.empty()) return;
+  step_trace_ = std::fopen(path.c_str(), "a");
+  if (step_trace_ == nullptr) {
+    SJ_LOG(Error) << "scheduler.step_trace: cannot open '" << path << "' for appending: " << std::strerror(errno)
+                  << "; steps are not traced";
+  }
+}
+
+void CoordinatorCore::Impl::TraceStep(int replica, const protocol::StepResult& result, double measured,
+                                      double predicted) {
+  const ReplicaRun& run = runs_[replica];
+  int64_t prefill_tokens = 0, decode_sequences = 0, context = 0;
+  double prefill_pairs = 0;
+  for (const scheduler::StepSequence& s : run.plan.sequences) {
+    context += s.start_position + s.num_tokens;
+    prefill_pairs += scheduler::PrefillPairs(s.start_position, s.num_tokens);
+    if (s.num_tokens == 1 && s.samples && s.start_position > 0) {
+      ++decode_sequences;
+    } else {
+      prefill_tokens += s.num_tokens;
+    }
+  }
+  const double gap = run.last_result_at < 0 ? -1.0 : run.sent_at - run.last_result_at;
+  nlohmann::json line = {{"t", run.sent_at},
+                         {"replica", options_.config.replicas[replica].name},
+                         {"step", result.step_id},
+                         {"tokens", run.plan.num_tokens()},
+                         {"sequences", run.plan.sequences.size()},
+                         {"prefill_tokens", prefill_tokens},
+                         {"decode_sequences", decode_sequences},
+                         {"context", context},
+                         {"prefill_pairs", prefill_pairs},
+                         {"swap_out", run.plan.swap_out.size()},
+                         {"swap_in", run.plan.swap_in.size()},
+                         {"seconds", measured},
+                         {"worker_total", result.timings.total_seconds},
+                         {"worker_compute", result.timings.compute_seconds},
+                         {"worker_swap", result.timings.swap_seconds},
+                         {"gap", gap},
+                         {"predicted", predicted}};
+  const std::string text = line.dump() + "\n";
+  std::fwrite(text.data(), 1, text.size(), step_trace_);
+  std::fflush(step_trace_);
+}
 
 void CoordinatorCore::Impl::LoadCostModel() {
   if (options_.config.scheduler.cost_model_dir == "none") return;
-  cost_store_.emplace(CostModelStore::PathFor(options_.config));
+  cost_store_.emplace(CostModelStore::PathFor(options_.config), CostPriorFor(options_.config).e);
   auto model = cost_store_->Load();
   if (model.ok()) {
     const scheduler::CostCoefficients& c = model->coefficients();
     SJ_LOG(Info) << "step cost model from " << cost_store_->path() << " (" << model->num_observations()
                  << " steps): a=" << c.a << " s, b=" << c.b << " s/token, c=" << c.c << " s/seq, d=" << c.d
-                 << " s/context token";
+                 << " s/context token, e=" << c.e << " s/prefill pair";
     saved_observations_ = model->num_observations();
     scheduler_.ReplaceCostModel(*std::move(model));
   } else if (model.status().code() == StatusCode::kNotFound) {
@@ -324,6 +387,12 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
     outcome.sampled_token_ids.push_back(s.samples ? token : scheduler::kNoToken);
   }
   run.in_flight = false;
+  double predicted = 0;
+  if (step_trace_ != nullptr) {
+    scheduler::StepFeatures f;
+    for (const scheduler::StepSequence& s : run.plan.sequences) scheduler::AddSequence(&f, s.start_position, s.num_tokens);
+    predicted = scheduler_.cost_model().Predict(f);
+  }
   std::vector<scheduler::SchedulerEvent> events;
   Status st = scheduler_.OnStepDone(run.sched_id, outcome, &events);
   if (!st.ok()) {
@@ -332,6 +401,8 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
   }
   metrics_->Step(options_.config.replicas[replica].name, outcome.measured_seconds, run.plan.num_tokens(),
                  static_cast<int64_t>(run.plan.sequences.size()));
+  if (step_trace_ != nullptr) TraceStep(replica, result, outcome.measured_seconds, predicted);
+  run.last_result_at = now;
   int64_t generated = 0;
   for (const scheduler::SchedulerEvent& ev : events) {
     auto it = entries_.find(ev.request_id);
@@ -499,7 +570,7 @@ void CoordinatorCore::Impl::ReportGauges() {
   metrics_->Workers(workers);
   const scheduler::StepCostModel& cm = scheduler_.cost_model();
   const scheduler::CostCoefficients& c = cm.coefficients();
-  metrics_->StepCostModel(c.a, c.b, c.c, c.d, cm.num_observations());
+  metrics_->StepCostModel(c.a, c.b, c.c, c.d, c.e, cm.num_observations());
 }
 
 void CoordinatorCore::Impl::Run() {

@@ -65,7 +65,7 @@ Result<scheduler::StepCostModel> CostModelStore::Load() const {
   std::ostringstream text;
   text << in.rdbuf();
   if (text.str().size() > (1u << 20)) return InvalidArgument(path_ + ": larger than 1 MiB, not a cost model");
-  auto model = scheduler::StepCostModel::FromJson(text.str());
+  auto model = scheduler::StepCostModel::FromJson(text.str(), e_prior_);
   if (!model.ok()) return InvalidArgument(path_ + ": " + model.status().message());
   return model;
 }

@@ -26,7 +26,8 @@ scheduler::CostCoefficients CostPriorFor(const config::ClusterConfig& config);
 class CostModelStore {
  public:
   // `path` is the file; see PathFor.
-  explicit CostModelStore(std::string path) : path_(std::move(path)) {}
+  // `e_prior`: the e term for files saved before it existed (CostPriorFor).
+  explicit CostModelStore(std::string path, double e_prior = 0.0) : path_(std::move(path)), e_prior_(e_prior) {}
   // <dir>/<CostModelKey>.json; dir "" = config::DefaultCostModelDir().
   static std::string PathFor(const config::ClusterConfig& config);
 
@@ -39,6 +40,7 @@ class CostModelStore {
 
  private:
   std::string path_;
+  double e_prior_ = 0.0;
 };
 
 }  // namespace skipjoin::server

@@ -61,7 +61,7 @@ class CoordinatorMetrics {
   virtual void Preemptions(const std::string& replica, int64_t by_swap, int64_t by_recompute) {}
   virtual void ReplicaAlive(const std::string& replica, bool alive) {}
   // The scheduler's step cost model t = a + b*tokens + c*sequences + d*context.
-  virtual void StepCostModel(double a, double b, double c, double d, int64_t observations) {}
+  virtual void StepCostModel(double a, double b, double c, double d, double e, int64_t observations) {}
   // Every worker the hub knows of now; one that disappears from the list is down.
   virtual void Workers(const std::vector<WorkerLiveness>& workers) {}
   // The text served on GET /metrics (Prometheus exposition format).

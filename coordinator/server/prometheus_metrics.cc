@@ -98,11 +98,12 @@ void PrometheusMetrics::Step(const std::string& replica, double seconds, int64_t
   m_->StepSequences(replica).Observe(static_cast<double>(sequences));
 }
 
-void PrometheusMetrics::StepCostModel(double a, double b, double c, double d, int64_t observations) {
+void PrometheusMetrics::StepCostModel(double a, double b, double c, double d, double e, int64_t observations) {
   m_->StepCostCoefficient("a").Set(a);
   m_->StepCostCoefficient("b").Set(b);
   m_->StepCostCoefficient("c").Set(c);
   m_->StepCostCoefficient("d").Set(d);
+  m_->StepCostCoefficient("e").Set(e);
   m_->step_cost_observations().Set(static_cast<double>(observations));
 }
 

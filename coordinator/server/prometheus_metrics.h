@@ -56,7 +56,7 @@ class PrometheusMetrics final : public CoordinatorMetrics {
   void Swaps(const std::string& replica, int64_t blocks_out, int64_t blocks_in,
              int64_t bytes_per_block) override;
   void Preemptions(const std::string& replica, int64_t by_swap, int64_t by_recompute) override;
-  void StepCostModel(double a, double b, double c, double d, int64_t observations) override;
+  void StepCostModel(double a, double b, double c, double d, double e, int64_t observations) override;
   void ReplicaAlive(const std::string& replica, bool alive) override;
   void Workers(const std::vector<WorkerLiveness>& workers) override;
   std::string Exposition() override;

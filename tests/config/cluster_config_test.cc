@@ -79,6 +79,7 @@ TEST(ClusterConfigTest, DefaultsApply) {
   EXPECT_EQ(c->coordinator.node, "n0");
   EXPECT_EQ(c->model.name, "tiny");
   EXPECT_EQ(c->scheduler.policy, SchedulerPolicy::kMlfq);
+  EXPECT_EQ(c->scheduler.step_trace, "");  // off
   EXPECT_EQ(c->kv.block_size, 16u);
   EXPECT_DOUBLE_EQ(c->kv.device_memory_fraction, 0.9);
   EXPECT_FALSE(c->kv.num_device_blocks.has_value());
@@ -111,6 +112,8 @@ TEST(ClusterConfigTest, ValidationErrorsNameFileLineAndKey) {
        "t.yaml:14: scheduler.tbt_target_ms: must be greater than 0"},
       {"scheduler:\n  cost_model_dir: [a]\n",
        "t.yaml:14: scheduler.cost_model_dir: expected a string, got a list"},
+      {"scheduler:\n  step_trace: {a: 1}\n",
+       "t.yaml:14: scheduler.step_trace: expected a string, got a map"},
       {"scheduler:\n  mlfq:\n    quantum_ratio: 0.5\n",
        "t.yaml:15: scheduler.mlfq.quantum_ratio: must be at least 1"},
       {"scheduler:\n  mlfq: 3\n", "t.yaml:14: scheduler.mlfq: expected a map of settings, got '3'"},
@@ -213,7 +216,8 @@ TEST(ClusterConfigTest, OverridesApplyBeforeValidation) {
       ParseClusterConfig(kBase, "t.yaml",
                          {"scheduler.policy=fcfs", "coordinator.http_port=9000",
                           "nodes.0.host=10.1.2.3", "replicas.count=1", "kv.num_device_blocks=64",
-                          "scheduler.mlfq.levels=8", "model.max_context=2048"});
+                          "scheduler.mlfq.levels=8", "model.max_context=2048",
+                          "scheduler.step_trace=/tmp/steps.jsonl"});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->scheduler.policy, SchedulerPolicy::kFcfs);
   EXPECT_EQ(c->coordinator.http_port, 9000);
@@ -223,6 +227,7 @@ TEST(ClusterConfigTest, OverridesApplyBeforeValidation) {
   EXPECT_EQ(c->kv.num_device_blocks, 64u);
   EXPECT_EQ(c->scheduler.mlfq.levels, 8u);
   EXPECT_EQ(c->model.max_context, 2048u);
+  EXPECT_EQ(c->scheduler.step_trace, "/tmp/steps.jsonl");
   // A whole list from the command line.
   c = ParseClusterConfig(WithReplicas("replicas:\n  count: 1\n"), "t.yaml",
                          {"replicas=[{tp: 2, devices: [n0:cpu:0, n0:cpu:1]}]"});

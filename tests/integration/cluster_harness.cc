@@ -182,7 +182,7 @@ Cluster::Cluster(std::string cost_model_dir) : cost_model_dir_(std::move(cost_mo
       << "      - {kind: cpu, index: 1, threads: 1}\n"
       << "model: {path: " << model_path_ << ", name: tiny}\n"
       << "replicas: {count: 2, tp: 1}\n"
-      << "scheduler: {cost_model_dir: " << cost_model_dir_ << "}\n"
+      << "scheduler: {cost_model_dir: " << cost_model_dir_ << ", step_trace: " << step_trace_path() << "}\n"
       << "kv: {block_size: 16, num_device_blocks: 256, host_swap_bytes: 4194304}\n"
       << "metrics: {coordinator_port: " << metrics_port_
       << ", worker_port_base: " << worker_metrics_base_ << "}\n"

@@ -51,6 +51,8 @@ class Cluster {
   // Where the coordinator keeps the fitted step cost model of this cluster.
   const std::string& cost_model_dir() const { return cost_model_dir_; }
   std::string cost_model_path() const { return cost_model_dir_ + "/tiny.cpu-t1.tp1.json"; }
+  // scheduler.step_trace of the config: one JSON line per finished step.
+  std::string step_trace_path() const { return dir_ + "/steps.jsonl"; }
   std::string client_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(client_port_); }
   int http_port() const { return http_port_; }
   int worker_port() const { return worker_port_; }

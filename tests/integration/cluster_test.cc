@@ -6,13 +6,16 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
+#include <vector>
 #include <zmq.hpp>
 
+#include "coordinator/scheduler/cost_model.h"
 #include "tests/integration/cluster_harness.h"
 
 namespace skipjoin::integration {
@@ -111,7 +114,43 @@ TEST_F(ClusterTest, StepCostModelIsFittedExportedSavedAndReloaded) {
   auto saved = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   ASSERT_TRUE(saved.is_object());
   EXPECT_EQ(saved["observations"].get<double>(), observed);
-  EXPECT_GT(saved["a"].get<double>() + saved["b"].get<double>() * 10, 0);
+
+  // scheduler.step_trace: one line per fitted step, with its shape and times.
+  std::ifstream trace(cluster_.step_trace_path());
+  ASSERT_TRUE(trace.good()) << "no " << cluster_.step_trace_path();
+  int lines = 0, decodes = 0;
+  for (std::string line; std::getline(trace, line); ++lines) {
+    auto step = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(step.is_object()) << line;
+    EXPECT_GE(step["tokens"].get<int>(), 1) << line;
+    EXPECT_GE(step["sequences"].get<int>(), 1) << line;
+    EXPECT_GE(step["prefill_tokens"].get<int>() + step["decode_sequences"].get<int>(), step["sequences"].get<int>())
+        << line;
+    EXPECT_GE(step["context"].get<int>(), step["tokens"].get<int>()) << line;
+    EXPECT_GT(step["seconds"].get<double>(), 0) << line;
+    EXPECT_GE(step["seconds"].get<double>(), step["worker_compute"].get<double>()) << line;
+    EXPECT_GT(step["predicted"].get<double>(), 0) << line;
+    decodes += step["decode_sequences"].get<int>();
+  }
+  EXPECT_EQ(lines, observed);
+  EXPECT_GE(decodes, 3 * 23);  // every token after each request's first comes from a decode
+  // The saved fit describes the steps it saw: the median of predicted /
+  // measured over the traced steps is within 2x of 1 (the fit minimizes
+  // relative error, so a warm-up step of 10x the others does not move it).
+  auto back = scheduler::StepCostModel::FromJson(saved.dump());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  std::ifstream again_trace(cluster_.step_trace_path());
+  std::vector<double> ratios;
+  for (std::string line; std::getline(again_trace, line);) {
+    auto step = nlohmann::json::parse(line);
+    scheduler::StepFeatures f{step["tokens"].get<double>(), step["sequences"].get<double>(),
+                              step["context"].get<double>(), step["prefill_pairs"].get<double>()};
+    ratios.push_back(back->Predict(f) / step["seconds"].get<double>());
+  }
+  ASSERT_FALSE(ratios.empty());
+  std::nth_element(ratios.begin(), ratios.begin() + ratios.size() / 2, ratios.end());
+  EXPECT_GT(ratios[ratios.size() / 2], 0.5);
+  EXPECT_LT(ratios[ratios.size() / 2], 2.0);
 
   Cluster again(cluster_.cost_model_dir());
   ASSERT_TRUE(again.Start()) << again.log();
