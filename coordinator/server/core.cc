@@ -116,7 +116,10 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   void ScheduleSteps();
   // scheduler.step_trace: one JSON line per finished step.
   void OpenStepTrace();
-  void TraceStep(int replica, const protocol::StepResult& result, double measured, double predicted);
+  // `f` is the step's cost-model features, `predicted` the model's time for
+  // them before this step refined it.
+  void TraceStep(int replica, const protocol::StepResult& result, double measured,
+                 const scheduler::StepFeatures& f, double predicted);
   void FailStep(int replica, const Status& status);
   void HandleLoss(const scheduler::ReplicaLoss& loss, const std::string& reason);
   int RunIndexOf(scheduler::ReplicaId sched_id) const {
@@ -153,13 +156,10 @@ void CoordinatorCore::Impl::OpenStepTrace() {
 }
 
 void CoordinatorCore::Impl::TraceStep(int replica, const protocol::StepResult& result, double measured,
-                                      double predicted) {
+                                      const scheduler::StepFeatures& f, double predicted) {
   const ReplicaRun& run = runs_[replica];
-  int64_t prefill_tokens = 0, decode_sequences = 0, context = 0;
-  double prefill_pairs = 0;
+  int64_t prefill_tokens = 0, decode_sequences = 0;
   for (const scheduler::StepSequence& s : run.plan.sequences) {
-    context += s.start_position + s.num_tokens;
-    prefill_pairs += scheduler::PrefillPairs(s.start_position, s.num_tokens);
     if (s.num_tokens == 1 && s.samples && s.start_position > 0) {
       ++decode_sequences;
     } else {
@@ -174,8 +174,8 @@ void CoordinatorCore::Impl::TraceStep(int replica, const protocol::StepResult& r
                          {"sequences", run.plan.sequences.size()},
                          {"prefill_tokens", prefill_tokens},
                          {"decode_sequences", decode_sequences},
-                         {"context", context},
-                         {"prefill_pairs", prefill_pairs},
+                         {"context", f.context},
+                         {"prefill_pairs", f.prefill_pairs},
                          {"swap_out", run.plan.swap_out.size()},
                          {"swap_in", run.plan.swap_in.size()},
                          {"seconds", measured},
@@ -387,11 +387,13 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
     outcome.sampled_token_ids.push_back(s.samples ? token : scheduler::kNoToken);
   }
   run.in_flight = false;
+  scheduler::StepFeatures features;
   double predicted = 0;
   if (step_trace_ != nullptr) {
-    scheduler::StepFeatures f;
-    for (const scheduler::StepSequence& s : run.plan.sequences) scheduler::AddSequence(&f, s.start_position, s.num_tokens);
-    predicted = scheduler_.cost_model().Predict(f);
+    for (const scheduler::StepSequence& s : run.plan.sequences) {
+      scheduler::AddSequence(&features, s.start_position, s.num_tokens);
+    }
+    predicted = scheduler_.cost_model().Predict(features);
   }
   std::vector<scheduler::SchedulerEvent> events;
   Status st = scheduler_.OnStepDone(run.sched_id, outcome, &events);
@@ -401,7 +403,7 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
   }
   metrics_->Step(options_.config.replicas[replica].name, outcome.measured_seconds, run.plan.num_tokens(),
                  static_cast<int64_t>(run.plan.sequences.size()));
-  if (step_trace_ != nullptr) TraceStep(replica, result, outcome.measured_seconds, predicted);
+  if (step_trace_ != nullptr) TraceStep(replica, result, outcome.measured_seconds, features, predicted);
   run.last_result_at = now;
   int64_t generated = 0;
   for (const scheduler::SchedulerEvent& ev : events) {
