@@ -9,7 +9,7 @@ namespace skipjoin::scheduler {
 namespace {
 // Feature scales keep the covariance well conditioned: every scaled feature is
 // O(1) for realistic steps.
-constexpr int kN = 5;
+constexpr int kN = StepCostModel::kTerms;
 constexpr std::array<double, kN> kScale = {1.0, 1e3, 1e2, 1e5, 1e6};
 
 std::array<double, kN> Scaled(const StepFeatures& f) {

@@ -75,6 +75,8 @@ struct CostModelOptions {
 
 class StepCostModel {
  public:
+  static constexpr int kTerms = 5;  // a, b, c, d, e
+
   StepCostModel() : StepCostModel(CostCoefficients{}, CostModelOptions{}) {}
   explicit StepCostModel(const CostCoefficients& prior, const CostModelOptions& options = {});
 
@@ -105,7 +107,6 @@ class StepCostModel {
   void SyncCoefficients();
 
   CostModelOptions options_;
-  static constexpr int kTerms = 5;
   std::array<double, kTerms> theta_{};          // scaled coefficients
   std::array<double, kTerms * kTerms> p_{};     // covariance, row-major
   CostCoefficients coeff_;
