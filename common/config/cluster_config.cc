@@ -48,7 +48,8 @@ const NodeConfig* ClusterConfig::FindNode(std::string_view name) const {
 }
 
 std::string CacheRoot() {
-  if (const char* cache = std::getenv("SKIPJOIN_CACHE"); cache != nullptr && *cache != '\0') return cache;
+  if (const char* cache = std::getenv("SKIPJOIN_CACHE"); cache != nullptr && *cache != '\0')
+    return cache;
   const char* home = std::getenv("HOME");
   return std::string(home != nullptr ? home : ".") + "/.cache/skipjoin";
 }
@@ -232,6 +233,15 @@ class Parser {
     SJ_RETURN_IF_ERROR(Positive(r, "tbt_target_ms", s.tbt_target_ms));
     SJ_RETURN_IF_ERROR(r.Optional("cost_model_dir", &s.cost_model_dir));
     SJ_RETURN_IF_ERROR(r.Optional("step_trace", &s.step_trace));
+    if (r.Has("max_stall_ms")) {
+      double stall = 0;
+      SJ_RETURN_IF_ERROR(r.Optional("max_stall_ms", &stall));
+      if (!(stall >= 0) || stall > 3.6e6) {
+        return ErrorAt(source_, r.Get("max_stall_ms"), "scheduler.max_stall_ms",
+                       "must be between 0 (off) and 3600000 ms");
+      }
+      s.max_stall_ms = stall;
+    }
     MapReader mr(source_, r.Get("mlfq"), "scheduler.mlfq");
     SJ_RETURN_IF_ERROR(mr.status());
     SJ_RETURN_IF_ERROR(mr.Optional("levels", &s.mlfq.levels));
@@ -503,8 +513,9 @@ class Parser {
       if (!clash.empty()) {
         return ErrorAt(source_, worker_port->node, worker_port->path,
                        "replica '" + rc.name + "' (tp=" + std::to_string(rc.tp) +
-                           ") meets its ranks on port " + std::to_string(port) + " of node '" + node +
-                           "' (coordinator.worker_port + 1 + replica index), which is " + clash);
+                           ") meets its ranks on port " + std::to_string(port) + " of node '" +
+                           node + "' (coordinator.worker_port + 1 + replica index), which is " +
+                           clash);
       }
     }
     return Status::Ok();

@@ -81,7 +81,7 @@ struct MlfqConfig {
   uint32_t levels = 6;
   double quantum_base_ms = 50;   // quantum of the highest level, milliseconds
   double quantum_ratio = 4;      // quantum_i = base * ratio^i
-  double starvation_ms = 20000;  // waiting longer promotes a job to the top level
+  double starvation_ms = 20000;  // each wait this long moves a job up one level
 };
 
 struct SwapConfig {
@@ -104,6 +104,10 @@ struct SchedulerConfig {
   // file (its shape, measured times, the model's prediction): the data behind
   // cost-model fits and simulator validation. "" = off.
   std::string step_trace;
+  // Decode-stall bound: a request that has produced a token gets the next one
+  // within this many ms, whatever arrives (mlfq). Unset: 1000 on CUDA devices,
+  // 10000 on CPU ones (steps are ~10x longer); 0 turns the bound off.
+  std::optional<double> max_stall_ms;
   MlfqConfig mlfq;
   SwapConfig swap;
 };

@@ -34,7 +34,11 @@ struct Job {
 
   int32_t level = 0;
   double quantum_used = 0;
-  double last_service = 0;  // when it last ran (or arrived): starvation clock
+  // Service of an unfinished prefill (or recompute), charged as one unit when
+  // the prefill completes, so that a long prompt is not demoted between chunks.
+  double prefill_service = 0;
+  double last_service = 0;        // when it last ran, arrived or was promoted: starvation clock
+  double last_token_seconds = 0;  // when it produced its latest token (stall bound)
 
   static constexpr int64_t kNever = std::numeric_limits<int64_t>::min() / 2;
   int64_t last_swap_in_step = kNever;
@@ -46,13 +50,26 @@ struct Job {
   // Scratch, valid only while a step is being planned.
   bool plan_in_batch = false;
   bool plan_evicted = false;
-  int32_t plan_rank = -1;  // index among the step's candidates, -1 if none
+  bool plan_urgent = false;  // chosen first because of the stall bound
+  bool plan_filler = false;  // took a slot the candidates left idle
+  int32_t plan_rank = -1;    // index among the step's candidates, -1 if none
 
   // Intrusive links: the level FIFO and the least-recently-served list.
   Job* level_prev = nullptr;
   Job* level_next = nullptr;
   Job* lru_prev = nullptr;
   Job* lru_next = nullptr;
+  // Jobs that have produced a token, oldest latest token first (stall bound).
+  Job* stall_prev = nullptr;
+  Job* stall_next = nullptr;
+  bool in_stall_list = false;
+  // Jobs whose KV is on the device, in no order (victim search).
+  Job* resident_prev = nullptr;
+  Job* resident_next = nullptr;
+  bool in_resident_list = false;
+  // Position in its level's FIFO: larger is later (PushBack counts up,
+  // PushFront down), so (level, level_seq) orders jobs as the level lists do.
+  int64_t level_seq = 0;
 
   int32_t total_tokens() const { return static_cast<int32_t>(tokens.size()); }
   int32_t generated() const { return total_tokens() - prompt_len; }
@@ -72,14 +89,20 @@ class JobList {
   void PushBack(Job* j) {
     j->*kPrev = tail_;
     j->*kNext = nullptr;
-    if (tail_) tail_->*kNext = j; else head_ = j;
+    if (tail_)
+      tail_->*kNext = j;
+    else
+      head_ = j;
     tail_ = j;
     ++size_;
   }
   void PushFront(Job* j) {
     j->*kNext = head_;
     j->*kPrev = nullptr;
-    if (head_) head_->*kPrev = j; else tail_ = j;
+    if (head_)
+      head_->*kPrev = j;
+    else
+      tail_ = j;
     head_ = j;
     ++size_;
   }
@@ -93,8 +116,14 @@ class JobList {
     ++size_;
   }
   void Remove(Job* j) {
-    if (j->*kPrev) (j->*kPrev)->*kNext = j->*kNext; else head_ = j->*kNext;
-    if (j->*kNext) (j->*kNext)->*kPrev = j->*kPrev; else tail_ = j->*kPrev;
+    if (j->*kPrev)
+      (j->*kPrev)->*kNext = j->*kNext;
+    else
+      head_ = j->*kNext;
+    if (j->*kNext)
+      (j->*kNext)->*kPrev = j->*kPrev;
+    else
+      tail_ = j->*kPrev;
     j->*kPrev = j->*kNext = nullptr;
     --size_;
   }
@@ -107,6 +136,8 @@ class JobList {
 
 using LevelList = JobList<&Job::level_prev, &Job::level_next>;
 using LruList = JobList<&Job::lru_prev, &Job::lru_next>;
+using StallList = JobList<&Job::stall_prev, &Job::stall_next>;
+using ResidentList = JobList<&Job::resident_prev, &Job::resident_next>;
 
 // One replica: its pools, its jobs ordered by level, and its step in flight.
 struct ReplicaState {
@@ -117,6 +148,27 @@ struct ReplicaState {
   KvBlockManager kv;
   std::vector<LevelList> levels;  // index 0 is served first
   LruList lru;                    // every job, least recently served first
+  StallList stalls;               // decoding jobs, the longest without a token first
+  ResidentList resident;          // jobs with KV on the device
+  int64_t seq_back = 0;           // level_seq counters
+  int64_t seq_front = 0;
+  void PushLevelBack(Job* j) {
+    j->level_seq = ++seq_back;
+    levels[j->level].PushBack(j);
+  }
+  void PushLevelFront(Job* j) {
+    j->level_seq = --seq_front;
+    levels[j->level].PushFront(j);
+  }
+  void SetResident(Job* j, bool on) {
+    if (on == j->in_resident_list) return;
+    if (on)
+      resident.PushBack(j);
+    else
+      resident.Remove(j);
+    j->in_resident_list = on;
+  }
+  double last_step_seconds = 0;  // measured time of the latest step
   int64_t num_jobs = 0;
   int64_t step = 0;  // id of the last planned step
   bool in_flight = false;

@@ -38,7 +38,8 @@ Scheduler::Scheduler(const SchedulerOptions& options, const Clock* clock)
                                                     : OracleOptions()),
       cost_model_(options.cost_prior, options.cost_model) {
   SJ_CHECK(clock != nullptr) << "Scheduler needs a clock";
-  SJ_CHECK(options.max_running_sequences >= 1) << "max_running_sequences=" << options.max_running_sequences;
+  SJ_CHECK(options.max_running_sequences >= 1)
+      << "max_running_sequences=" << options.max_running_sequences;
   switch (options.policy) {
     case PolicyKind::kMlfq:
     case PolicyKind::kSrptOracle:
@@ -53,10 +54,11 @@ Scheduler::Scheduler(const SchedulerOptions& options, const Clock* clock)
 }
 
 void Scheduler::DeriveTokenBudget() {
-  token_budget_ = options_.token_budget > 0
-                      ? options_.token_budget
-                      : cost_model_.TokenBudgetFor(options_.tbt_target_seconds, options_.max_running_sequences,
-                                                   options_.budget_mean_context, 16);
+  token_budget_ =
+      options_.token_budget > 0
+          ? options_.token_budget
+          : cost_model_.TokenBudgetFor(options_.tbt_target_seconds, options_.max_running_sequences,
+                                       options_.budget_mean_context, 16);
 }
 
 void Scheduler::ReplaceCostModel(StepCostModel model) {
@@ -73,7 +75,8 @@ Scheduler::Replica* Scheduler::FindReplica(ReplicaId id) const {
 
 Status Scheduler::AddReplica(ReplicaId replica, const KvPoolSpec& pool) {
   if (pool.device_blocks <= 0 || pool.block_size <= 0 || pool.host_blocks < 0) {
-    return InvalidArgument("replica " + std::to_string(replica) + ": device_blocks and block_size must be > 0");
+    return InvalidArgument("replica " + std::to_string(replica) +
+                           ": device_blocks and block_size must be > 0");
   }
   Replica* existing = FindReplica(replica);
   if (existing != nullptr && existing->alive) {
@@ -86,7 +89,8 @@ Status Scheduler::AddReplica(ReplicaId replica, const KvPoolSpec& pool) {
 Scheduler::Replica* Scheduler::PickReplica(int64_t kv_tokens, const Replica* skip) const {
   Replica* best = nullptr;
   for (const auto& [id, r] : replicas_) {
-    if (!r->alive || r.get() == skip || r->kv.BlocksFor(kv_tokens) > r->kv.spec().device_blocks) continue;
+    if (!r->alive || r.get() == skip || r->kv.BlocksFor(kv_tokens) > r->kv.spec().device_blocks)
+      continue;
     if (best == nullptr || r->num_jobs < best->num_jobs ||
         (r->num_jobs == best->num_jobs && r->kv.device_used() < best->kv.device_used())) {
       best = r.get();
@@ -97,17 +101,20 @@ Scheduler::Replica* Scheduler::PickReplica(int64_t kv_tokens, const Replica* ski
 
 void Scheduler::Enqueue(Replica* r, Job* job) {
   job->replica = r->id;
-  r->levels[job->level].PushBack(job);
+  r->PushLevelBack(job);
   r->lru.PushBack(job);
+  if (job->in_stall_list) r->stalls.PushBack(job);
   ++r->num_jobs;
 }
 
 Status Scheduler::Submit(RequestSpec spec) {
-  if (spec.prompt_token_ids.empty()) return InvalidArgument("request " + std::to_string(spec.id) + ": empty prompt");
+  if (spec.prompt_token_ids.empty())
+    return InvalidArgument("request " + std::to_string(spec.id) + ": empty prompt");
   if (spec.max_new_tokens < 1) {
     return InvalidArgument("request " + std::to_string(spec.id) + ": max_new_tokens must be >= 1");
   }
-  if (jobs_.count(spec.id)) return InvalidArgument("request " + std::to_string(spec.id) + " already submitted");
+  if (jobs_.count(spec.id))
+    return InvalidArgument("request " + std::to_string(spec.id) + " already submitted");
   bool any_alive = false;
   for (const auto& [id, r] : replicas_) any_alive |= r->alive;
   if (!any_alive) return Unavailable("no live replica");
@@ -116,7 +123,8 @@ Status Scheduler::Submit(RequestSpec spec) {
   const int64_t kv_tokens = prompt_len + spec.max_new_tokens - 1;
   Replica* r = PickReplica(kv_tokens, nullptr);
   if (r == nullptr) {
-    return ResourceExhausted("request " + std::to_string(spec.id) + " needs KV for " + std::to_string(kv_tokens) +
+    return ResourceExhausted("request " + std::to_string(spec.id) + " needs KV for " +
+                             std::to_string(kv_tokens) +
                              " tokens, more than any live replica's device pool holds");
   }
   auto job = std::make_unique<Job>();
@@ -129,9 +137,10 @@ Status Scheduler::Submit(RequestSpec spec) {
   job->stop_token_ids = std::move(spec.stop_token_ids);
   job->arrival = spec.arrival_seconds;
   job->last_service = clock_->NowSeconds();
-  job->level = options_.policy == PolicyKind::kSrptOracle
-                   ? OracleLevel(*job)
-                   : policy_.SkipJoinLevel(cost_model_.PredictPrefill(job->prompt_len), spec.priority);
+  job->level =
+      options_.policy == PolicyKind::kSrptOracle
+          ? OracleLevel(*job)
+          : policy_.SkipJoinLevel(cost_model_.PredictPrefill(job->prompt_len), spec.priority);
   ++stats_.admitted;
   ++stats_.admitted_per_level[job->level];
   Enqueue(r, job.get());
@@ -145,6 +154,8 @@ void Scheduler::RemoveJob(Job* job) {
   if (r->alive) r->kv.Release(&job->kv);
   r->levels[job->level].Remove(job);
   r->lru.Remove(job);
+  if (job->in_stall_list) r->stalls.Remove(job);
+  r->SetResident(job, false);
   --r->num_jobs;
   if (!r->in_flight && job->last_ran_step == r->step) --r->last_batch_survivors;
   jobs_.erase(job->id);
@@ -165,14 +176,16 @@ void Scheduler::RequestRemoval(Job* job, bool cancelled) {
 
 Status Scheduler::Cancel(RequestId id) {
   auto it = jobs_.find(id);
-  if (it == jobs_.end() || it->second->remove_pending) return NotFound("request " + std::to_string(id));
+  if (it == jobs_.end() || it->second->remove_pending)
+    return NotFound("request " + std::to_string(id));
   RequestRemoval(it->second.get(), /*cancelled=*/true);
   return Status::Ok();
 }
 
 Status Scheduler::Finish(RequestId id) {
   auto it = jobs_.find(id);
-  if (it == jobs_.end() || it->second->remove_pending) return NotFound("request " + std::to_string(id));
+  if (it == jobs_.end() || it->second->remove_pending)
+    return NotFound("request " + std::to_string(id));
   RequestRemoval(it->second.get(), /*cancelled=*/false);
   return Status::Ok();
 }
@@ -189,6 +202,8 @@ ReplicaLoss Scheduler::MarkReplicaDead(ReplicaId replica) {
   while (Job* job = r->lru.front()) {
     r->levels[job->level].Remove(job);
     r->lru.Remove(job);
+    if (job->in_stall_list) r->stalls.Remove(job);
+    r->SetResident(job, false);
     --r->num_jobs;
     // The dead pools are gone with the replica: forget the tables.
     job->kv.device.clear();
@@ -201,6 +216,7 @@ ReplicaLoss Scheduler::MarkReplicaDead(ReplicaId replica) {
     stats_.recomputed_tokens += job->num_computed;
     job->num_computed = 0;
     job->state = JobState::kQueued;
+    job->prefill_service = 0;
     job->last_service = now;
     job->last_swap_in_step = job->last_swap_out_step = job->last_ran_step = Job::kNever;
     Replica* dest = PickReplica(job->prompt_len + job->max_new_tokens - 1, r);
@@ -222,16 +238,20 @@ std::optional<StepPlan> Scheduler::NextStep(ReplicaId replica) {
   return plan;
 }
 
-Result<std::vector<SchedulerEvent>> Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome) {
+Result<std::vector<SchedulerEvent>> Scheduler::OnStepDone(ReplicaId replica,
+                                                          const StepOutcome& outcome) {
   std::vector<SchedulerEvent> events;
   SJ_RETURN_IF_ERROR(OnStepDone(replica, outcome, &events));
   return events;
 }
 
-Status Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome, std::vector<SchedulerEvent>* events) {
+Status Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome,
+                             std::vector<SchedulerEvent>* events) {
   Replica* r = FindReplica(replica);
-  if (r == nullptr || !r->alive) return FailedPrecondition("replica " + std::to_string(replica) + " is not live");
-  if (!r->in_flight) return FailedPrecondition("replica " + std::to_string(replica) + " has no step in flight");
+  if (r == nullptr || !r->alive)
+    return FailedPrecondition("replica " + std::to_string(replica) + " is not live");
+  if (!r->in_flight)
+    return FailedPrecondition("replica " + std::to_string(replica) + " has no step in flight");
   const size_t n = r->inflight_jobs.size();
   if (outcome.sampled_token_ids.size() != n) {
     return InvalidArgument("step outcome has " + std::to_string(outcome.sampled_token_ids.size()) +
@@ -241,15 +261,18 @@ Status Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome, std:
     const Job* job = r->inflight_jobs[i];
     const bool samples = job->num_computed + r->inflight_tokens[i] == job->total_tokens();
     if (samples && !job->remove_pending && outcome.sampled_token_ids[i] < 0) {
-      return InvalidArgument("step outcome lacks the sampled token of request " + std::to_string(job->id));
+      return InvalidArgument("step outcome lacks the sampled token of request " +
+                             std::to_string(job->id));
     }
   }
   const double now = clock_->NowSeconds();
   const double measured = std::max(0.0, outcome.measured_seconds);
   if (options_.fit_cost_model_online && n > 0) {
-    cost_model_.Observe(r->inflight_features, outcome.compute_seconds > 0 ? outcome.compute_seconds : measured);
+    cost_model_.Observe(r->inflight_features,
+                        outcome.compute_seconds > 0 ? outcome.compute_seconds : measured);
   }
   r->in_flight = false;
+  r->last_step_seconds = measured;
   int64_t survivors = 0;
   for (size_t i = 0; i < n; ++i) {
     Job* job = r->inflight_jobs[i];
@@ -260,11 +283,17 @@ Status Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome, std:
       continue;
     }
     FinishReason reason = FinishReason::kNone;
-    if (job->num_computed == job->total_tokens()) {
+    const bool sampled = job->num_computed == job->total_tokens();
+    if (sampled) {
       const int32_t token = outcome.sampled_token_ids[i];
       job->tokens.push_back(token);
+      job->last_token_seconds = now;
+      if (job->in_stall_list) r->stalls.Remove(job);
+      r->stalls.PushBack(job);
+      job->in_stall_list = true;
       events->push_back({EventKind::kToken, job->id, token, FinishReason::kNone});
-      if (std::find(job->stop_token_ids.begin(), job->stop_token_ids.end(), token) != job->stop_token_ids.end()) {
+      if (std::find(job->stop_token_ids.begin(), job->stop_token_ids.end(), token) !=
+          job->stop_token_ids.end()) {
         reason = FinishReason::kStop;
       } else if (job->generated() >= job->max_new_tokens) {
         reason = FinishReason::kLength;
@@ -280,12 +309,19 @@ Status Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome, std:
     if (options_.policy == PolicyKind::kSrptOracle) {
       charge.level = OracleLevel(*job);
       charge.demoted = charge.level != job->level;
+    } else if (!sampled) {
+      // Mid-prefill: the whole prefill is charged once it completes.
+      job->prefill_service += measured;
+      charge = {job->level, job->quantum_used, false};
     } else {
-      charge = policy_.ChargeService(job->level, job->quantum_used, measured);
+      charge =
+          policy_.ChargeService(job->level, job->quantum_used, measured + job->prefill_service);
+      job->prefill_service = 0;
     }
     if (charge.demoted) {
       r->levels[job->level].Remove(job);
-      r->levels[charge.level].PushBack(job);
+      job->level = charge.level;
+      r->PushLevelBack(job);
       ++stats_.demotions;
     }
     job->level = charge.level;
@@ -339,7 +375,8 @@ Status Scheduler::CheckInvariantsForTesting() const {
   std::vector<const KvTable*> tables;
   for (const auto& [id, r] : replicas_) {
     if (!r->alive) {
-      if (r->num_jobs != 0) return Internal("dead replica " + std::to_string(id) + " still has jobs");
+      if (r->num_jobs != 0)
+        return Internal("dead replica " + std::to_string(id) + " still has jobs");
       continue;
     }
     int64_t in_levels = 0;
@@ -357,23 +394,29 @@ Status Scheduler::CheckInvariantsForTesting() const {
       const int32_t dev = static_cast<int32_t>(j->kv.device.size());
       const int32_t host = static_cast<int32_t>(j->kv.host.size());
       if (j->replica != id) return Internal(who + "on the wrong replica");
+      if (j->in_resident_list != (j->state == JobState::kResident))
+        return Internal(who + "resident list disagrees");
       switch (j->state) {
         case JobState::kQueued:
           if (dev || host || j->num_computed) return Internal(who + "queued but holds KV");
           break;
         case JobState::kResident:
-          if (host || dev != blocks || j->num_computed == 0) return Internal(who + "resident with wrong blocks");
+          if (host || dev != blocks || j->num_computed == 0)
+            return Internal(who + "resident with wrong blocks");
           break;
         case JobState::kSwapped:
-          if (dev || host != blocks || j->num_computed == 0) return Internal(who + "swapped with wrong blocks");
+          if (dev || host != blocks || j->num_computed == 0)
+            return Internal(who + "swapped with wrong blocks");
           break;
       }
       if (j->num_computed >= j->total_tokens()) return Internal(who + "computed past its tokens");
       if (j->generated() >= j->max_new_tokens) return Internal(who + "should have finished");
     }
-    SJ_RETURN_IF_ERROR(r->kv.CheckConservation(tables).WithContext("replica " + std::to_string(id)));
+    SJ_RETURN_IF_ERROR(
+        r->kv.CheckConservation(tables).WithContext("replica " + std::to_string(id)));
   }
-  if (total != static_cast<int64_t>(jobs_.size())) return Internal("job map and replica lists disagree");
+  if (total != static_cast<int64_t>(jobs_.size()))
+    return Internal("job map and replica lists disagree");
   return Status::Ok();
 }
 

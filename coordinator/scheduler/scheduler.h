@@ -48,7 +48,10 @@ struct SchedulerStats {
   int64_t swapped_in_blocks = 0;
   int64_t recomputed_tokens = 0;  // KV tokens thrown away by recompute preemption
   int64_t demotions = 0;
-  int64_t starvation_promotions = 0;
+  int64_t starvation_promotions = 0;  // one level each (aging)
+  int64_t stall_forced = 0;           // jobs chosen ahead of their turn by the stall bound
+  int64_t admission_deferrals = 0;    // new jobs kept from evicting while the host pool was low
+  int64_t recompute_refusals = 0;     // victims spared because recompute would waste too much
   std::vector<int64_t> admitted_per_level;  // skip-join level at admission
 };
 
@@ -103,7 +106,8 @@ class Scheduler {
 
   // Applies a finished step. `outcome.sampled_token_ids` has one entry per plan
   // sequence. Appends the step's events to `events`.
-  Status OnStepDone(ReplicaId replica, const StepOutcome& outcome, std::vector<SchedulerEvent>* events);
+  Status OnStepDone(ReplicaId replica, const StepOutcome& outcome,
+                    std::vector<SchedulerEvent>* events);
   Result<std::vector<SchedulerEvent>> OnStepDone(ReplicaId replica, const StepOutcome& outcome);
 
   const SchedulerOptions& options() const { return options_; }
@@ -140,13 +144,25 @@ class Scheduler {
   void RequestRemoval(Job* job, bool cancelled);
   void PromoteStarved(Replica* r, double now);
   // Plan helpers (step_builder.cc).
-  void CollectCandidates(Replica* r);
-  void PlanMemory(Replica* r);
-  // Evicts the lowest-ranked resident job below candidate `rank`.
-  bool EvictOne(Replica* r, int32_t rank);
-  // Next resident job from the bottom of the order, or null once the walk
-  // reaches candidate `stop_rank` (-1: walk to the top).
+  void CollectCandidates(Replica* r, double now);
+  // Reserves memory for candidates [begin, end); evicts only with allow_evict.
+  void PlanMemory(Replica* r, int64_t step, size_t begin, bool allow_evict);
+  void FillIdleSlots(Replica* r, int64_t step);
+  // Candidates, their memory and the idle-slot fill, into the scratch below.
+  void PlanCandidates(Replica* r, int64_t step, double now);
+  // Forgets a plan made by PlanCandidates (flags and the block transaction).
+  void DropPlan();
+  // Evicts the lowest-ranked resident job below candidate `rank` that may be
+  // evicted for it (swap, or recompute when it is cheap; the level gap).
+  bool EvictOne(Replica* r, int32_t rank, int64_t step);
+  bool MayEvictFor(const Job& victim, const Job& for_job, int64_t step) const;
+  // Next resident job in eviction order: first the jobs outside the step from
+  // the bottom of the MLFQ order, then the candidates from the last rank up;
+  // null once the walk reaches candidate `stop_rank` (-1: walk to the top).
   Job* NextVictim(Replica* r, int32_t stop_rank);
+  // Host blocks in use above which a job that has not started evicts nobody.
+  int32_t SwapAdmitBlocks(const Replica& r) const;
+  int32_t RecomputeLimit() const;
   int32_t ReserveBlocks(const Replica& r) const;
   void KeepReserve(Replica* r, int64_t step);
   void Prefetch(Replica* r, int64_t step);
@@ -175,12 +191,14 @@ class Scheduler {
   int32_t blocking_swap_in_blocks_ = 0;
   Job* walk_level_pos_ = nullptr;  // first job after the candidates
   int32_t walk_level_ = 0;
-  std::vector<Job*> promoted_;
   KvTransaction txn_;
   // Victim cursor: walks from the lowest-priority job upwards during one plan.
-  int32_t victim_level_ = 0;
-  Job* victim_pos_ = nullptr;
   bool victim_started_ = false;
+  std::vector<Job*> outside_victims_;  // resident jobs outside the step, lowest priority last
+  // Set for the second plan of a step whose first one ran nothing: no
+  // admission limit, level gap or recompute guard.
+  bool relaxed_ = false;
+  int32_t victim_rank_ = 0;  // next candidate the walk looks at
 };
 
 }  // namespace skipjoin::scheduler

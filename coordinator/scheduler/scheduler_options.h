@@ -57,6 +57,44 @@ struct SchedulerOptions {
   // A job swapped in is not proactively swapped out (and vice versa) within
   // this many steps of its replica.
   int32_t no_pingpong_steps = 8;
+
+  // Decode-stall bound (mlfq and srpt-oracle): a request that has produced a
+  // token gets its next one within max_stall_seconds, whatever arrives: when
+  // its deadline falls within two steps it is chosen ahead of the MLFQ order
+  // (earliest deadline first) and is not evicted for others. 0 turns it off.
+  double max_stall_seconds = 1.0;
+  // Aging (mlfq): a job that has waited MlfqOptions::starvation_seconds moves
+  // up one level (to the front of it), at most this many jobs per step, so
+  // that aging can never move a crowd at once and evict what runs.
+  int32_t max_promotions_per_step = 1;
+  // Swap admission (mlfq): while the host pool holds more than this fraction
+  // of the device pool's blocks, a job that has not started may only use free
+  // device blocks; it evicts nobody. This bounds the KV of preempted jobs that
+  // must come back (and so what the stall bound can cost in swap traffic),
+  // and keeps swapping from overflowing into recompute (FastServe stops
+  // admitting when host memory runs low).
+  double swap_admit_fraction = 0.01;
+  // Admission (mlfq): no new job starts while this many times
+  // max_running_sequences jobs have started and not finished (the started set
+  // the stall bound must serve through the slots).
+  double max_started_factor = 4.0;
+  // Admission (mlfq): a new job starts only where its prompt fits in free
+  // device blocks (beyond the reserve and what swapped jobs need back); it
+  // evicts nobody.
+  bool admit_into_free_memory = true;
+  // Eviction hysteresis (mlfq): a job that is not resident (new, or swapped
+  // out) may evict a job that has produced a token only if the victim sits at
+  // least this many levels lower (it has
+  // had ~ratio^gap times more service), so that memory changes hands only for
+  // a large expected gain and jobs of similar age do not swap each other out
+  // in turn. Resident jobs that grow and the stall bound's forced jobs are
+  // exempt. Jobs swapped in within
+  // no_pingpong_steps are evicted only when nothing else frees enough.
+  int32_t evict_level_gap = 2;
+  // Recompute guard (mlfq): when the host pool is full, only jobs with at most
+  // this many cached tokens may be preempted by recompute (0: the token
+  // budget, i.e. at most about one step of work is thrown away).
+  int32_t max_recompute_tokens = 0;
 };
 
 }  // namespace skipjoin::scheduler

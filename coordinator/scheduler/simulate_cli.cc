@@ -4,10 +4,9 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "coordinator/scheduler/simulator.h"
 
@@ -39,17 +38,40 @@ Scheduler:
   --reserve F             proactive free device fraction (default 0.03)
   --no-pingpong-steps N   (default 8)
   --prefetch-lookahead N  (default 8)
+  --max-stall S           decode-stall bound, seconds (default 1 for gpu7b,
+                          10 for cpu135m; 0 = off)
+  --max-promotions N      aging promotions per step (default 1)
+  --swap-admit F          new jobs evict nobody while the host holds more than
+                          F x device blocks of swapped KV (default 0.01)
+  --max-started-factor F  new jobs wait while F x max-seqs jobs have started
+                          and not finished (default 4)
+  --admit-into-free-memory 0|1  new jobs start only in free device blocks
+                          and evict nobody (default 1)
+  --evict-level-gap N     a job evicts a decoding job only N+ levels below it
+                          (default 2)
+  --max-recompute-tokens N  recompute only jobs with at most N cached tokens
+                          when the host is full (default 0 = the token budget)
 Workload:
   --num-requests N        (default 1000)
   --rate R                arrivals per second, or
-  --load L                fraction of the measured capacity (e.g. 0.8)
+  --load L                fraction of fcfs's saturated throughput, measured on
+                          --capacity-requests requests of the same mix queued
+                          at once (e.g. 0.8)
+  --capacity-requests N   (default 20000)
+  --capacity-only         print the saturated throughput (req/s) and exit
   --arrival poisson|gamma --cv X
-  --prompt-dist fixed|uniform|sharegpt  --prompt-len N --prompt-min N --prompt-max N --prompt-mean X
-  --output-dist fixed|uniform|sharegpt  --output-len N --output-min N --output-max N --output-mean X
+  --prompt-dist D --prompt-len N --prompt-min N --prompt-max N --prompt-mean X
+  --output-dist D --output-len N --output-min N --output-max N --output-mean X
+                          D: fixed | uniform | sharegpt (log-normal) | pareto
+                          (--output-alpha A, mean --output-mean) | bimodal
+                          (--output-short-max N, --output-long-min N,
+                          --output-long-frac F)
   --trace FILE.jsonl      {"arrival","prompt_len","output_len"[,"priority"]} per line
   --seed N                (default 1)
 Report:
-  --slo-ttft S --slo-tpot S   SLOs for goodput
+  --slo-ttft S --slo-tpot S   SLOs for goodput (TTFT and mean time per output token)
+  --slo-itl S             per-token SLO: goodput_itl counts requests whose TTFT
+                          and every inter-token gap meet their SLOs
   --json FILE             also write the result as JSON
   --no-progress           no progress bar
   --help
@@ -63,6 +85,7 @@ struct Preset {
   int32_t max_seqs;
   double tbt_target;
   double budget_context;
+  double max_stall;
   SloOptions slo;
   MlfqOptions mlfq;
 };
@@ -83,7 +106,8 @@ Preset Gpu7b() {
   p.max_seqs = 256;
   p.tbt_target = 0.1;
   p.budget_context = 512;
-  p.slo = {2.0, 0.1};
+  p.max_stall = 1.0;
+  p.slo = {2.0, 0.1, 0.1};
   p.mlfq = MlfqOptions{};
   return p;
 }
@@ -102,7 +126,8 @@ Preset Cpu135m() {
   p.max_seqs = 32;
   p.tbt_target = 1.0;
   p.budget_context = 256;
-  p.slo = {10.0, 1.0};
+  p.max_stall = 10.0;
+  p.slo = {10.0, 1.0, 1.0};
   p.mlfq = MlfqOptions{};
   p.mlfq.base_quantum_seconds *= 10;
   p.mlfq.starvation_seconds *= 10;
@@ -116,7 +141,7 @@ class Flags {
       std::string a = argv[i];
       if (a.rfind("--", 0) != 0) return InvalidArgument("unexpected argument '" + a + "'");
       a = a.substr(2);
-      if (a == "help" || a == "no-progress") {
+      if (a == "help" || a == "no-progress" || a == "capacity-only") {
         values_[a] = "1";
         continue;
       }
@@ -219,8 +244,17 @@ Status Run(int argc, char** argv, bool* help) {
   s.reserve_fraction = f.Num<double>("reserve", s.reserve_fraction);
   s.no_pingpong_steps = f.Num<int32_t>("no-pingpong-steps", s.no_pingpong_steps);
   s.prefetch_lookahead = f.Num<int32_t>("prefetch-lookahead", s.prefetch_lookahead);
+  s.max_stall_seconds = f.Num<double>("max-stall", p.max_stall);
+  s.max_promotions_per_step = f.Num<int32_t>("max-promotions", s.max_promotions_per_step);
+  s.swap_admit_fraction = f.Num<double>("swap-admit", s.swap_admit_fraction);
+  s.max_started_factor = f.Num<double>("max-started-factor", s.max_started_factor);
+  s.admit_into_free_memory =
+      f.Num<int32_t>("admit-into-free-memory", s.admit_into_free_memory ? 1 : 0) != 0;
+  s.evict_level_gap = f.Num<int32_t>("evict-level-gap", s.evict_level_gap);
+  s.max_recompute_tokens = f.Num<int32_t>("max-recompute-tokens", s.max_recompute_tokens);
   o.slo.ttft_seconds = f.Num<double>("slo-ttft", p.slo.ttft_seconds);
   o.slo.tpot_seconds = f.Num<double>("slo-tpot", p.slo.tpot_seconds);
+  o.slo.itl_seconds = f.Num<double>("slo-itl", p.slo.itl_seconds);
   if (s.mlfq.num_levels < 1 || s.mlfq.base_quantum_seconds <= 0 || s.mlfq.quantum_ratio < 1) {
     return InvalidArgument("MLFQ needs --levels >= 1, --q0 > 0, --ratio >= 1");
   }
@@ -241,10 +275,17 @@ Status Run(int argc, char** argv, bool* help) {
   w.output.min = f.Num<int32_t>("output-min", w.output.min);
   w.output.max = f.Num<int32_t>("output-max", w.output.max);
   w.output.mean = f.Num<double>("output-mean", w.output.mean);
+  w.output.alpha = f.Num<double>("output-alpha", w.output.alpha);
+  w.output.short_max = f.Num<int32_t>("output-short-max", w.output.short_max);
+  w.output.long_min = f.Num<int32_t>("output-long-min", w.output.long_min);
+  w.output.long_fraction = f.Num<double>("output-long-frac", w.output.long_fraction);
   const std::string trace = f.Str("trace", "");
   const bool has_rate = f.Has("rate"), has_load = f.Has("load");
   w.rate = f.Num<double>("rate", 1.0);
   const double load = f.Num<double>("load", 0.0);
+  const int64_t capacity_requests = f.Num<int64_t>("capacity-requests", 20000);
+  const bool capacity_only = f.Has("capacity-only");
+  f.Str("capacity-only", "");
   const std::string json_path = f.Str("json", "");
   SJ_RETURN_IF_ERROR(f.Check());
   if (has_rate && has_load) return InvalidArgument("give --rate or --load, not both");
@@ -254,13 +295,18 @@ Status Run(int argc, char** argv, bool* help) {
   if (!trace.empty()) {
     SJ_ASSIGN_OR_RETURN(workload, LoadTrace(trace));
   } else {
-    if (has_load) {
+    if (has_load || capacity_only) {
       WorkloadOptions probe = w;
-      probe.num_requests = std::min<int64_t>(std::max<int64_t>(w.num_requests, 2000), 4000);
+      probe.num_requests = capacity_requests;
       probe.seed = w.seed + 7919;
-      SJ_ASSIGN_OR_RETURN(double capacity, EstimateCapacity(o, GenerateWorkload(probe)));
+      SJ_ASSIGN_OR_RETURN(double capacity, MeasureSaturatedThroughput(o, GenerateWorkload(probe)));
+      if (capacity_only) {
+        std::printf("%.6f\n", capacity);
+        return Status::Ok();
+      }
       w.rate = load * capacity;
-      std::fprintf(stderr, "capacity %.4f req/s, load %.2f -> rate %.4f req/s\n", capacity, load, w.rate);
+      std::fprintf(stderr, "saturated throughput %.4f req/s, load %.2f -> rate %.4f req/s\n",
+                   capacity, load, w.rate);
     }
     workload = GenerateWorkload(w);
   }

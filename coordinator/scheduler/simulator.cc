@@ -5,9 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace skipjoin::scheduler {
 namespace {
@@ -33,6 +32,7 @@ class GapHistogram {
     s.p50 = Quantile(0.50);
     s.p90 = Quantile(0.90);
     s.p99 = Quantile(0.99);
+    s.p999 = Quantile(0.999);
     return s;
   }
 
@@ -63,10 +63,13 @@ LatencySummary Summarize(std::vector<double>* v) {
   double sum = 0;
   for (double x : *v) sum += x;
   s.mean = sum / v->size();
-  auto q = [&](double p) { return (*v)[std::min(v->size() - 1, static_cast<size_t>(std::ceil(p * v->size())) - 1)]; };
+  auto q = [&](double p) {
+    return (*v)[std::min(v->size() - 1, static_cast<size_t>(std::ceil(p * v->size())) - 1)];
+  };
   s.p50 = q(0.5);
   s.p90 = q(0.9);
   s.p99 = q(0.99);
+  s.p999 = q(0.999);
   s.max = v->back();
   return s;
 }
@@ -75,6 +78,7 @@ struct RequestTrack {
   double arrival = 0;
   double first_token = -1;
   double last_token = 0;
+  double max_gap = 0;
   int32_t generated = 0;
   bool done = false;
 };
@@ -90,20 +94,23 @@ void DrawProgress(int64_t done, int64_t total, double sim_t) {
   const int width = 40;
   const int filled = total > 0 ? static_cast<int>(width * done / total) : width;
   std::fprintf(stderr, "\r[%-*.*s] %3d%% %lld/%lld  t=%.0fs", width, filled,
-               "########################################", total > 0 ? static_cast<int>(100 * done / total) : 100,
-               static_cast<long long>(done), static_cast<long long>(total), sim_t);
+               "########################################",
+               total > 0 ? static_cast<int>(100 * done / total) : 100, static_cast<long long>(done),
+               static_cast<long long>(total), sim_t);
   if (done == total) std::fputc('\n', stderr);
 }
 
 }  // namespace
 
-Result<SimulationResult> RunSimulation(const SimulatorOptions& options, const std::vector<WorkloadRequest>& workload,
+Result<SimulationResult> RunSimulation(const SimulatorOptions& options,
+                                       const std::vector<WorkloadRequest>& workload,
                                        std::vector<double>* completion_times) {
   const auto wall_start = std::chrono::steady_clock::now();
   if (options.num_replicas < 1) return InvalidArgument("simulator: num_replicas must be >= 1");
   ManualClock clock;
   Scheduler sched(options.scheduler, &clock);
-  for (int32_t i = 0; i < options.num_replicas; ++i) SJ_RETURN_IF_ERROR(sched.AddReplica(i, options.pool));
+  for (int32_t i = 0; i < options.num_replicas; ++i)
+    SJ_RETURN_IF_ERROR(sched.AddReplica(i, options.pool));
   const StepCostModel truth(options.true_cost);
   std::mt19937_64 rng(options.seed);
   std::normal_distribution<double> noise(0.0, 1.0);
@@ -126,6 +133,7 @@ Result<SimulationResult> RunSimulation(const SimulatorOptions& options, const st
   int64_t next = 0;
   int64_t finished = 0;
   int64_t good = 0;
+  int64_t good_itl = 0;
   int64_t output_tokens = 0;
   double step_tokens = 0, step_seqs = 0;
   const int64_t progress_every = std::max<int64_t>(1, n / 100);
@@ -144,7 +152,8 @@ Result<SimulationResult> RunSimulation(const SimulatorOptions& options, const st
       if (!r.busy || r.done_at > now) continue;
       r.busy = false;
       r.outcome.sampled_token_ids.clear();
-      for (const StepSequence& s : r.plan.sequences) r.outcome.sampled_token_ids.push_back(s.samples ? 0 : kNoToken);
+      for (const StepSequence& s : r.plan.sequences)
+        r.outcome.sampled_token_ids.push_back(s.samples ? 0 : kNoToken);
       events.clear();
       SJ_RETURN_IF_ERROR(sched.OnStepDone(ri, r.outcome, &events));
       for (const SchedulerEvent& e : events) {
@@ -156,6 +165,7 @@ Result<SimulationResult> RunSimulation(const SimulatorOptions& options, const st
               tr.first_token = now;
             } else {
               itl.Add(now - tr.last_token);
+              tr.max_gap = std::max(tr.max_gap, now - tr.last_token);
             }
             tr.last_token = now;
             ++tr.generated;
@@ -166,11 +176,14 @@ Result<SimulationResult> RunSimulation(const SimulatorOptions& options, const st
             ++finished;
             if (completion_times) completion_times->push_back(now);
             const double first = tr.first_token - tr.arrival;
-            const double per_token = tr.generated > 1 ? (now - tr.first_token) / (tr.generated - 1) : 0.0;
+            const double per_token =
+                tr.generated > 1 ? (now - tr.first_token) / (tr.generated - 1) : 0.0;
             ttft.push_back(first);
             tpot.push_back(per_token);
             e2e.push_back(now - tr.arrival);
             if (first <= options.slo.ttft_seconds && per_token <= options.slo.tpot_seconds) ++good;
+            if (first <= options.slo.ttft_seconds && tr.max_gap <= options.slo.itl_seconds)
+              ++good_itl;
             if (options.progress && (finished % progress_every == 0 || finished == n)) {
               DrawProgress(finished, n, now);
             }
@@ -199,17 +212,20 @@ Result<SimulationResult> RunSimulation(const SimulatorOptions& options, const st
       SimReplica& r = replicas[ri];
       if (r.busy || !sched.BuildNextStep(ri, &r.plan)) continue;
       StepFeatures f;
-      for (const StepSequence& s : r.plan.sequences) AddSequence(&f, s.start_position, s.num_tokens);
+      for (const StepSequence& s : r.plan.sequences)
+        AddSequence(&f, s.start_position, s.num_tokens);
       step_tokens += f.tokens;
       step_seqs += f.sequences;
       double compute = f.sequences > 0 ? truth.Predict(f) : 0.0;
-      if (options.cost_noise_cv > 0) compute *= std::max(0.5, 1.0 + options.cost_noise_cv * noise(rng));
-      const double blocking_blocks =
-          static_cast<double>(r.plan.swap_out.size()) + static_cast<double>(r.plan.num_blocking_swap_in);
-      const double prefetch_blocks = static_cast<double>(r.plan.swap_in.size()) - r.plan.num_blocking_swap_in;
+      if (options.cost_noise_cv > 0)
+        compute *= std::max(0.5, 1.0 + options.cost_noise_cv * noise(rng));
+      const double blocking_blocks = static_cast<double>(r.plan.swap_out.size()) +
+                                     static_cast<double>(r.plan.num_blocking_swap_in);
+      const double prefetch_blocks =
+          static_cast<double>(r.plan.swap_in.size()) - r.plan.num_blocking_swap_in;
       res.swapped_bytes += (r.plan.swap_out.size() + r.plan.swap_in.size()) * block_bytes;
-      const double dt =
-          blocking_blocks * block_bytes / bandwidth + std::max(compute, prefetch_blocks * block_bytes / bandwidth);
+      const double dt = blocking_blocks * block_bytes / bandwidth +
+                        std::max(compute, prefetch_blocks * block_bytes / bandwidth);
       r.outcome.measured_seconds = dt;
       r.outcome.compute_seconds = compute;
       r.busy = true;
@@ -219,7 +235,8 @@ Result<SimulationResult> RunSimulation(const SimulatorOptions& options, const st
     for (const SimReplica& r : replicas) any_busy |= r.busy;
     if (!any_busy && next >= n) {
       if (sched.num_requests() > 0) {
-        return Internal("simulator: " + std::to_string(sched.num_requests()) + " requests left but nothing runs");
+        return Internal("simulator: " + std::to_string(sched.num_requests()) +
+                        " requests left but nothing runs");
       }
       break;
     }
@@ -230,6 +247,7 @@ Result<SimulationResult> RunSimulation(const SimulatorOptions& options, const st
     res.throughput_rps = res.completed / res.makespan_seconds;
     res.output_tokens_per_second = output_tokens / res.makespan_seconds;
     res.goodput_rps = good / res.makespan_seconds;
+    res.goodput_itl_rps = good_itl / res.makespan_seconds;
   }
   res.slo_attainment = n > 0 ? static_cast<double>(good) / n : 0.0;
   res.ttft = Summarize(&ttft);
@@ -251,26 +269,31 @@ Result<SimulationResult> RunSimulation(const SimulatorOptions& options, const st
     res.mean_step_sequences = step_seqs / res.steps;
   }
   res.fitted_cost = sched.cost_model().coefficients();
-  res.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  res.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   return res;
 }
 
-Result<double> EstimateCapacity(const SimulatorOptions& options, std::vector<WorkloadRequest> lengths) {
-  if (lengths.size() < 50) return InvalidArgument("capacity probe needs at least 50 requests");
+Result<double> MeasureSaturatedThroughput(const SimulatorOptions& options,
+                                          std::vector<WorkloadRequest> lengths) {
+  if (lengths.size() < 1000)
+    return InvalidArgument("saturated throughput needs at least 1000 requests");
   for (WorkloadRequest& w : lengths) w.arrival = 0;
-  SimulatorOptions probe = options;
-  probe.scheduler.policy = PolicyKind::kFcfs;
-  probe.progress = false;
-  probe.after_step = nullptr;
+  SimulatorOptions sat = options;
+  sat.scheduler.policy = PolicyKind::kFcfs;
+  sat.progress = false;
+  sat.after_step = nullptr;
   std::vector<double> done;
-  SJ_ASSIGN_OR_RETURN(SimulationResult r, RunSimulation(probe, lengths, &done));
+  SJ_ASSIGN_OR_RETURN(SimulationResult r, RunSimulation(sat, lengths, &done));
   (void)r;
-  const size_t lo = done.size() / 10, hi = done.size() * 8 / 10;
-  if (hi <= lo || done[hi] <= done[lo]) return Internal("capacity probe: degenerate completion times");
+  const size_t lo = done.size() / 4, hi = done.size() * 13 / 20;
+  if (hi <= lo || done[hi] <= done[lo])
+    return Internal("saturated run: degenerate completion times");
   return static_cast<double>(hi - lo) / (done[hi] - done[lo]);
 }
 
-double SoloSeconds(const CostCoefficients& c, int32_t prompt_len, int32_t output_len, int32_t token_budget) {
+double SoloSeconds(const CostCoefficients& c, int32_t prompt_len, int32_t output_len,
+                   int32_t token_budget) {
   const int32_t budget = std::max(1, token_budget);
   double t = 0;
   double context = 0;
@@ -289,7 +312,8 @@ double SoloSeconds(const CostCoefficients& c, int32_t prompt_len, int32_t output
 
 namespace {
 nlohmann::json SummaryJson(const LatencySummary& s) {
-  return {{"count", s.count}, {"mean", s.mean}, {"p50", s.p50}, {"p90", s.p90}, {"p99", s.p99}, {"max", s.max}};
+  return {{"count", s.count}, {"mean", s.mean}, {"p50", s.p50}, {"p90", s.p90},
+          {"p99", s.p99},     {"p999", s.p999}, {"max", s.max}};
 }
 }  // namespace
 
@@ -309,6 +333,7 @@ std::string SimulationResultToJson(const SimulationResult& r) {
   j["jct_seconds"] = SummaryJson(r.jct);
   j["jct_lower_bound_mean_seconds"] = r.jct_lower_bound_mean;
   j["goodput_rps"] = r.goodput_rps;
+  j["goodput_itl_rps"] = r.goodput_itl_rps;
   j["slo_attainment"] = r.slo_attainment;
   j["token_budget"] = r.token_budget;
   j["steps"] = r.steps;
@@ -324,8 +349,14 @@ std::string SimulationResultToJson(const SimulationResult& r) {
   j["recomputed_tokens"] = s.recomputed_tokens;
   j["demotions"] = s.demotions;
   j["starvation_promotions"] = s.starvation_promotions;
+  j["stall_forced"] = s.stall_forced;
+  j["admission_deferrals"] = s.admission_deferrals;
+  j["recompute_refusals"] = s.recompute_refusals;
   j["admitted_per_level"] = s.admitted_per_level;
-  j["fitted_cost"] = {{"a", r.fitted_cost.a}, {"b", r.fitted_cost.b}, {"c", r.fitted_cost.c}, {"d", r.fitted_cost.d},
+  j["fitted_cost"] = {{"a", r.fitted_cost.a},
+                      {"b", r.fitted_cost.b},
+                      {"c", r.fitted_cost.c},
+                      {"d", r.fitted_cost.d},
                       {"e", r.fitted_cost.e}};
   j["wall_seconds"] = r.wall_seconds;
   return j.dump(2);
@@ -334,15 +365,19 @@ std::string SimulationResultToJson(const SimulationResult& r) {
 std::string SimulationResultToTable(const SimulationResult& r) {
   std::string out;
   char line[256];
-  std::snprintf(line, sizeof line, "policy %s: %lld/%lld completed (%lld rejected), makespan %.1fs, %.2f req/s, %.0f tok/s\n",
-                r.policy.c_str(), static_cast<long long>(r.completed), static_cast<long long>(r.num_requests),
-                static_cast<long long>(r.rejected), r.makespan_seconds, r.throughput_rps, r.output_tokens_per_second);
+  std::snprintf(
+      line, sizeof line,
+      "policy %s: %lld/%lld completed (%lld rejected), makespan %.1fs, %.2f req/s, %.0f tok/s\n",
+      r.policy.c_str(), static_cast<long long>(r.completed), static_cast<long long>(r.num_requests),
+      static_cast<long long>(r.rejected), r.makespan_seconds, r.throughput_rps,
+      r.output_tokens_per_second);
   out += line;
-  std::snprintf(line, sizeof line, "%-8s %10s %10s %10s %10s %10s\n", "metric", "mean", "p50", "p90", "p99", "max");
+  std::snprintf(line, sizeof line, "%-8s %10s %10s %10s %10s %10s\n", "metric", "mean", "p50",
+                "p90", "p99", "max");
   out += line;
   auto row = [&](const char* name, const LatencySummary& s) {
-    std::snprintf(line, sizeof line, "%-8s %10.4f %10.4f %10.4f %10.4f %10.4f\n", name, s.mean, s.p50, s.p90, s.p99,
-                  s.max);
+    std::snprintf(line, sizeof line, "%-8s %10.4f %10.4f %10.4f %10.4f %10.4f\n", name, s.mean,
+                  s.p50, s.p90, s.p99, s.max);
     out += line;
   };
   row("TTFT s", r.ttft);
@@ -350,27 +385,40 @@ std::string SimulationResultToTable(const SimulationResult& r) {
   row("ITL s", r.itl);
   row("E2E s", r.e2e);
   row("JCT s", r.jct);
-  std::snprintf(line, sizeof line, "JCT lower bound (every request alone, no queueing): mean %.4f s\n",
+  std::snprintf(line, sizeof line,
+                "JCT lower bound (every request alone, no queueing): mean %.4f s\n",
                 r.jct_lower_bound_mean);
   out += line;
   const SchedulerStats& s = r.stats;
-  std::snprintf(line, sizeof line, "goodput %.3f req/s (SLO attainment %.1f%%), token budget %d, %lld steps (%.1f tok, %.1f seq each)\n",
-                r.goodput_rps, 100 * r.slo_attainment, r.token_budget, static_cast<long long>(r.steps),
-                r.mean_step_tokens, r.mean_step_sequences);
-  out += line;
   std::snprintf(line, sizeof line,
-                "preemptions: slot %lld, swap %lld (proactive %lld), recompute %lld; prefetch swap-ins %lld; swapped %.2f GiB; recomputed %lld tokens\n",
-                static_cast<long long>(s.preemptions_slot), static_cast<long long>(s.preemptions_swap),
-                static_cast<long long>(s.proactive_swap_outs), static_cast<long long>(s.preemptions_recompute),
-                static_cast<long long>(s.prefetch_swap_ins), r.swapped_bytes / (1024.0 * 1024 * 1024),
-                static_cast<long long>(s.recomputed_tokens));
+                "goodput %.3f req/s (SLO attainment %.1f%%), token budget %d, %lld steps (%.1f "
+                "tok, %.1f seq each)\n",
+                r.goodput_rps, 100 * r.slo_attainment, r.token_budget,
+                static_cast<long long>(r.steps), r.mean_step_tokens, r.mean_step_sequences);
+  out += line;
+  std::snprintf(
+      line, sizeof line,
+      "preemptions: slot %lld, swap %lld (proactive %lld), recompute %lld; prefetch swap-ins %lld; "
+      "swapped %.2f GiB; recomputed %lld tokens\n",
+      static_cast<long long>(s.preemptions_slot), static_cast<long long>(s.preemptions_swap),
+      static_cast<long long>(s.proactive_swap_outs),
+      static_cast<long long>(s.preemptions_recompute), static_cast<long long>(s.prefetch_swap_ins),
+      r.swapped_bytes / (1024.0 * 1024 * 1024), static_cast<long long>(s.recomputed_tokens));
   out += line;
   out += "admitted per level:";
   for (size_t i = 0; i < s.admitted_per_level.size(); ++i) {
     out += " L" + std::to_string(i) + "=" + std::to_string(s.admitted_per_level[i]);
   }
-  std::snprintf(line, sizeof line, "; demotions %lld, starvation promotions %lld\n", static_cast<long long>(s.demotions),
+  std::snprintf(line, sizeof line, "; demotions %lld, starvation promotions %lld\n",
+                static_cast<long long>(s.demotions),
                 static_cast<long long>(s.starvation_promotions));
+  out += line;
+  std::snprintf(line, sizeof line,
+                "ITL p99.9 %.4f s, max %.4f s; stall-bound turns %lld, admission deferrals %lld, "
+                "recompute refusals %lld; goodput with every token gap in its SLO %.3f req/s\n",
+                r.itl.p999, r.itl.max, static_cast<long long>(s.stall_forced),
+                static_cast<long long>(s.admission_deferrals),
+                static_cast<long long>(s.recompute_refusals), r.goodput_itl_rps);
   out += line;
   return out;
 }

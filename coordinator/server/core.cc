@@ -5,10 +5,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <unordered_map>
-
-#include <nlohmann/json.hpp>
 
 #include "common/logging.h"
 #include "coordinator/scheduler/clock.h"
@@ -37,8 +36,11 @@ scheduler::SchedulerOptions SchedulerOptionsFrom(const config::ClusterConfig& c)
   o.token_budget = static_cast<int32_t>(c.scheduler.token_budget);
   o.tbt_target_seconds = c.scheduler.tbt_target_ms / 1000.0;
   o.no_pingpong_steps = static_cast<int32_t>(c.scheduler.swap.no_ping_pong_steps);
-  if (c.scheduler.swap.reserve_blocks > 0) o.reserve_blocks = static_cast<int32_t>(c.scheduler.swap.reserve_blocks);
+  if (c.scheduler.swap.reserve_blocks > 0)
+    o.reserve_blocks = static_cast<int32_t>(c.scheduler.swap.reserve_blocks);
   o.cost_prior = CostPriorFor(c);
+  o.max_stall_seconds =
+      c.scheduler.max_stall_ms ? *c.scheduler.max_stall_ms / 1000.0 : DefaultMaxStallSeconds(c);
   return o;
 }
 
@@ -51,7 +53,8 @@ double SteadySeconds() {
 // Everything the core thread owns. Only CoordinatorCore's thread touches it.
 class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
  public:
-  Impl(CoordinatorCore* owner, CoreOptions options, protocol::RouterChannel channel, CoordinatorMetrics* metrics)
+  Impl(CoordinatorCore* owner, CoreOptions options, protocol::RouterChannel channel,
+       CoordinatorMetrics* metrics)
       : owner_(owner),
         options_(std::move(options)),
         metrics_(metrics),
@@ -98,7 +101,7 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
     double sent_at = 0;
     double last_result_at = -1;  // < 0: no step finished yet
     scheduler::KvPoolSpec pool;
-    scheduler::StepPlan plan;               // the step in flight
+    scheduler::StepPlan plan;                // the step in flight
     std::vector<uint64_t> finished_seq_ids;  // for the next plan
   };
 
@@ -138,7 +141,8 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   std::vector<ReplicaRun> runs_;
   scheduler::ReplicaId next_sched_id_ = 0;
   std::unordered_map<RequestId, Entry> entries_;
-  std::unordered_map<EventSink*, std::pair<std::shared_ptr<EventSink>, std::vector<SequenceEvent>>> outbox_;
+  std::unordered_map<EventSink*, std::pair<std::shared_ptr<EventSink>, std::vector<SequenceEvent>>>
+      outbox_;
   std::optional<CostModelStore> cost_store_;
   int64_t saved_observations_ = 0;
   double last_cost_save_ = 0;
@@ -150,13 +154,14 @@ void CoordinatorCore::Impl::OpenStepTrace() {
   if (path.empty()) return;
   step_trace_ = std::fopen(path.c_str(), "a");
   if (step_trace_ == nullptr) {
-    SJ_LOG(Error) << "scheduler.step_trace: cannot open '" << path << "' for appending: " << std::strerror(errno)
-                  << "; steps are not traced";
+    SJ_LOG(Error) << "scheduler.step_trace: cannot open '" << path
+                  << "' for appending: " << std::strerror(errno) << "; steps are not traced";
   }
 }
 
-void CoordinatorCore::Impl::TraceStep(int replica, const protocol::StepResult& result, double measured,
-                                      const scheduler::StepFeatures& f, double predicted) {
+void CoordinatorCore::Impl::TraceStep(int replica, const protocol::StepResult& result,
+                                      double measured, const scheduler::StepFeatures& f,
+                                      double predicted) {
   const ReplicaRun& run = runs_[replica];
   int64_t prefill_tokens = 0, decode_sequences = 0;
   for (const scheduler::StepSequence& s : run.plan.sequences) {
@@ -195,13 +200,15 @@ void CoordinatorCore::Impl::LoadCostModel() {
   auto model = cost_store_->Load();
   if (model.ok()) {
     const scheduler::CostCoefficients& c = model->coefficients();
-    SJ_LOG(Info) << "step cost model from " << cost_store_->path() << " (" << model->num_observations()
-                 << " steps): a=" << c.a << " s, b=" << c.b << " s/token, c=" << c.c << " s/seq, d=" << c.d
-                 << " s/context token, e=" << c.e << " s/prefill pair";
+    SJ_LOG(Info) << "step cost model from " << cost_store_->path() << " ("
+                 << model->num_observations() << " steps): a=" << c.a << " s, b=" << c.b
+                 << " s/token, c=" << c.c << " s/seq, d=" << c.d << " s/context token, e=" << c.e
+                 << " s/prefill pair";
     saved_observations_ = model->num_observations();
     scheduler_.ReplaceCostModel(*std::move(model));
   } else if (model.status().code() == StatusCode::kNotFound) {
-    SJ_LOG(Info) << "no saved step cost model at " << cost_store_->path() << "; starting from the prior";
+    SJ_LOG(Info) << "no saved step cost model at " << cost_store_->path()
+                 << "; starting from the prior";
   } else {
     SJ_LOG(Warn) << "ignoring the saved step cost model: " << model.status().message()
                  << " (it is overwritten once steps are measured)";
@@ -212,7 +219,8 @@ void CoordinatorCore::Impl::MaybeSaveCostModel(double now, bool force) {
   if (!cost_store_) return;
   const scheduler::StepCostModel& m = scheduler_.cost_model();
   if (m.num_observations() == saved_observations_) return;
-  if (!force && (now - last_cost_save_ < 10.0 || m.num_observations() - saved_observations_ < 20)) return;
+  if (!force && (now - last_cost_save_ < 10.0 || m.num_observations() - saved_observations_ < 20))
+    return;
   last_cost_save_ = now;
   Status st = cost_store_->Save(m);
   if (!st.ok()) {
@@ -267,7 +275,8 @@ void CoordinatorCore::Impl::Submit(std::vector<SubmitItem> items, std::shared_pt
     entries_[item.id] = std::move(entry);
     Status st = scheduler_.Submit(std::move(spec));
     if (!st.ok()) {
-      if (st.code() == StatusCode::kUnavailable) st = Unavailable("no replica is live: " + st.message());
+      if (st.code() == StatusCode::kUnavailable)
+        st = Unavailable("no replica is live: " + st.message());
       Fail(item.id, st, "rejected");
       continue;
     }
@@ -288,7 +297,8 @@ void CoordinatorCore::Impl::End(const std::vector<RequestId>& ids, bool cancelle
       entries_.erase(it);
       metrics_->RequestDone(cancelled ? "abort" : "stop");
     }
-    if (!st.ok() && st.code() != StatusCode::kNotFound) SJ_LOG(Warn) << "ending request " << id << ": " << st.ToString();
+    if (!st.ok() && st.code() != StatusCode::kNotFound)
+      SJ_LOG(Warn) << "ending request " << id << ": " << st.ToString();
   }
 }
 
@@ -311,7 +321,8 @@ void CoordinatorCore::Impl::OnReplicaReady(int replica, const scheduler::KvPoolS
   owner_->live_replicas_.fetch_add(1);
 }
 
-void CoordinatorCore::Impl::HandleLoss(const scheduler::ReplicaLoss& loss, const std::string& reason) {
+void CoordinatorCore::Impl::HandleLoss(const scheduler::ReplicaLoss& loss,
+                                       const std::string& reason) {
   for (RequestId id : loss.requeued) {
     auto it = entries_.find(id);
     if (it != entries_.end() && !it->second.first_token_sent) it->second.prompt_logprobs.clear();
@@ -336,8 +347,8 @@ void CoordinatorCore::Impl::OnReplicaLost(int replica, const std::string& reason
 void CoordinatorCore::Impl::FailStep(int replica, const Status& status) {
   ReplicaRun& run = runs_[replica];
   metrics_->StepFailed(options_.config.replicas[replica].name);
-  SJ_LOG(Error) << "step " << run.wire_step << " of replica " << options_.config.replicas[replica].name
-                << " failed: " << status.ToString();
+  SJ_LOG(Error) << "step " << run.wire_step << " of replica "
+                << options_.config.replicas[replica].name << " failed: " << status.ToString();
   // The step's requests end with the error (retrying could repeat a
   // deterministic failure forever); the rest restart on a fresh scheduler
   // replica over the same workers.
@@ -356,7 +367,8 @@ void CoordinatorCore::Impl::FailStep(int replica, const Status& status) {
 void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult result) {
   ReplicaRun& run = runs_[replica];
   if (!run.live || !run.in_flight || result.step_id != run.wire_step) {
-    SJ_LOG(Warn) << "stale StepResult " << result.step_id << " from replica " << replica << "; dropped";
+    SJ_LOG(Warn) << "stale StepResult " << result.step_id << " from replica " << replica
+                 << "; dropped";
     return;
   }
   if (result.error) return FailStep(replica, result.error->ToStatus());
@@ -401,9 +413,10 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
     run.in_flight = true;  // the scheduler still holds the step; re-forming drops it
     return FailStep(replica, st);
   }
-  metrics_->Step(options_.config.replicas[replica].name, outcome.measured_seconds, run.plan.num_tokens(),
-                 static_cast<int64_t>(run.plan.sequences.size()));
-  if (step_trace_ != nullptr) TraceStep(replica, result, outcome.measured_seconds, features, predicted);
+  metrics_->Step(options_.config.replicas[replica].name, outcome.measured_seconds,
+                 run.plan.num_tokens(), static_cast<int64_t>(run.plan.sequences.size()));
+  if (step_trace_ != nullptr)
+    TraceStep(replica, result, outcome.measured_seconds, features, predicted);
   run.last_result_at = now;
   int64_t generated = 0;
   for (const scheduler::SchedulerEvent& ev : events) {
@@ -458,10 +471,12 @@ void CoordinatorCore::Impl::ScheduleSteps() {
     wire.replica_id = static_cast<uint32_t>(r);
     wire.step_id = ++run.wire_step;
     for (const scheduler::BlockPair& p : run.plan.swap_out) {
-      wire.swap_out.push_back({static_cast<uint32_t>(p.device_block), static_cast<uint32_t>(p.host_block)});
+      wire.swap_out.push_back(
+          {static_cast<uint32_t>(p.device_block), static_cast<uint32_t>(p.host_block)});
     }
     for (const scheduler::BlockPair& p : run.plan.swap_in) {
-      wire.swap_in.push_back({static_cast<uint32_t>(p.device_block), static_cast<uint32_t>(p.host_block)});
+      wire.swap_in.push_back(
+          {static_cast<uint32_t>(p.device_block), static_cast<uint32_t>(p.host_block)});
     }
     wire.sequences.reserve(run.plan.sequences.size());
     for (const scheduler::StepSequence& s : run.plan.sequences) {
@@ -470,7 +485,8 @@ void CoordinatorCore::Impl::ScheduleSteps() {
       auto tokens = run.plan.tokens_of(s);
       in.token_ids.assign(tokens.begin(), tokens.end());
       in.start_position = static_cast<uint32_t>(s.start_position);
-      for (int32_t b : run.plan.block_table_of(s)) in.block_table.push_back(static_cast<uint32_t>(b));
+      for (int32_t b : run.plan.block_table_of(s))
+        in.block_table.push_back(static_cast<uint32_t>(b));
       in.sample = s.samples;
       if (auto it = entries_.find(s.request_id); it != entries_.end()) {
         if (it->second.first_scheduled_at < 0) it->second.first_scheduled_at = clock_.NowSeconds();
@@ -482,7 +498,8 @@ void CoordinatorCore::Impl::ScheduleSteps() {
     const std::string& name = options_.config.replicas[r].name;
     if (!run.plan.swap_out.empty() || !run.plan.swap_in.empty()) {
       metrics_->Swaps(name, static_cast<int64_t>(run.plan.swap_out.size()),
-                      static_cast<int64_t>(run.plan.swap_in.size()), options_.geometry.bytes_per_block);
+                      static_cast<int64_t>(run.plan.swap_in.size()),
+                      options_.geometry.bytes_per_block);
     }
     if (!run.plan.swapped_out_requests.empty() || !run.plan.recomputed.empty()) {
       metrics_->Preemptions(name, static_cast<int64_t>(run.plan.swapped_out_requests.size()),
@@ -514,7 +531,8 @@ protocol::StatusReply CoordinatorCore::Impl::Snapshot() const {
       const int32_t dfree = scheduler_.device_free(runs_[r].sched_id);
       const int32_t hfree = scheduler_.host_free(runs_[r].sched_id);
       s.kv_device_blocks_free = static_cast<uint32_t>(std::max(dfree, 0));
-      s.kv_device_blocks_used = static_cast<uint32_t>(std::max(runs_[r].pool.device_blocks - dfree, 0));
+      s.kv_device_blocks_used =
+          static_cast<uint32_t>(std::max(runs_[r].pool.device_blocks - dfree, 0));
       s.kv_host_blocks_free = static_cast<uint32_t>(std::max(hfree, 0));
       s.kv_host_blocks_used = static_cast<uint32_t>(std::max(runs_[r].pool.host_blocks - hfree, 0));
     }
@@ -544,8 +562,10 @@ void CoordinatorCore::Impl::ObserveFinished(const Entry& entry, double now) {
   if (!entry.first_token_sent) return;
   const double e2e = now - entry.arrival;
   const double ttft = entry.first_token_at - entry.arrival;
-  const double tpot = entry.generated > 1 ? (now - entry.first_token_at) / (entry.generated - 1) : 0;
-  const double queue = entry.first_scheduled_at >= 0 ? entry.first_scheduled_at - entry.arrival : ttft;
+  const double tpot =
+      entry.generated > 1 ? (now - entry.first_token_at) / (entry.generated - 1) : 0;
+  const double queue =
+      entry.first_scheduled_at >= 0 ? entry.first_scheduled_at - entry.arrival : ttft;
   metrics_->RequestLatency(e2e, ttft, queue, tpot);
   metrics_->RequestLengths(entry.prompt_len, entry.generated);
 }
@@ -557,8 +577,8 @@ void CoordinatorCore::Impl::ReportGauges() {
     running += r.running;
     waiting += r.waiting;
     swapped += r.swapped;
-    metrics_->KvBlocks(r.name, r.kv_device_blocks_used, r.kv_device_blocks_free, r.kv_host_blocks_used,
-                       r.kv_host_blocks_free);
+    metrics_->KvBlocks(r.name, r.kv_device_blocks_used, r.kv_device_blocks_free,
+                       r.kv_host_blocks_used, r.kv_host_blocks_free);
   }
   // Requests not yet placed on a replica are waiting too.
   int64_t placed = running + waiting + swapped;
@@ -606,7 +626,8 @@ void CoordinatorCore::Impl::Run() {
   hub_.ShutdownAll("coordinator stopping");
 }
 
-Result<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Start(CoreOptions options, zmq::context_t* context,
+Result<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Start(CoreOptions options,
+                                                                zmq::context_t* context,
                                                                 CoordinatorMetrics* metrics) {
   SJ_ASSIGN_OR_RETURN(protocol::RouterChannel channel,
                       protocol::RouterChannel::Bind(*context, options.worker_endpoint));
@@ -633,7 +654,8 @@ void CoordinatorCore::Stop() {
 
 void CoordinatorCore::Submit(std::vector<SubmitItem> items, std::shared_ptr<EventSink> sink) {
   auto shared_items = std::make_shared<std::vector<SubmitItem>>(std::move(items));
-  bool ok = mailbox_.Push([shared_items, sink](Impl& impl) { impl.Submit(std::move(*shared_items), sink); });
+  bool ok = mailbox_.Push(
+      [shared_items, sink](Impl& impl) { impl.Submit(std::move(*shared_items), sink); });
   if (!ok) {
     std::vector<SequenceEvent> events;
     for (const SubmitItem& item : *shared_items) {

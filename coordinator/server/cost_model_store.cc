@@ -37,8 +37,8 @@ std::string CostModelKey(const config::ClusterConfig& c) {
   if (!c.replicas.empty()) tp = c.replicas[0].tp;
   std::string key = c.model.name + "." + device + ".tp" + std::to_string(tp);
   for (char& ch : key) {
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                    ch == '.' || ch == '_' || ch == '-';
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
     if (!ok) ch = '_';
   }
   return key;
@@ -50,8 +50,14 @@ scheduler::CostCoefficients CostPriorFor(const config::ClusterConfig& c) {
   return scheduler::CpuSmolLmCostPrior();
 }
 
+double DefaultMaxStallSeconds(const config::ClusterConfig& c) {
+  const config::DeviceConfig* d = FirstDevice(c);
+  return d != nullptr && d->kind == config::DeviceKind::kCuda ? 1.0 : 10.0;
+}
+
 std::string CostModelStore::PathFor(const config::ClusterConfig& c) {
-  std::string dir = c.scheduler.cost_model_dir.empty() ? config::DefaultCostModelDir() : c.scheduler.cost_model_dir;
+  std::string dir = c.scheduler.cost_model_dir.empty() ? config::DefaultCostModelDir()
+                                                       : c.scheduler.cost_model_dir;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   return dir + "/" + CostModelKey(c) + ".json";
 }
@@ -64,7 +70,8 @@ Result<scheduler::StepCostModel> CostModelStore::Load() const {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  if (text.str().size() > (1u << 20)) return InvalidArgument(path_ + ": larger than 1 MiB, not a cost model");
+  if (text.str().size() > (1u << 20))
+    return InvalidArgument(path_ + ": larger than 1 MiB, not a cost model");
   auto model = scheduler::StepCostModel::FromJson(text.str(), e_prior_);
   if (!model.ok()) return InvalidArgument(path_ + ": " + model.status().message());
   return model;

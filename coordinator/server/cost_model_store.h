@@ -22,12 +22,16 @@ std::string CostModelKey(const config::ClusterConfig& config);
 // The prior for the first replica's device kind: measured SmolLM2-135M on one
 // CPU thread for cpu, the derived 7B-class coefficients for cuda.
 scheduler::CostCoefficients CostPriorFor(const config::ClusterConfig& config);
+// The decode-stall bound when the config leaves it unset: 1 s on CUDA devices,
+// 10 s on CPU ones (whose steps are about ten times longer).
+double DefaultMaxStallSeconds(const config::ClusterConfig& config);
 
 class CostModelStore {
  public:
   // `path` is the file; see PathFor.
   // `e_prior`: the e term for files saved before it existed (CostPriorFor).
-  explicit CostModelStore(std::string path, double e_prior = 0.0) : path_(std::move(path)), e_prior_(e_prior) {}
+  explicit CostModelStore(std::string path, double e_prior = 0.0)
+      : path_(std::move(path)), e_prior_(e_prior) {}
   // <dir>/<CostModelKey>.json; dir "" = config::DefaultCostModelDir().
   static std::string PathFor(const config::ClusterConfig& config);
 

@@ -79,7 +79,8 @@ TEST(ClusterConfigTest, DefaultsApply) {
   EXPECT_EQ(c->coordinator.node, "n0");
   EXPECT_EQ(c->model.name, "tiny");
   EXPECT_EQ(c->scheduler.policy, SchedulerPolicy::kMlfq);
-  EXPECT_EQ(c->scheduler.step_trace, "");  // off
+  EXPECT_EQ(c->scheduler.step_trace, "");               // off
+  EXPECT_FALSE(c->scheduler.max_stall_ms.has_value());  // per device kind
   EXPECT_EQ(c->kv.block_size, 16u);
   EXPECT_DOUBLE_EQ(c->kv.device_memory_fraction, 0.9);
   EXPECT_FALSE(c->kv.num_device_blocks.has_value());
@@ -107,13 +108,18 @@ TEST(ClusterConfigTest, ValidationErrorsNameFileLineAndKey) {
       {"scheduler:\n  token_budget: -5\n",
        "t.yaml:14: scheduler.token_budget: expected a non-negative integer, got '-5'"},
       {"scheduler:\n  token_budget: 2000000\n",
-       "t.yaml:14: scheduler.token_budget: must be at most 1048576 (0 derives it from the cost model)"},
+       "t.yaml:14: scheduler.token_budget: must be at most 1048576 (0 derives it from the cost "
+       "model)"},
       {"scheduler:\n  tbt_target_ms: 0\n",
        "t.yaml:14: scheduler.tbt_target_ms: must be greater than 0"},
       {"scheduler:\n  cost_model_dir: [a]\n",
        "t.yaml:14: scheduler.cost_model_dir: expected a string, got a list"},
       {"scheduler:\n  step_trace: {a: 1}\n",
        "t.yaml:14: scheduler.step_trace: expected a string, got a map"},
+      {"scheduler:\n  max_stall_ms: -1\n",
+       "t.yaml:14: scheduler.max_stall_ms: must be between 0 (off) and 3600000 ms"},
+      {"scheduler:\n  max_stall_ms: soon\n",
+       "t.yaml:14: scheduler.max_stall_ms: expected a number, got 'soon'"},
       {"scheduler:\n  mlfq:\n    quantum_ratio: 0.5\n",
        "t.yaml:15: scheduler.mlfq.quantum_ratio: must be at least 1"},
       {"scheduler:\n  mlfq: 3\n", "t.yaml:14: scheduler.mlfq: expected a map of settings, got '3'"},
@@ -212,12 +218,11 @@ TEST(ClusterConfigTest, NodeAndModelErrors) {
 }
 
 TEST(ClusterConfigTest, OverridesApplyBeforeValidation) {
-  Result<ClusterConfig> c =
-      ParseClusterConfig(kBase, "t.yaml",
-                         {"scheduler.policy=fcfs", "coordinator.http_port=9000",
-                          "nodes.0.host=10.1.2.3", "replicas.count=1", "kv.num_device_blocks=64",
-                          "scheduler.mlfq.levels=8", "model.max_context=2048",
-                          "scheduler.step_trace=/tmp/steps.jsonl"});
+  Result<ClusterConfig> c = ParseClusterConfig(
+      kBase, "t.yaml",
+      {"scheduler.policy=fcfs", "coordinator.http_port=9000", "nodes.0.host=10.1.2.3",
+       "replicas.count=1", "kv.num_device_blocks=64", "scheduler.mlfq.levels=8",
+       "model.max_context=2048", "scheduler.step_trace=/tmp/steps.jsonl"});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->scheduler.policy, SchedulerPolicy::kFcfs);
   EXPECT_EQ(c->coordinator.http_port, 9000);

@@ -2,11 +2,11 @@
 // revivals, under both policies and tight pools. After every operation the
 // block accounting must balance, and at the end every admitted request must
 // have finished, been cancelled, or failed with its replica.
+#include <gtest/gtest.h>
+
 #include <random>
 #include <set>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "coordinator/scheduler/scheduler.h"
 
@@ -40,8 +40,10 @@ void RunSeed(uint64_t seed, PolicyKind policy) {
     std::set<int32_t> used;
     for (const StepSequence& q : p.sequences) {
       ASSERT_GE(q.num_blocks * pool.block_size, q.start_position + q.num_tokens) << "seed " << seed;
-      ASSERT_LT((q.num_blocks - 1) * pool.block_size, q.start_position + q.num_tokens) << "seed " << seed;
-      for (int32_t b : p.block_table_of(q)) ASSERT_TRUE(used.insert(b).second) << "block shared, seed " << seed;
+      ASSERT_LT((q.num_blocks - 1) * pool.block_size, q.start_position + q.num_tokens)
+          << "seed " << seed;
+      for (int32_t b : p.block_table_of(q))
+        ASSERT_TRUE(used.insert(b).second) << "block shared, seed " << seed;
     }
     ASSERT_LE(static_cast<int32_t>(p.sequences.size()), o.max_running_sequences);
     ASSERT_LE(p.num_tokens(), o.token_budget);
@@ -99,6 +101,16 @@ void RunSeed(uint64_t seed, PolicyKind policy) {
         }
       }
     }
+  }
+  // Steps still in flight may carry requests cancelled meanwhile: finish them.
+  for (int r = 0; r < kReplicas; ++r) {
+    if (!inflight[r]) continue;
+    StepOutcome out;
+    for (const StepSequence& q : inflight[r]->sequences)
+      out.sampled_token_ids.push_back(q.samples ? 5 : kNoToken);
+    auto ev = s.OnStepDone(r, out);
+    ASSERT_TRUE(ev.ok()) << ev.status().ToString();
+    EXPECT_TRUE(ev->empty()) << "events for requests already ended, seed " << seed;
   }
   EXPECT_EQ(s.num_requests(), 0) << "seed " << seed;
   for (int r = 0; r < kReplicas; ++r) {

@@ -1,10 +1,10 @@
 // Steps the Scheduler by hand and checks each decision.
 #include "coordinator/scheduler/scheduler.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace skipjoin::scheduler {
 namespace {
@@ -53,7 +53,8 @@ class Harness {
     clock.Advance(seconds);
     StepOutcome o;
     o.measured_seconds = seconds;
-    for (const auto& seq : p.sequences) o.sampled_token_ids.push_back(seq.samples ? token : kNoToken);
+    for (const auto& seq : p.sequences)
+      o.sampled_token_ids.push_back(seq.samples ? token : kNoToken);
     auto ev = s.OnStepDone(0, o);
     EXPECT_TRUE(ev.ok()) << ev.status().ToString();
     EXPECT_TRUE(s.CheckInvariantsForTesting().ok()) << s.CheckInvariantsForTesting().ToString();
@@ -129,7 +130,8 @@ TEST(SchedulerTest, ReplacingTheCostModelRederivesADerivedTokenBudget) {
   o.budget_mean_context = 0;
   Harness h(o);
   EXPECT_EQ(h.s.token_budget(), 80);
-  h.s.ReplaceCostModel(StepCostModel(CostCoefficients{0.02, 0.0005, 0, 0}));  // (0.1 - 0.02) / 0.0005 = 160
+  h.s.ReplaceCostModel(
+      StepCostModel(CostCoefficients{0.02, 0.0005, 0, 0}));  // (0.1 - 0.02) / 0.0005 = 160
   EXPECT_EQ(h.s.token_budget(), 160);
   EXPECT_DOUBLE_EQ(h.s.cost_model().coefficients().a, 0.02);
   // A fixed budget stays.
@@ -161,23 +163,100 @@ TEST(SchedulerTest, SrptOracleRunsTheShortestRemainingOutputFirst) {
   EXPECT_EQ(h.Level(1), 5);
 }
 
-TEST(SchedulerTest, StarvedJobRunsWithinThresholdPlusOneStep) {
+TEST(SchedulerTest, StarvedJobClimbsOneLevelPerThresholdAndThenRuns) {
   SchedulerOptions o = Options();
   o.max_running_sequences = 1;
+  // Overloaded on purpose (one slot, a new job every step): with the stall
+  // bound and the started-set admission limit the started jobs would rightly
+  // keep the slot; this test is about aging.
+  o.max_stall_seconds = 0;
+  o.max_started_factor = 1e6;
   Harness h(o, {512, 0, 4});
   ASSERT_TRUE(h.Submit(100, 500, 4).ok());  // level 3
+  ASSERT_EQ(h.Level(100), 3);
   double first_run = -1;
-  for (int i = 0; i < 20 && first_run < 0; ++i) {
+  std::vector<int32_t> levels;
+  for (int i = 0; i < 40 && first_run < 0; ++i) {
     ASSERT_TRUE(h.Submit(i, 10, 50).ok());  // a fresh level-0 job every step
     const double now = h.clock.NowSeconds();
     StepPlan p = h.Plan();
+    if (levels.empty() || levels.back() != h.Level(100)) levels.push_back(h.Level(100));
     if (Find(p, 100)) first_run = now;
     h.Done(p, 0.3);
   }
   ASSERT_GE(first_run, 0) << "job 100 starved";
-  EXPECT_GT(first_run, 1.0 - 1e-9);  // not before the threshold: it really was starved
-  EXPECT_LE(first_run, 1.0 + 0.3);
-  EXPECT_GE(h.s.stats().starvation_promotions, 1);
+  // One level per threshold (1 s): 3 -> 2 -> 1 -> 0, then it runs at the front of level 0.
+  EXPECT_EQ(levels, (std::vector<int32_t>{3, 2, 1, 0}));
+  EXPECT_GT(first_run, 3 * 1.0 - 1e-9);
+  EXPECT_LE(first_run, 3 * 1.0 + 6 * 0.3);  // other starved jobs queue for promotions too
+  EXPECT_GE(h.s.stats().starvation_promotions, 3);
+}
+
+TEST(SchedulerTest, AgingPromotesAtMostOneJobPerStep) {
+  SchedulerOptions o = Options();
+  o.max_running_sequences = 1;
+  o.max_stall_seconds = 0;
+  Harness h(o, {512, 0, 4});
+  for (RequestId id = 100; id < 110; ++id) ASSERT_TRUE(h.Submit(id, 500, 4).ok());  // all level 3
+  h.clock.Advance(5.0);  // every one of them is starved now
+  for (int step = 1; step <= 5; ++step) {
+    h.Step(0.01);
+    EXPECT_EQ(h.s.stats().starvation_promotions, step);
+    int32_t moved = 0;
+    for (RequestId id = 100; id < 110; ++id) {
+      EXPECT_GE(h.Level(id), 2);  // never more than one level at a time
+      moved += h.Level(id) < 3;
+    }
+    EXPECT_LE(moved, step);
+  }
+}
+
+TEST(SchedulerTest, DecodeStallIsBoundedWhateverArrives) {
+  SchedulerOptions o = Options();
+  o.max_running_sequences = 1;
+  o.mlfq.starvation_seconds = 1e9;  // no aging: only the stall bound can help job 100
+  o.max_stall_seconds = 0.5;
+  Harness h(o, {4096, 0, 4});
+  ASSERT_TRUE(h.Submit(100, 10, 200).ok());
+  for (int i = 0; i < 3; ++i) h.Step(0.06);  // job 100 decodes and drops to level 2
+  ASSERT_GE(h.Level(100), 1);
+  double last_token = h.clock.NowSeconds();
+  double worst_gap = 0;
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_TRUE(h.Submit(1000 + i, 10, 50).ok());  // a fresh level-0 job every step
+    StepPlan p = h.Plan();
+    const bool has = Find(p, 100) != nullptr;
+    h.Done(p, 0.1);
+    if (has) {
+      worst_gap = std::max(worst_gap, h.clock.NowSeconds() - last_token);
+      last_token = h.clock.NowSeconds();
+    }
+  }
+  worst_gap = std::max(worst_gap, h.clock.NowSeconds() - last_token);
+  EXPECT_LE(worst_gap, 0.5 + 1e-9);
+  EXPECT_GT(h.s.stats().stall_forced, 0);
+  EXPECT_GT(h.s.stats().preemptions_slot, 0);  // it really was pushed out in between
+}
+
+TEST(SchedulerTest, LongPromptKeepsItsLevelAndItsChunksUntilPrefillCompletes) {
+  SchedulerOptions o = Options();
+  o.token_budget = 16;
+  Harness h(o, {512, 0, 4});
+  ASSERT_TRUE(h.Submit(1, 64, 4).ok());  // level 1 (prefill estimate 0.074 s), four chunks
+  const int32_t level = h.Level(1);
+  h.Step(0.2);                           // the first chunk alone uses more than the level's quantum
+  ASSERT_TRUE(h.Submit(2, 12, 4).ok());  // a newer short prompt at level 0
+  for (int chunk = 2; chunk <= 4; ++chunk) {
+    StepPlan p = h.Plan();
+    const StepSequence* s1 = Find(p, 1);
+    ASSERT_NE(s1, nullptr) << "chunk " << chunk;
+    EXPECT_EQ(s1->num_tokens, 16) << "the prefill under way keeps the budget";
+    EXPECT_EQ(Find(p, 2), nullptr);
+    h.Done(p, 0.2);
+    if (chunk < 4) EXPECT_EQ(h.Level(1), level) << "not demoted between chunks";
+  }
+  // The prefill was charged as one unit when it completed: one level down.
+  EXPECT_EQ(h.Level(1), level + 1);
 }
 
 TEST(SchedulerTest, BudgetTakesDecodesFirstThenBlockAlignedPrefillChunks) {
@@ -186,7 +265,7 @@ TEST(SchedulerTest, BudgetTakesDecodesFirstThenBlockAlignedPrefillChunks) {
   Harness h(o);
   ASSERT_TRUE(h.Submit(1, 4, 10).ok());
   ASSERT_TRUE(h.Submit(2, 4, 10).ok());
-  h.Step(0.01);  // both prefilled, now decoding
+  h.Step(0.01);                            // both prefilled, now decoding
   ASSERT_TRUE(h.Submit(3, 100, 10).ok());  // level 2, behind the decodes
   StepPlan p = h.Plan();
   ASSERT_EQ(p.sequences.size(), 3u);
@@ -221,11 +300,14 @@ TEST(SchedulerTest, PlanCarriesTokensAndBlockTables) {
 }
 
 // Three resident jobs at levels 1..3 fill 6 of 9 blocks; a level-0 job needing
-// 4 blocks arrives and only the lowest job has to make room.
+// 4 blocks arrives and only the lowest job has to make room. (By default a
+// new job starts only in free memory; these cases pin the eviction mechanics
+// that swapped jobs coming back, growing jobs and this option use.)
 class PressureTest : public ::testing::Test {
  protected:
   void Build(SchedulerOptions o, int32_t host_blocks) {
     o.max_running_sequences = 3;
+    o.admit_into_free_memory = false;
     h_ = std::make_unique<Harness>(o, KvPoolSpec{9, host_blocks, 4});
     ASSERT_TRUE(h_->Submit(1, 8, 20, -1).ok());  // level 1
     ASSERT_TRUE(h_->Submit(2, 8, 20, -2).ok());  // level 2
@@ -251,6 +333,25 @@ TEST_F(PressureTest, SwapsOutLowestPriorityFirst) {
   h_->Done(p, 0.001);
 }
 
+TEST(SchedulerTest, ByDefaultANewJobWaitsForFreeMemoryInsteadOfEvicting) {
+  // PressureTest's set-up with the default admission.
+  SchedulerOptions o = Options();
+  o.max_running_sequences = 3;
+  Harness h(o, KvPoolSpec{9, 16, 4});
+  ASSERT_TRUE(h.Submit(1, 8, 20, -1).ok());
+  ASSERT_TRUE(h.Submit(2, 8, 20, -2).ok());
+  ASSERT_TRUE(h.Submit(3, 8, 20, -3).ok());
+  h.Step(0.001);
+  ASSERT_TRUE(h.Submit(4, 16, 1, 0).ok());  // level 0, needs 5 of the 3 free blocks
+  StepPlan p = h.Plan();
+  EXPECT_TRUE(p.swap_out.empty());
+  EXPECT_TRUE(p.recomputed.empty());
+  EXPECT_EQ(Find(p, 4), nullptr);
+  EXPECT_EQ(p.sequences.size(), 3u);  // the started jobs keep running
+  EXPECT_GT(h.s.stats().admission_deferrals, 0);
+  h.Done(p, 0.001);
+}
+
 TEST_F(PressureTest, RecomputesWhenHostPoolIsFull) {
   Build(Options(), 0);
   StepPlan p = h_->Plan();
@@ -265,6 +366,7 @@ TEST_F(PressureTest, SwapsInAheadOfTurn) {
   SchedulerOptions o = Options();
   o.prefetch_lookahead = 8;
   o.no_pingpong_steps = 0;
+  o.swap_admit_fraction = 1.0;  // job 5 may start although job 3's KV is on the host
   Build(o, 16);
   StepPlan p = h_->Plan();  // job 3 swapped out; job 4 finishes
   h_->Done(p, 0.001);
@@ -282,13 +384,15 @@ TEST_F(PressureTest, NoSwapInWithinPingPongWindow) {
   SchedulerOptions o = Options();
   o.prefetch_lookahead = 8;
   o.no_pingpong_steps = 8;
+  o.swap_admit_fraction = 1.0;
   Build(o, 16);
   StepPlan p = h_->Plan();
   h_->Done(p, 0.001);
   ASSERT_TRUE(h_->Submit(5, 4, 5).ok());
   for (int step = 3; step < 10; ++step) {
     p = h_->Plan();
-    EXPECT_EQ(static_cast<int32_t>(p.swap_in.size()), p.num_blocking_swap_in) << "prefetched at step " << step;
+    EXPECT_EQ(static_cast<int32_t>(p.swap_in.size()), p.num_blocking_swap_in)
+        << "prefetched at step " << step;
     h_->Done(p, 0.001);
   }
   EXPECT_EQ(h_->s.stats().prefetch_swap_ins, 0);
@@ -340,7 +444,8 @@ TEST(SchedulerTest, FinishesOnStopTokenAndOnLength) {
   StepPlan p = h.Plan();
   StepOutcome out;
   out.measured_seconds = 0.01;
-  for (const auto& s : p.sequences) out.sampled_token_ids.push_back(s.request_id == 2 ? kStop : kToken);
+  for (const auto& s : p.sequences)
+    out.sampled_token_ids.push_back(s.request_id == 2 ? kStop : kToken);
   auto ev = h.s.OnStepDone(0, out);
   ASSERT_TRUE(ev.ok());
   ASSERT_EQ(ev->size(), 3u);
