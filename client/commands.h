@@ -9,6 +9,9 @@ namespace skipjoin::cli {
 
 int GenerateMain(const std::vector<std::string>& args);
 
+// bench (BenchMain, BenchServeMain) is declared in client/bench/bench_serve.h,
+// beside its library (skipjoin_bench_client; builds with Boost only).
+
 // Cluster commands (full build only; client/CMakeLists.txt).
 // launch: start and supervise this node's coordinator and workers.
 // self_exe: the path of this binary, re-executed for the child roles.

@@ -10,6 +10,9 @@
 #include <vector>
 
 #include "client/commands.h"
+#ifdef SKIPJOIN_HAVE_BENCH
+#include "client/bench/bench_serve.h"
+#endif
 #ifdef SKIPJOIN_HAVE_SCHEDULER
 #include "coordinator/scheduler/simulate_cli.h"
 #endif
@@ -35,6 +38,9 @@ constexpr const char* kHelp =
     "  models      list the models a cluster serves\n"
 #endif
     "  generate    run one prompt on a model in this process and stream the text\n"
+#ifdef SKIPJOIN_HAVE_BENCH
+    "  bench       benchmarks: `bench serve` load-tests any OpenAI-compatible server\n"
+#endif
 #ifdef SKIPJOIN_HAVE_SCHEDULER
     "  simulate    run the scheduler offline on a synthetic workload and report latencies\n"
 #endif
@@ -67,6 +73,9 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   if (cmd == "generate") return skipjoin::cli::GenerateMain(args);
+#ifdef SKIPJOIN_HAVE_BENCH
+  if (cmd == "bench") return skipjoin::cli::BenchMain(args);
+#endif
 #ifdef SKIPJOIN_HAVE_SCHEDULER
   if (cmd == "simulate") return skipjoin::scheduler::SimulateMain(argc - 1, argv + 1);
 #endif
