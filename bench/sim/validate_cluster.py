@@ -27,8 +27,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,65 +37,30 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fit_steps  # noqa: E402  (same folder)
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cluster_launch  # noqa: E402  (bench/)
 
 
-class Cluster:
-    """`skipjoin launch` in its own process group."""
+class Cluster(cluster_launch.Cluster):
+    """The validation cluster: the config with the run's scheduler settings and a step trace."""
 
     def __init__(self, args, run_dir):
-        self.args = args
-        self.run_dir = run_dir
-        self.http_port = free_port()
-        ports = [free_port() for _ in range(3)]
-        metrics = free_port()
         s = args.sched
-        self.sets = [
-            f"coordinator.http_port={self.http_port}", f"coordinator.client_port={ports[0]}",
-            f"coordinator.worker_port={ports[1]}", f"metrics.coordinator_port={metrics}",
-            f"metrics.worker_port_base={ports[2]}", f"model.path={args.model}",
+        self.trace = os.path.join(run_dir, "steps.jsonl")
+        super().__init__(args.bin, args.config, run_dir, [
+            f"model.path={args.model}",
             f"replicas.count={args.replicas}", f"scheduler.policy={args.policy}",
             f"scheduler.token_budget={s['token_budget']}", f"scheduler.max_running={s['max_running']}",
             f"scheduler.mlfq.levels={s['levels']}", f"scheduler.mlfq.quantum_base_ms={s['q0'] * 1000}",
             f"scheduler.mlfq.quantum_ratio={s['ratio']}", f"scheduler.mlfq.starvation_ms={s['starvation'] * 1000}",
             f"scheduler.cost_model_dir={args.cost_dir}", f"kv.num_device_blocks={s['device_blocks']}",
-            f"scheduler.step_trace={os.path.join(run_dir, 'steps.jsonl')}",
-        ]
-        self.proc = None
+            f"scheduler.step_trace={self.trace}",
+        ])
 
     def start(self):
-        os.makedirs(self.run_dir, exist_ok=True)
-        trace = os.path.join(self.run_dir, "steps.jsonl")
-        if os.path.exists(trace):
-            os.remove(trace)
-        cmd = [self.args.bin, "launch", self.args.config, "--run-dir", self.run_dir]
-        for kv in self.sets:
-            cmd += ["--set", kv]
-        self.log = open(os.path.join(self.run_dir, "launch.out"), "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"launch exited with {self.proc.returncode}; see {self.run_dir}/launch.out")
-            with open(os.path.join(self.run_dir, "launch.out")) as f:
-                if "cluster healthy" in f.read():
-                    return
-            time.sleep(0.25)
-        raise SystemExit(f"cluster not healthy after 300 s; see {self.run_dir}/launch.out")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
+        if os.path.exists(self.trace):
+            os.remove(self.trace)
+        super().start()
 
 
 def model_id(port):

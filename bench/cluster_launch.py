@@ -1,0 +1,67 @@
+"""`skipjoin launch` of a local cluster for benchmarks, on free ports.
+
+  c = Cluster(skipjoin_bin, config, run_dir, sets=["scheduler.policy=fcfs"])
+  c.start()          # returns once launch prints "cluster healthy"
+  ... http://127.0.0.1:{c.http_port} ...
+  c.stop()           # SIGTERM to the launch process group, SIGKILL after 30 s
+
+Only the Python standard library is used.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """`skipjoin launch CONFIG` in its own process group, with every port free."""
+
+    def __init__(self, skipjoin_bin, config, run_dir, sets=()):
+        self.bin = skipjoin_bin
+        self.config = config
+        self.run_dir = run_dir
+        self.http_port = free_port()
+        client, worker, worker_metrics, metrics = (free_port() for _ in range(4))
+        self.sets = [f"coordinator.http_port={self.http_port}", f"coordinator.client_port={client}",
+                     f"coordinator.worker_port={worker}", f"metrics.coordinator_port={metrics}",
+                     f"metrics.worker_port_base={worker_metrics}", *sets]
+        self.proc = None
+        self.log = None
+
+    def start(self, timeout_s=300):
+        os.makedirs(self.run_dir, exist_ok=True)
+        cmd = [self.bin, "launch", self.config, "--run-dir", self.run_dir]
+        for kv in self.sets:
+            cmd += ["--set", kv]
+        out = os.path.join(self.run_dir, "launch.out")
+        self.log = open(out, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"launch exited with {self.proc.returncode}; see {out}")
+            with open(out) as f:
+                if "cluster healthy" in f.read():
+                    return
+            time.sleep(0.25)
+        self.stop()
+        raise SystemExit(f"cluster not healthy after {timeout_s} s; see {out}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.log:
+            self.log.close()
+            self.log = None
