@@ -23,12 +23,18 @@
 #include "coordinator/coordinator_main.h"
 #endif
 
+// The project() version from the top-level CMakeLists.txt.
+#ifndef SKIPJOIN_VERSION
+#error "SKIPJOIN_VERSION must be defined by the build (top-level CMakeLists.txt)"
+#endif
+
 namespace {
 
 constexpr const char* kHelp =
     "skipjoin: a distributed, actor-based LLM serving runtime\n"
     "\n"
     "usage: skipjoin COMMAND [flags]   (skipjoin COMMAND --help for its flags)\n"
+    "       skipjoin --version\n"
     "\n"
     "commands:\n"
 #ifdef SKIPJOIN_HAVE_CLUSTER
@@ -69,6 +75,10 @@ int main(int argc, char** argv) {
       std::strcmp(argv[1], "help") == 0) {
     std::printf("%s", kHelp);
     return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::printf("skipjoin %s\n", SKIPJOIN_VERSION);
+    return 0;
   }
   const std::string cmd = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);

@@ -5,7 +5,8 @@
 namespace skipjoin::frontend {
 
 namespace {
-ApiError Make(int status, std::string type, std::string message, std::string param, std::string code) {
+ApiError Make(int status, std::string type, std::string message, std::string param,
+              std::string code) {
   ApiError e;
   e.http_status = status;
   e.type = std::move(type);
@@ -25,6 +26,9 @@ ApiError NotFoundError(std::string message, std::string param, std::string code)
 }
 ApiError Unauthorized(std::string message) {
   return Make(401, "authentication_error", std::move(message), "", "invalid_api_key");
+}
+ApiError MethodNotAllowed(std::string message) {
+  return Make(405, "invalid_request_error", std::move(message), "", "method_not_allowed");
 }
 ApiError PayloadTooLarge(std::string message) {
   return Make(413, "invalid_request_error", std::move(message), "", "request_too_large");
@@ -63,6 +67,7 @@ Status StatusFromError(const ApiError& error) {
   std::string msg = error.param.empty() ? error.message : error.param + ": " + error.message;
   switch (error.http_status) {
     case 400:
+    case 405:
     case 413:
       return InvalidArgument(std::move(msg));
     case 401:

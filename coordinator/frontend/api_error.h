@@ -23,14 +23,17 @@ struct ApiError {
   int http_status = 400;
   std::string message;
   std::string type = "invalid_request_error";  // OpenAI error type
-  std::string param;                            // the offending field; "" -> null
-  std::string code;                             // machine-readable; "" -> null
+  std::string param;                           // the offending field; "" -> null
+  std::string code;                            // machine-readable; "" -> null
 };
 
 // 400 invalid_request_error naming `param`.
 ApiError BadRequest(std::string message, std::string param = "", std::string code = "");
 ApiError NotFoundError(std::string message, std::string param = "", std::string code = "");
 ApiError Unauthorized(std::string message);
+// 405 for a known path with a method it does not serve; the caller sends the
+// path's methods in an Allow header (RFC 9110 requires it).
+ApiError MethodNotAllowed(std::string message);
 ApiError PayloadTooLarge(std::string message);
 ApiError ServiceUnavailable(std::string message);
 ApiError InternalError(std::string message);

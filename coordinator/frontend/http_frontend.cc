@@ -3,21 +3,21 @@
 // only moves bytes and calls them.
 #include "coordinator/frontend/http_frontend.h"
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include <sys/socket.h>
 
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <deque>
-#include <random>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <string_view>
+#include <thread>
 
 #include "common/logging.h"
 #include "coordinator/frontend/api_error.h"
@@ -25,6 +25,12 @@
 #include "coordinator/frontend/generation_response.h"
 #include "coordinator/frontend/openai_request.h"
 #include "coordinator/tokenizer/chat_template.h"
+
+// The project() version in the top-level CMakeLists.txt, set by this target's
+// CMakeLists.txt; GET /version reports it.
+#ifndef SKIPJOIN_VERSION
+#error "SKIPJOIN_VERSION must be defined by the build (coordinator/frontend/CMakeLists.txt)"
+#endif
 
 namespace skipjoin::frontend {
 
@@ -52,6 +58,82 @@ std::string RandomHex(int bytes) {
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// The routing table. A known path asked with a method it lacks gets 405 and
+// an Allow header listing the methods it has here; any other path gets 404.
+enum class Route {
+  kHealth,
+  kMetrics,
+  kVersion,
+  kModels,
+  kModel,
+  kTokenize,
+  kDetokenize,
+  kCompletions,
+  kChat,
+};
+
+struct RouteSpec {
+  std::string_view path;  // the whole path, or its prefix when `prefix`
+  bool prefix;            // the rest of the path is the route's argument
+  http::verb method;
+  bool needs_auth;  // false for the probes, which a monitor calls without the API key
+  Route route;
+};
+
+constexpr RouteSpec kRoutes[] = {
+    {"/health", false, http::verb::get, false, Route::kHealth},
+    {"/metrics", false, http::verb::get, false, Route::kMetrics},
+    {"/version", false, http::verb::get, false, Route::kVersion},
+    {"/v1/models", false, http::verb::get, true, Route::kModels},
+    {"/v1/models/", true, http::verb::get, true, Route::kModel},
+    {"/tokenize", false, http::verb::post, true, Route::kTokenize},
+    {"/detokenize", false, http::verb::post, true, Route::kDetokenize},
+    {"/v1/completions", false, http::verb::post, true, Route::kCompletions},
+    {"/v1/chat/completions", false, http::verb::post, true, Route::kChat},
+};
+
+bool PathMatches(const RouteSpec& route, std::string_view path) {
+  return route.prefix ? path.starts_with(route.path) : path == route.path;
+}
+
+// A char array, not a std::string_view: Beast 1.74's field setters take its
+// own string_view, which does not convert from std's.
+constexpr char kRequestIdHeader[] = "X-Request-Id";
+constexpr size_t kMaxRequestIdBytes = 128;
+
+// The id is echoed into a response header and a log line, so it may carry
+// neither CR/LF (header injection) nor other control or non-ASCII bytes.
+bool ValidRequestId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxRequestIdBytes) return false;
+  for (const char c : id) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b > 0x7E) return false;
+  }
+  return true;
+}
+
+// Decodes %XX escapes in a path ("org%2Fmodel" -> "org/model"), so a model id
+// with reserved characters can be asked for; nullopt on a malformed escape.
+std::optional<std::string> PercentDecode(std::string_view text) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size() || hex(text[i + 1]) < 0 || hex(text[i + 2]) < 0) return std::nullopt;
+    out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+    i += 2;
+  }
+  return out;
+}
+
 }  // namespace
 
 class HttpFrontend::Impl {
@@ -62,8 +144,8 @@ class HttpFrontend::Impl {
         core(core),
         tokenizer(tok),
         metrics(metrics),
-        chat_template(ChatTemplate::FromTemplateText(tok->chat_template(), tok->TokenText(tok->bos_id()),
-                                                     tok->TokenText(tok->eos_id()))),
+        chat_template(ChatTemplate::FromTemplateText(
+            tok->chat_template(), tok->TokenText(tok->bos_id()), tok->TokenText(tok->eos_id()))),
         stop_ids(tok->StopTokenIds()),
         acceptor(ioc) {
     setup.tokenizer = tok;
@@ -101,7 +183,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Core thread -> this session's strand.
   void Post(std::vector<server::SequenceEvent> events) {
     net::post(stream_.get_executor(),
-              [self = shared_from_this(), ev = std::move(events)]() mutable { self->OnEvents(std::move(ev)); });
+              [self = shared_from_this(), ev = std::move(events)]() mutable {
+                self->OnEvents(std::move(ev));
+              });
   }
 
  private:
@@ -111,15 +195,19 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(fe_->options.limits.max_body_bytes);
     stream_.expires_after(kReadTimeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
-      return SendError(PayloadTooLarge("request body exceeds " + std::to_string(fe_->options.limits.max_body_bytes) +
-                                       " bytes"));
+      // The header is in: echo a valid client id. An invalid one keeps the
+      // generated id; the 413 is still the answer.
+      AssignRequestId(parser_->get());
+      return SendError(PayloadTooLarge(
+          "request body exceeds " + std::to_string(fe_->options.limits.max_body_bytes) + " bytes"));
     }
     if (ec) return Close();
     Request req = parser_->release();
@@ -135,22 +223,56 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.close();
   }
 
-  void Send(http::status status, const std::string& content_type, std::string body) {
+  // `allow`: the Allow header of a 405; empty for every other response.
+  void Send(http::status status, const std::string& content_type, std::string body,
+            const std::string& allow = "") {
     auto res = std::make_shared<http::response<http::string_body>>(status, 11);
     res->set(http::field::server, "skipjoin");
     res->set(http::field::content_type, content_type);
+    res->set(kRequestIdHeader, request_id_);
+    if (!allow.empty()) res->set(http::field::allow, allow);
     res->keep_alive(keep_alive_);
     res->body() = std::move(body);
     res->prepare_payload();
     stream_.expires_after(kReadTimeout);
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
-      if (ec || !res->keep_alive()) return self->Close();
-      self->Read();
-    });
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (ec || !res->keep_alive()) return self->Close();
+                        self->Read();
+                      });
   }
   void SendJson(const std::string& body) { Send(http::status::ok, "application/json", body); }
-  void SendError(const ApiError& e) {
-    Send(static_cast<http::status>(e.http_status), "application/json", ErrorBody(e));
+  void SendError(const ApiError& e, const std::string& allow = "") {
+    LogIfInternal(e);
+    Send(static_cast<http::status>(e.http_status), "application/json", ErrorBody(e), allow);
+  }
+  // 500s are the failures an operator has to chase; the request id ties the
+  // line to what the client saw. Client errors and 503s are not logged: a
+  // client or a loading cluster could flood the log with them.
+  void LogIfInternal(const ApiError& e) {
+    if (e.http_status == 500) SJ_LOG(Error) << "http request " << request_id_ << ": " << e.message;
+  }
+
+  // Sets request_id_ for the request whose header is `fields`: the client's
+  // X-Request-Id, or a generated one when it sent none or an invalid one (so
+  // even the 400 about it carries an id). Returns that 400.
+  std::optional<ApiError> AssignRequestId(const http::fields& fields) {
+    request_id_ = "req-" + RandomHex(12);
+    client_request_id_ = false;
+    auto [first, last] = fields.equal_range(kRequestIdHeader);
+    if (first == last) return std::nullopt;
+    if (std::next(first) != last) {
+      return BadRequest("send at most one X-Request-Id header", kRequestIdHeader);
+    }
+    const std::string_view id(first->value().data(), first->value().size());
+    if (!ValidRequestId(id)) {
+      return BadRequest("X-Request-Id must be 1 to " + std::to_string(kMaxRequestIdBytes) +
+                            " printable ASCII characters",
+                        kRequestIdHeader);
+    }
+    request_id_ = std::string(id);
+    client_request_id_ = true;
+    return std::nullopt;
   }
 
   bool Authorized(const Request& req) {
@@ -162,42 +284,98 @@ class Session : public std::enable_shared_from_this<Session> {
   void Handle(const Request& req) {
     std::string target(req.target());
     if (auto q = target.find('?'); q != std::string::npos) target.resize(q);
-    const bool get = req.method() == http::verb::get;
-    const bool post = req.method() == http::verb::post;
-    if (target == "/health") {
-      if (!get) return SendError(BadRequest("use GET /health"));
-      if (fe_->core->ready()) return SendJson(R"({"status":"ok"})");
-      return SendError(ServiceUnavailable("no replica is ready yet (workers loading or lost)"));
+    if (auto e = AssignRequestId(req)) return SendError(*e);
+    const RouteSpec* route = nullptr;
+    bool known = false;
+    bool needs_auth = false;
+    std::string allow;  // the methods this path has, for a 405
+    for (const RouteSpec& r : kRoutes) {
+      if (!PathMatches(r, target)) continue;
+      known = true;
+      needs_auth = needs_auth || r.needs_auth;
+      if (r.method == req.method()) route = &r;
+      if (!allow.empty()) allow += ", ";
+      allow += std::string(http::to_string(r.method));
     }
-    if (target == "/metrics") {
-      return Send(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", fe_->metrics->Exposition());
+    // Without the key only the probes answer: an unknown path is a 401 too,
+    // so the key is checked before the path is judged.
+    if ((!known || needs_auth) && !Authorized(req)) {
+      return SendError(Unauthorized("missing or wrong API key (Authorization: Bearer <key>)"));
     }
-    if (!Authorized(req)) return SendError(Unauthorized("missing or wrong API key (Authorization: Bearer <key>)"));
-    if (target == "/v1/models" && get) return SendJson(ModelsJson());
-    if (target == "/tokenize" && post) return Tokenize(req.body());
-    if (target == "/detokenize" && post) return Detokenize(req.body());
-    if (target == "/v1/completions" && post) return Generate(req.body(), ApiKind::kCompletion);
-    if (target == "/v1/chat/completions" && post) return Generate(req.body(), ApiKind::kChat);
-    ApiError e = NotFoundError("no route " + std::string(req.method_string()) + " " +
-                                   TruncateUtf8(target, 200),
-                               "", "not_found");
-    SendError(e);
+    if (!known) {
+      return SendError(NotFoundError(
+          "no route " + std::string(req.method_string()) + " " + TruncateUtf8(target, 200), "",
+          "not_found"));
+    }
+    if (route == nullptr) {
+      return SendError(MethodNotAllowed(std::string(req.method_string()) + " is not allowed on " +
+                                        TruncateUtf8(target, 200) + "; use " + allow),
+                       allow);
+    }
+    Dispatch(*route, req, target);
   }
 
-  std::string ModelsJson() {
-    json m = {{"id", fe_->options.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "skipjoin"},
-              {"max_model_len", fe_->options.max_context}};
-    return Dump(json{{"object", "list"}, {"data", json::array({m})}});
+  void Dispatch(const RouteSpec& route, const Request& req, const std::string& target) {
+    switch (route.route) {
+      case Route::kHealth:
+        if (fe_->core->ready()) return SendJson(R"({"status":"ok"})");
+        return SendError(ServiceUnavailable("no replica is ready yet (workers loading or lost)"));
+      case Route::kMetrics:
+        return Send(http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                    fe_->metrics->Exposition());
+      case Route::kVersion:
+        return SendJson(Dump(json{{"version", SKIPJOIN_VERSION}}));
+      case Route::kModels:
+        return SendJson(Dump(json{{"object", "list"}, {"data", json::array({ModelJson()})}}));
+      case Route::kModel:
+        return Model(std::string_view(target).substr(route.path.size()));
+      case Route::kTokenize:
+        return Tokenize(req.body());
+      case Route::kDetokenize:
+        return Detokenize(req.body());
+      case Route::kCompletions:
+        return Generate(req.body(), ApiKind::kCompletion);
+      case Route::kChat:
+        return Generate(req.body(), ApiKind::kChat);
+    }
+  }
+
+  // One entry of GET /v1/models, and the body of GET /v1/models/{id}.
+  json ModelJson() {
+    return {{"id", fe_->options.model_name},
+            {"object", "model"},
+            {"created", 0},
+            {"owned_by", "skipjoin"},
+            {"max_model_len", fe_->options.max_context}};
+  }
+
+  // GET /v1/models/{id}. One model and no aliases, so the id must be the
+  // served one, exactly as a request's "model" must (generation_request.cc).
+  void Model(std::string_view escaped_id) {
+    auto id = PercentDecode(escaped_id);
+    if (!id) {
+      return SendError(BadRequest(
+          "model id '" + TruncateUtf8(escaped_id, 200) + "' has a malformed %-escape", "model"));
+    }
+    if (*id != fe_->options.model_name) {
+      return SendError(NotFoundError("model '" + TruncateUtf8(*id, 200) +
+                                         "' is not served here; GET /v1/models lists '" +
+                                         fe_->options.model_name + "'",
+                                     "model"));
+    }
+    SendJson(Dump(ModelJson()));
   }
 
   void Tokenize(const std::string& body) {
     if (!JsonDepthWithin(body, kMaxJsonDepth)) return SendError(BadRequest("body nests too deep"));
     json b = json::parse(body, nullptr, false);
-    if (b.is_discarded() || !b.is_object()) return SendError(BadRequest("body must be a JSON object"));
+    if (b.is_discarded() || !b.is_object())
+      return SendError(BadRequest("body must be a JSON object"));
     bool add_special = true;
     if (b.contains("add_special_tokens")) {
       if (!b["add_special_tokens"].is_boolean()) {
-        return SendError(BadRequest("'add_special_tokens' must be a boolean", "add_special_tokens"));
+        return SendError(
+            BadRequest("'add_special_tokens' must be a boolean", "add_special_tokens"));
       }
       add_special = b["add_special_tokens"].get<bool>();
     }
@@ -211,11 +389,13 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!text.ok()) return SendError(BadRequest(text.status().message(), "messages"));
       ids = fe_->tokenizer->Encode(*text, add_special, /*parse_special=*/true);
     } else if (b.contains("prompt") && b["prompt"].is_string()) {
-      ids = fe_->tokenizer->Encode(b["prompt"].get<std::string>(), add_special, /*parse_special=*/false);
+      ids = fe_->tokenizer->Encode(b["prompt"].get<std::string>(), add_special,
+                                   /*parse_special=*/false);
     } else {
       return SendError(BadRequest("'prompt' (a string) or 'messages' is required", "prompt"));
     }
-    SendJson(Dump(json{{"tokens", ids}, {"count", ids.size()}, {"max_model_len", fe_->options.max_context}}));
+    SendJson(Dump(
+        json{{"tokens", ids}, {"count", ids.size()}, {"max_model_len", fe_->options.max_context}}));
   }
 
   void Detokenize(const std::string& body) {
@@ -226,7 +406,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     std::vector<int32_t> ids;
     for (const json& t : b["tokens"]) {
-      if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= fe_->tokenizer->vocab_size()) {
+      if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
+          t.get<int64_t>() >= fe_->tokenizer->vocab_size()) {
         return SendError(BadRequest("token ids must be integers in [0, " +
                                         std::to_string(fe_->tokenizer->vocab_size()) + ")",
                                     "tokens"));
@@ -238,8 +419,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Generate(const std::string& body, ApiKind kind) {
     fe_->metrics->RequestReceived();
+    std::string id = (kind == ApiKind::kChat ? "chatcmpl-" : "cmpl-") + RandomHex(12);
+    // Without a client id the response's X-Request-Id is the completion's id,
+    // so the one string finds the request in the body, the headers and a log.
+    if (!client_request_id_) request_id_ = id;
     ApiRequest r;
-    auto err = kind == ApiKind::kChat ? ParseChatRequest(body, &r) : ParseCompletionRequest(body, &r);
+    auto err =
+        kind == ApiKind::kChat ? ParseChatRequest(body, &r) : ParseCompletionRequest(body, &r);
     PreparedGeneration prepared;
     if (!err) err = PrepareGeneration(r, fe_->setup, *fe_->core, &prepared);
     if (err) {
@@ -247,7 +433,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return SendError(*err);
     }
     ResponseContext ctx;
-    ctx.id = (kind == ApiKind::kChat ? "chatcmpl-" : "cmpl-") + RandomHex(12);
+    ctx.id = std::move(id);
     ctx.created = static_cast<int64_t>(std::time(nullptr));
     ctx.model = fe_->options.model_name;
     ctx.prompt_ids = std::move(prepared.prompt_ids);
@@ -269,14 +455,17 @@ class Session : public std::enable_shared_from_this<Session> {
   // (no bytes yet, or bytes a client sent ahead) keeps watching; the pending
   // wait is also what keeps this session alive while it generates.
   void WatchDisconnect() {
-    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
-      if (!self->gen_ || self->gen_->done() || self->closed_) return;
-      if (ec) return self->Abort();
-      char byte;
-      const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return self->Abort();
-      self->WatchDisconnect();
-    });
+    stream_.socket().async_wait(
+        tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+          if (!self->gen_ || self->gen_->done() || self->closed_) return;
+          if (ec) return self->Abort();
+          char byte;
+          const ssize_t n =
+              ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            return self->Abort();
+          self->WatchDisconnect();
+        });
   }
 
   void Abort() {
@@ -310,13 +499,15 @@ class Session : public std::enable_shared_from_this<Session> {
       keep_alive_ = false;
       return SendError(*u.error);
     }
+    if (u.error) LogIfInternal(*u.error);  // sent in the stream, as a data chunk
     if (!u.data.empty()) {
       if (!head_sent_) {
         head_sent_ = true;
         // No chunked encoding: the stream ends when the connection closes.
         Write(
             "HTTP/1.1 200 OK\r\nServer: skipjoin\r\nContent-Type: text/event-stream\r\n"
-            "Cache-Control: no-cache\r\nConnection: close\r\n\r\n");
+            "Cache-Control: no-cache\r\nConnection: close\r\n" +
+            std::string(kRequestIdHeader) + ": " + request_id_ + "\r\n\r\n");
       }
       Write(std::move(u.data));
     }
@@ -336,11 +527,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     writing_ = true;
     auto buf = writes_.front();
-    net::async_write(stream_, net::buffer(*buf), [self = shared_from_this(), buf](beast::error_code ec, size_t) {
-      self->writes_.pop_front();
-      if (ec) return self->Abort();  // the client went away mid-stream
-      self->DoWrite();
-    });
+    net::async_write(stream_, net::buffer(*buf),
+                     [self = shared_from_this(), buf](beast::error_code ec, size_t) {
+                       self->writes_.pop_front();
+                       if (ec) return self->Abort();  // the client went away mid-stream
+                       self->DoWrite();
+                     });
   }
 
   class Sink : public server::EventSink {
@@ -360,6 +552,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
   bool closed_ = false;
+  // The current request's X-Request-Id (echoed or generated) and whether the
+  // client sent it; set as each request's header is read.
+  std::string request_id_;
+  bool client_request_id_ = false;
   std::unique_ptr<GenerationResponse> gen_;
   bool head_sent_ = false;
   std::deque<std::shared_ptr<std::string>> writes_;
@@ -382,7 +578,8 @@ void HttpFrontend::Impl::Accept() {
 }
 
 Result<std::unique_ptr<HttpFrontend>> HttpFrontend::Start(const HttpFrontendOptions& options,
-                                                          server::CoordinatorCore* core, const Tokenizer* tokenizer,
+                                                          server::CoordinatorCore* core,
+                                                          const Tokenizer* tokenizer,
                                                           server::CoordinatorMetrics* metrics) {
   auto impl = std::make_unique<Impl>(options, core, tokenizer, metrics);
   beast::error_code ec;
@@ -394,8 +591,8 @@ Result<std::unique_ptr<HttpFrontend>> HttpFrontend::Start(const HttpFrontendOpti
   if (!ec) impl->acceptor.bind(ep, ec);
   if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Unavailable("cannot listen on http://" + options.host + ":" + std::to_string(options.port) + ": " +
-                       ec.message());
+    return Unavailable("cannot listen on http://" + options.host + ":" +
+                       std::to_string(options.port) + ": " + ec.message());
   }
   impl->bound_port = impl->acceptor.local_endpoint().port();
   impl->Accept();

@@ -1,6 +1,9 @@
 // HttpFrontend: the OpenAI-compatible HTTP API on Boost.Beast.
 //   POST /v1/completions, POST /v1/chat/completions (JSON or SSE streaming),
-//   GET /v1/models, POST /tokenize, POST /detokenize, GET /health, GET /metrics.
+//   GET /v1/models, GET /v1/models/{id}, POST /tokenize, POST /detokenize,
+//   GET /health, GET /metrics, GET /version. A known path with another method
+//   is a 405 with an Allow header. Every response carries X-Request-Id: the
+//   client's (printable ASCII, at most 128 bytes; else a 400) or a generated one.
 // docs/API.md documents fields and errors.
 //
 // Threading: `threads` Asio threads run the io_context; every connection is a
@@ -38,7 +41,8 @@ class HttpFrontend {
  public:
   // Binds and starts serving. core, tokenizer and metrics must outlive it.
   static Result<std::unique_ptr<HttpFrontend>> Start(const HttpFrontendOptions& options,
-                                                     server::CoordinatorCore* core, const Tokenizer* tokenizer,
+                                                     server::CoordinatorCore* core,
+                                                     const Tokenizer* tokenizer,
                                                      server::CoordinatorMetrics* metrics);
   ~HttpFrontend();  // Stop()
   uint16_t port() const;

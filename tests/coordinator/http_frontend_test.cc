@@ -3,13 +3,14 @@
 #include "coordinator/frontend/http_frontend.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-
+#include <sstream>
 
 #include "tests/coordinator/test_cluster.h"
 
@@ -20,7 +21,24 @@ using namespace std::chrono_literals;
 
 struct HttpReply {
   int status = 0;
+  std::string headers;  // the header lines, CRLF-separated
   std::string body;
+
+  // The value of the first header named `name` (any case); "" when absent.
+  std::string Header(const std::string& name) const {
+    std::istringstream lines(headers);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      auto colon = line.find(':');
+      if (colon == std::string::npos || colon != name.size()) continue;
+      if (strncasecmp(line.c_str(), name.c_str(), name.size()) != 0) continue;
+      auto value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      return value;
+    }
+    return "";
+  }
 };
 
 int Connect(uint16_t port) {
@@ -35,15 +53,20 @@ int Connect(uint16_t port) {
   return fd;
 }
 
-void SendRequest(int fd, const std::string& method, const std::string& path, const std::string& body) {
-  std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+// `headers`: extra header lines, each ending in CRLF.
+void SendRequest(int fd, const std::string& method, const std::string& path,
+                 const std::string& body, const std::string& headers = "") {
+  std::string req =
+      method + " " + path +
+      " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n" + headers +
+      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   ASSERT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
 }
 
-HttpReply Call(uint16_t port, const std::string& method, const std::string& path, const std::string& body = "") {
+HttpReply Call(uint16_t port, const std::string& method, const std::string& path,
+               const std::string& body = "", const std::string& headers = "") {
   int fd = Connect(port);
-  SendRequest(fd, method, path, body);
+  SendRequest(fd, method, path, body, headers);
   std::string raw;
   char buf[4096];
   ssize_t n;
@@ -52,7 +75,11 @@ HttpReply Call(uint16_t port, const std::string& method, const std::string& path
   HttpReply r;
   if (raw.size() > 12) r.status = std::stoi(raw.substr(9, 3));
   auto pos = raw.find("\r\n\r\n");
-  if (pos != std::string::npos) r.body = raw.substr(pos + 4);
+  if (pos != std::string::npos) {
+    auto line_end = raw.find("\r\n");
+    r.headers = raw.substr(line_end + 2, pos - line_end - 2);
+    r.body = raw.substr(pos + 4);
+  }
   return r;
 }
 
@@ -60,11 +87,17 @@ class HttpFrontendTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(cluster_.StartCore(&metrics_, "http"));
+    ASSERT_NO_FATAL_FAILURE(StartFrontend(std::nullopt));
+  }
+  // (Re)starts the frontend, with or without an API key.
+  void StartFrontend(std::optional<std::string> api_key) {
+    if (http_) http_->Stop();
     HttpFrontendOptions h;
     h.port = 0;
     h.model_name = "tiny";
     h.max_context = server::TestCluster::kMaxContext;
     h.limits.max_body_bytes = 64 * 1024;
+    h.api_key = std::move(api_key);
     auto fe = HttpFrontend::Start(h, cluster_.core(), cluster_.tokenizer(), &metrics_);
     ASSERT_TRUE(fe.ok()) << fe.status().ToString();
     http_ = std::move(*fe);
@@ -84,7 +117,8 @@ class HttpFrontendTest : public ::testing::Test {
 
 TEST_F(HttpFrontendTest, HealthIs503UntilAReplicaIsReady) {
   EXPECT_EQ(Call(port(), "GET", "/health").status, 503);
-  EXPECT_EQ(Call(port(), "POST", "/v1/completions", R"({"model":"tiny","prompt":"hi"})").status, 503);
+  EXPECT_EQ(Call(port(), "POST", "/v1/completions", R"({"model":"tiny","prompt":"hi"})").status,
+            503);
   StartWorker();
   EXPECT_EQ(Call(port(), "GET", "/health").status, 200);
   auto models = nlohmann::json::parse(Call(port(), "GET", "/v1/models").body);
@@ -93,16 +127,19 @@ TEST_F(HttpFrontendTest, HealthIs503UntilAReplicaIsReady) {
 
 TEST_F(HttpFrontendTest, CompletionAndChatStreaming) {
   StartWorker();
-  auto r = Call(port(), "POST", "/v1/completions", R"({"model":"tiny","prompt":"hello","max_tokens":4,"n":2})");
+  auto r = Call(port(), "POST", "/v1/completions",
+                R"({"model":"tiny","prompt":"hello","max_tokens":4,"n":2})");
   ASSERT_EQ(r.status, 200) << r.body;
   auto body = nlohmann::json::parse(r.body);
   EXPECT_EQ(body["choices"].size(), 2u);
   EXPECT_EQ(body["choices"][0]["finish_reason"], "length");
   EXPECT_EQ(body["usage"]["completion_tokens"], 8);
-  EXPECT_EQ(body["choices"][0]["text"], cluster_.tokenizer()->Decode(std::vector<int32_t>(4, server::kFakeToken), true));
+  EXPECT_EQ(body["choices"][0]["text"],
+            cluster_.tokenizer()->Decode(std::vector<int32_t>(4, server::kFakeToken), true));
 
-  auto s = Call(port(), "POST", "/v1/chat/completions",
-                R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":3,"stream":true,
+  auto s = Call(
+      port(), "POST", "/v1/chat/completions",
+      R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":3,"stream":true,
                     "stream_options":{"include_usage":true}})");
   ASSERT_EQ(s.status, 200);
   EXPECT_EQ(s.body.rfind("data: {", 0), 0u) << s.body;
@@ -114,12 +151,14 @@ TEST_F(HttpFrontendTest, CompletionAndChatStreaming) {
   ASSERT_EQ(tok.status, 200);
   auto ids = nlohmann::json::parse(tok.body)["tokens"];
   auto detok = Call(port(), "POST", "/detokenize", nlohmann::json{{"tokens", ids}}.dump());
-  EXPECT_NE(nlohmann::json::parse(detok.body)["prompt"].get<std::string>().find("hello"), std::string::npos);
+  EXPECT_NE(nlohmann::json::parse(detok.body)["prompt"].get<std::string>().find("hello"),
+            std::string::npos);
 }
 
 TEST_F(HttpFrontendTest, ErrorsHaveStatusAndParam) {
   StartWorker();
-  auto check = [&](const std::string& path, const std::string& body, int status, const std::string& param) {
+  auto check = [&](const std::string& path, const std::string& body, int status,
+                   const std::string& param) {
     auto r = Call(port(), "POST", path, body);
     EXPECT_EQ(r.status, status) << body << " -> " << r.body;
     auto j = nlohmann::json::parse(r.body, nullptr, false);
@@ -134,7 +173,8 @@ TEST_F(HttpFrontendTest, ErrorsHaveStatusAndParam) {
   check("/v1/completions", R"({"model":"tiny","prompt":"x","max_tokens":600})", 400, "max_tokens");
   std::string long_prompt(3000, 'q');
   for (size_t i = 1; i < long_prompt.size(); i += 2) long_prompt[i] = ' ';
-  check("/v1/completions", R"({"model":"tiny","prompt":")" + long_prompt + R"("})", 400, "input_tokens");
+  check("/v1/completions", R"({"model":"tiny","prompt":")" + long_prompt + R"("})", 400,
+        "input_tokens");
   check("/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"x","content":"a"}]})", 400,
         "messages[0].role");
   auto big = Call(port(), "POST", "/v1/completions", std::string(100 * 1024, ' '));
@@ -142,10 +182,168 @@ TEST_F(HttpFrontendTest, ErrorsHaveStatusAndParam) {
   EXPECT_EQ(Call(port(), "GET", "/nope").status, 404);
 }
 
+// Asserts `r` is an OpenAI error envelope with this status, code and param
+// ("" for null).
+void ExpectError(const HttpReply& r, int status, const std::string& code,
+                 const std::string& param) {
+  EXPECT_EQ(r.status, status) << r.body;
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.body;
+  ASSERT_TRUE(j.contains("error")) << r.body;
+  EXPECT_EQ(j["error"]["type"], "invalid_request_error") << r.body;
+  EXPECT_TRUE(j["error"]["message"].is_string()) << r.body;
+  if (code.empty()) {
+    EXPECT_TRUE(j["error"]["code"].is_null()) << r.body;
+  } else {
+    EXPECT_EQ(j["error"]["code"], code) << r.body;
+  }
+  if (param.empty()) {
+    EXPECT_TRUE(j["error"]["param"].is_null()) << r.body;
+  } else {
+    EXPECT_EQ(j["error"]["param"], param) << r.body;
+  }
+}
+
+TEST_F(HttpFrontendTest, VersionIsTheProjectVersion) {
+  // No replica needed: /version is a probe, like /health.
+  auto r = Call(port(), "GET", "/version");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("Content-Type"), "application/json");
+  EXPECT_EQ(nlohmann::json::parse(r.body),
+            (nlohmann::json{{"version", SKIPJOIN_EXPECTED_VERSION}}));
+}
+
+TEST_F(HttpFrontendTest, ModelByIdIsTheListEntry) {
+  StartWorker();
+  auto list = nlohmann::json::parse(Call(port(), "GET", "/v1/models").body);
+  auto one = Call(port(), "GET", "/v1/models/tiny");
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_EQ(nlohmann::json::parse(one.body), list["data"][0]);
+  // Percent-escapes are decoded, so ids with reserved characters can be asked for.
+  auto escaped = Call(port(), "GET", "/v1/models/ti%6ey");
+  ASSERT_EQ(escaped.status, 200) << escaped.body;
+  EXPECT_EQ(nlohmann::json::parse(escaped.body), list["data"][0]);
+
+  auto unknown = Call(port(), "GET", "/v1/models/org/other-model");
+  ExpectError(unknown, 404, "model_not_found", "model");
+  EXPECT_NE(nlohmann::json::parse(unknown.body)["error"]["message"].get<std::string>().find(
+                "'org/other-model'"),
+            std::string::npos)
+      << unknown.body;
+  ExpectError(Call(port(), "GET", "/v1/models/"), 404, "model_not_found", "model");
+  ExpectError(Call(port(), "GET", "/v1/models/ti%zzny"), 400, "", "model");
+}
+
+TEST_F(HttpFrontendTest, WrongMethodOnAKnownPathIs405WithAllow) {
+  StartWorker();
+  struct Case {
+    std::string method, path, allow;
+  };
+  for (const Case& c :
+       {Case{"GET", "/v1/completions", "POST"}, Case{"GET", "/v1/chat/completions", "POST"},
+        Case{"POST", "/health", "GET"}, Case{"DELETE", "/v1/models", "GET"},
+        Case{"PUT", "/v1/models/tiny", "GET"}, Case{"POST", "/metrics", "GET"},
+        Case{"POST", "/version", "GET"}, Case{"GET", "/tokenize", "POST"}}) {
+    SCOPED_TRACE(c.method + " " + c.path);
+    auto r = Call(port(), c.method, c.path);
+    ExpectError(r, 405, "method_not_allowed", "");
+    EXPECT_EQ(r.Header("Allow"), c.allow);
+  }
+  // Unknown paths stay 404 whatever the method, and carry no Allow.
+  for (const char* method : {"GET", "POST", "DELETE"}) {
+    auto r = Call(port(), method, "/v1/nope");
+    ExpectError(r, 404, "not_found", "");
+    EXPECT_EQ(r.Header("Allow"), "");
+  }
+}
+
+TEST_F(HttpFrontendTest, ApiKeyIsCheckedBeforeMethodAndPath) {
+  ASSERT_NO_FATAL_FAILURE(StartFrontend("sekrit"));
+  StartWorker();
+  const std::string key = "Authorization: Bearer sekrit\r\n";
+  EXPECT_EQ(Call(port(), "GET", "/v1/completions").status, 401);
+  EXPECT_EQ(Call(port(), "GET", "/v1/completions", "", key).status, 405);
+  EXPECT_EQ(Call(port(), "GET", "/v1/models/tiny").status, 401);
+  EXPECT_EQ(Call(port(), "GET", "/v1/models/tiny", "", key).status, 200);
+  EXPECT_EQ(Call(port(), "GET", "/nope").status, 401);
+  EXPECT_EQ(Call(port(), "GET", "/nope", "", key).status, 404);
+  // The probes answer without the key, and so does their 405.
+  EXPECT_EQ(Call(port(), "GET", "/version").status, 200);
+  EXPECT_EQ(Call(port(), "POST", "/health").status, 405);
+}
+
+TEST_F(HttpFrontendTest, RequestIdIsEchoedOnEveryKindOfResponse) {
+  StartWorker();
+  const std::string id = "client-7f3a_9 (retry 2)";
+  const std::string header = "X-Request-Id: " + id + "\r\n";
+  const std::string completion = R"({"model":"tiny","prompt":"hello","max_tokens":3})";
+  const std::string streaming = R"({"model":"tiny","prompt":"hello","max_tokens":3,"stream":true})";
+  struct Case {
+    std::string method, path, body;
+    int status;
+  };
+  for (const Case& c :
+       {Case{"POST", "/v1/completions", completion, 200},
+        Case{"POST", "/v1/completions", streaming, 200},
+        Case{"POST", "/v1/completions", R"({"model":"other","prompt":"x"})", 404},
+        Case{"POST", "/v1/completions", "{not json", 400}, Case{"GET", "/health", "", 200},
+        Case{"GET", "/v1/completions", "", 405}, Case{"GET", "/nope", "", 404},
+        Case{"POST", "/v1/completions", std::string(100 * 1024, ' '), 413}}) {
+    SCOPED_TRACE(c.method + " " + c.path + " " + c.body.substr(0, 60));
+    auto r = Call(port(), c.method, c.path, c.body, header);
+    EXPECT_EQ(r.status, c.status) << r.body;
+    EXPECT_EQ(r.Header("X-Request-Id"), id);
+  }
+  // The longest allowed id is echoed whole.
+  const std::string longest(128, 'x');
+  EXPECT_EQ(Call(port(), "GET", "/health", "", "X-Request-Id: " + longest + "\r\n")
+                .Header("X-Request-Id"),
+            longest);
+}
+
+TEST_F(HttpFrontendTest, RequestIdIsGeneratedWhenAbsent) {
+  StartWorker();
+  // A completion's generated id is its completion id.
+  auto r = Call(port(), "POST", "/v1/completions",
+                R"({"model":"tiny","prompt":"hello","max_tokens":3})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("X-Request-Id"), nlohmann::json::parse(r.body)["id"].get<std::string>());
+  auto s = Call(
+      port(), "POST", "/v1/chat/completions",
+      R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"stream":true})");
+  ASSERT_EQ(s.status, 200) << s.body;
+  const std::string streamed = s.Header("X-Request-Id");
+  EXPECT_EQ(streamed.rfind("chatcmpl-", 0), 0u) << streamed;
+  EXPECT_NE(s.body.find(R"("id":")" + streamed + R"(")"), std::string::npos) << s.body;
+  // Other requests get a fresh one each.
+  const std::string a = Call(port(), "GET", "/v1/models").Header("X-Request-Id");
+  const std::string b = Call(port(), "GET", "/v1/models").Header("X-Request-Id");
+  EXPECT_FALSE(a.empty());
+  EXPECT_NE(a, b);
+}
+
+TEST_F(HttpFrontendTest, InvalidRequestIdIs400NamingTheHeader) {
+  StartWorker();
+  const std::string completion = R"({"model":"tiny","prompt":"hello","max_tokens":3})";
+  for (const std::string& bad : {"X-Request-Id: " + std::string(129, 'x') + "\r\n",
+                                 std::string("X-Request-Id: caf\xc3\xa9\r\n"),  // not ASCII
+                                 std::string("X-Request-Id:\r\n"),              // empty
+                                 std::string("X-Request-Id: a\r\nX-Request-Id: b\r\n")}) {
+    SCOPED_TRACE(bad);
+    auto r = Call(port(), "POST", "/v1/completions", completion, bad);
+    ExpectError(r, 400, "", "X-Request-Id");
+    // The bad id is not echoed; the 400 still carries one to quote.
+    const std::string got = r.Header("X-Request-Id");
+    EXPECT_FALSE(got.empty());
+    EXPECT_EQ(bad.find(got), std::string::npos) << got;
+  }
+}
+
 TEST_F(HttpFrontendTest, DisconnectAbortsAndFreesBlocks) {
   StartWorker();
   int fd = Connect(port());
-  SendRequest(fd, "POST", "/v1/completions", R"({"model":"tiny","prompt":"hello","max_tokens":400,"stream":true})");
+  SendRequest(fd, "POST", "/v1/completions",
+              R"({"model":"tiny","prompt":"hello","max_tokens":400,"stream":true})");
   char buf[256];
   ASSERT_GT(read(fd, buf, sizeof(buf)), 0);  // streaming has started
   EXPECT_GT(BlocksUsed(), 0u);
@@ -159,7 +357,8 @@ TEST_F(HttpFrontendTest, DisconnectAbortsAndFreesBlocks) {
 
   // Non-streaming, too.
   fd = Connect(port());
-  SendRequest(fd, "POST", "/v1/completions", R"({"model":"tiny","prompt":"hello","max_tokens":400})");
+  SendRequest(fd, "POST", "/v1/completions",
+              R"({"model":"tiny","prompt":"hello","max_tokens":400})");
   for (int i = 0; i < 100 && BlocksUsed() == 0; ++i) std::this_thread::sleep_for(2ms);
   close(fd);
   freed = false;

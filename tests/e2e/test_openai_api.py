@@ -9,6 +9,7 @@ when the worker subcommand or the model is missing.
 
 usage: test_openai_api.py SKIPJOIN_BINARY SOURCE_DIR
 """
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 SKIP = 77
@@ -185,6 +187,22 @@ class OpenAiApiTest(unittest.TestCase):
             self.client.completions.create(model="no-such-model", prompt="x", max_tokens=2)
         with self.assertRaises(openai.BadRequestError):
             self.client.completions.create(model=self.model, prompt="x", max_tokens=10 ** 7)
+
+
+    def test_model_retrieve_version_and_request_id(self):
+        import openai
+        self.assertEqual(self.client.models.retrieve(self.model).id, self.model)
+        with self.assertRaises(openai.NotFoundError):
+            self.client.models.retrieve("no-such-model")
+        with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/version", timeout=10) as r:
+            self.assertIsInstance(json.loads(r.read())["version"], str)
+        raw = self.client.completions.with_raw_response.create(
+            model=self.model, prompt="x", max_tokens=2, extra_headers={"X-Request-Id": "e2e-42"})
+        self.assertEqual(raw.headers.get("x-request-id"), "e2e-42")
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/v1/completions", timeout=10)
+        self.assertEqual(cm.exception.code, 405)
+        self.assertEqual(cm.exception.headers.get("Allow"), "POST")
 
 
 if __name__ == "__main__":
