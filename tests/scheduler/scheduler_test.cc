@@ -253,7 +253,9 @@ TEST(SchedulerTest, LongPromptKeepsItsLevelAndItsChunksUntilPrefillCompletes) {
     EXPECT_EQ(s1->num_tokens, 16) << "the prefill under way keeps the budget";
     EXPECT_EQ(Find(p, 2), nullptr);
     h.Done(p, 0.2);
-    if (chunk < 4) EXPECT_EQ(h.Level(1), level) << "not demoted between chunks";
+    if (chunk < 4) {
+      EXPECT_EQ(h.Level(1), level) << "not demoted between chunks";
+    }
   }
   // The prefill was charged as one unit when it completed: one level down.
   EXPECT_EQ(h.Level(1), level + 1);
