@@ -268,7 +268,10 @@ def main():
                 f"{verdict['metastability_total']} points have throughput >= 0.98x and mean JCT <= 1.05x fcfs\n")
         f.write(targets(points, slo_caps))
         f.write("\n## mlfq / fcfs per point\n\n" + ratios + "\n## Every point\n\n" + grid_table(points))
-    plot(points, os.path.join(args.out, "yardstick.png"))
+    try:
+        plot(points, os.path.join(args.out, "yardstick.png"))
+    except ImportError:
+        print("matplotlib not installed (pip install matplotlib): no yardstick.png", file=sys.stderr)
     print(open(os.path.join(args.out, "results.md")).read().split("## mlfq / fcfs")[0])
 
 

@@ -74,6 +74,8 @@ struct Job {
   int32_t total_tokens() const { return static_cast<int32_t>(tokens.size()); }
   int32_t generated() const { return total_tokens() - prompt_len; }
   int32_t remaining() const { return total_tokens() - num_computed; }
+  // Never run: no KV anywhere and no token produced (what admission limits).
+  bool not_started() const { return state == JobState::kQueued && generated() == 0; }
 };
 
 template <Job* Job::*kPrev, Job* Job::*kNext>

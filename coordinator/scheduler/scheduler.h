@@ -13,6 +13,7 @@
 // the replica's step boundary.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -163,6 +164,10 @@ class Scheduler {
   // Host blocks in use above which a job that has not started evicts nobody.
   int32_t SwapAdmitBlocks(const Replica& r) const;
   int32_t RecomputeLimit() const;
+  // Sequences one step may hold: min(max_running_sequences, token_budget).
+  size_t StepSlots() const {
+    return static_cast<size_t>(std::min(options_.max_running_sequences, token_budget_));
+  }
   int32_t ReserveBlocks(const Replica& r) const;
   void KeepReserve(Replica* r, int64_t step);
   void Prefetch(Replica* r, int64_t step);

@@ -8,14 +8,15 @@
 //     (level, then FIFO within the level). FormBatch gives decodes one token
 //     each, then prefill chunks up to the token budget, prefills already
 //     under way before new ones.
+//     New jobs are admitted only as docs/SCHEDULER.md ("Per step") describes.
 //  3. Memory, in priority order: each chosen job reserves the blocks it needs
 //     (its swap-in plus new blocks). When the device is short, the lowest-
 //     priority resident jobs are evicted first -- jobs outside the step, then
 //     chosen jobs ranked below the current one -- by swap-out, or by recompute
 //     when the host pool is full (fcfs always recomputes; mlfq only jobs with
-//     little cached work). A job that has not started evicts nobody while the
-//     host pool is low. A prefill that still does not fit shrinks to what
-//     does.
+//     little cached work). A prefill that still does not fit shrinks to what
+//     does. Slots left idle go to resident jobs outside the step; a plan that
+//     runs nothing is made again without the admission and eviction guards.
 //  4. Proactive (mlfq): swap out the lowest-ranked resident jobs until the
 //     device reserve is free, then swap in the swapped jobs ranked just below
 //     the step while the reserve holds. Neither touches a job that moved the
@@ -57,7 +58,7 @@ void Scheduler::PromoteStarved(Replica* r, double now) {
 void Scheduler::CollectCandidates(Replica* r, double now) {
   candidates_.clear();
   batch_candidates_.clear();
-  const size_t limit = static_cast<size_t>(std::min(options_.max_running_sequences, token_budget_));
+  const size_t limit = StepSlots();
   walk_level_ = 0;
   walk_level_pos_ = nullptr;
   if (options_.max_stall_seconds > 0 && options_.policy != PolicyKind::kFcfs) {
@@ -94,7 +95,7 @@ void Scheduler::CollectCandidates(Replica* r, double now) {
     Job* j = r->levels[level].front();
     for (; j != nullptr && candidates_.size() < limit; j = LevelList::Next(j)) {
       if (j->plan_urgent) continue;
-      if (swap_enabled_ && !relaxed_ && j->state == JobState::kQueued && j->generated() == 0) {
+      if (swap_enabled_ && !relaxed_ && j->not_started()) {
         const int32_t need = r->kv.BlocksFor(j->total_tokens() + 1);
         if (admission_limited || (options_.admit_into_free_memory && need > room)) {
           ++stats_.admission_deferrals;
@@ -223,8 +224,7 @@ void Scheduler::PlanMemory(Replica* r, int64_t step, size_t begin, bool allow_ev
     int32_t need_new = r->kv.BlocksFor(j->num_computed + t) - have;
     // Swap admission: a job that has not started takes only free blocks while
     // the host holds enough preempted KV.
-    const bool new_job = j->state == JobState::kQueued && j->generated() == 0;
-    const bool guarded = swap_enabled_ && !relaxed_ && new_job;
+    const bool guarded = swap_enabled_ && !relaxed_ && j->not_started();
     const bool may_evict =
         allow_evict && !(guarded && options_.admit_into_free_memory) &&
         !(guarded && r->kv.spec().host_blocks - txn_.host_available() >= SwapAdmitBlocks(*r));
@@ -259,7 +259,7 @@ void Scheduler::PlanMemory(Replica* r, int64_t step, size_t begin, bool allow_ev
 // fill, and a replica with work never plans an empty step because its top
 // candidates wait for memory.
 void Scheduler::FillIdleSlots(Replica* r, int64_t step) {
-  const size_t limit = static_cast<size_t>(std::min(options_.max_running_sequences, token_budget_));
+  const size_t limit = StepSlots();
   size_t used = 0;
   int32_t budget = token_budget_;
   for (int32_t t : batch_tokens_) {
