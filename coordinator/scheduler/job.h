@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <limits>
 #include <vector>
 
@@ -45,7 +46,7 @@ struct Job {
   int64_t last_swap_out_step = kNever;
   int64_t last_ran_step = kNever;
 
-  bool in_flight = false;       // in the replica's current step
+  int32_t in_flight_steps = 0;  // steps in flight that include this job
   bool remove_pending = false;  // cancelled/finished while in flight
   // Scratch, valid only while a step is being planned.
   bool plan_in_batch = false;
@@ -74,6 +75,9 @@ struct Job {
   int32_t total_tokens() const { return static_cast<int32_t>(tokens.size()); }
   int32_t generated() const { return total_tokens() - prompt_len; }
   int32_t remaining() const { return total_tokens() - num_computed; }
+  // Its last token (still pending in a step in flight) reaches max_new_tokens:
+  // it finishes with that step and is planned no more.
+  bool exhausted() const { return generated() >= max_new_tokens; }
   // Never run: no KV anywhere and no token produced (what admission limits).
   bool not_started() const { return state == JobState::kQueued && generated() == 0; }
 };
@@ -173,11 +177,18 @@ struct ReplicaState {
   double last_step_seconds = 0;  // measured time of the latest step
   int64_t num_jobs = 0;
   int64_t step = 0;  // id of the last planned step
-  bool in_flight = false;
-  std::vector<Job*> inflight_jobs;  // plan order
-  std::vector<int32_t> inflight_tokens;
-  StepFeatures inflight_features;
-  int64_t last_batch_survivors = 0;  // jobs of the last step still unfinished
+  // A planned step whose outcome has not come back. A plan is committed when
+  // it is made (num_computed advances, a sampled token is appended as
+  // kPendingToken), so that the next step can be planned while it runs.
+  struct InFlightStep {
+    int64_t step = 0;
+    std::vector<Job*> jobs;            // plan order
+    std::vector<int32_t> token_index;  // where the sampled token goes in job->tokens, -1: none
+    StepFeatures features;
+  };
+  std::deque<InFlightStep> inflight;  // oldest first
+  InFlightStep spare;                 // storage of the last finished record, reused
+  int64_t last_batch_survivors = 0;   // jobs of the last planned step still unfinished
 };
 
 }  // namespace skipjoin::scheduler::internal

@@ -148,7 +148,7 @@ Status Scheduler::Submit(RequestSpec spec) {
   return Status::Ok();
 }
 
-void Scheduler::RemoveJob(Job* job) {
+void Scheduler::DetachJob(Job* job) {
   Replica* r = FindReplica(job->replica);
   SJ_CHECK(r != nullptr) << "job " << job->id << " on unknown replica " << job->replica;
   if (r->alive) r->kv.Release(&job->kv);
@@ -157,17 +157,27 @@ void Scheduler::RemoveJob(Job* job) {
   if (job->in_stall_list) r->stalls.Remove(job);
   r->SetResident(job, false);
   --r->num_jobs;
-  if (!r->in_flight && job->last_ran_step == r->step) --r->last_batch_survivors;
+  if (job->last_ran_step == r->step) --r->last_batch_survivors;
+}
+
+void Scheduler::RemoveJob(Job* job) {
+  DetachJob(job);
   jobs_.erase(job->id);
 }
 
+// A job that ends while steps that include it are in flight leaves the queues
+// and gives its blocks back at once, so that no later plan carries it (the
+// worker runs steps in order, so its blocks are free by the time a later step
+// reuses them); the record lives on until those steps come back, which find it
+// marked and drop its outputs.
 void Scheduler::RequestRemoval(Job* job, bool cancelled) {
   if (cancelled) {
     ++stats_.cancelled;
   } else {
     ++stats_.finished;
   }
-  if (job->in_flight) {
+  if (job->in_flight_steps > 0) {
+    DetachJob(job);
     job->remove_pending = true;
   } else {
     RemoveJob(job);
@@ -195,9 +205,14 @@ ReplicaLoss Scheduler::MarkReplicaDead(ReplicaId replica) {
   Replica* r = FindReplica(replica);
   if (r == nullptr || !r->alive) return loss;
   r->alive = false;
-  r->in_flight = false;
-  r->inflight_jobs.clear();
-  r->inflight_tokens.clear();
+  // Jobs that ended while in flight are out of the queues: only the steps that
+  // will never come back still hold them.
+  for (const Replica::InFlightStep& step : r->inflight) {
+    for (Job* job : step.jobs) {
+      if (job->remove_pending && --job->in_flight_steps == 0) jobs_.erase(job->id);
+    }
+  }
+  r->inflight.clear();
   const double now = clock_->NowSeconds();
   while (Job* job = r->lru.front()) {
     r->levels[job->level].Remove(job);
@@ -208,11 +223,10 @@ ReplicaLoss Scheduler::MarkReplicaDead(ReplicaId replica) {
     // The dead pools are gone with the replica: forget the tables.
     job->kv.device.clear();
     job->kv.host.clear();
-    job->in_flight = false;
-    if (job->remove_pending) {
-      jobs_.erase(job->id);
-      continue;
-    }
+    job->in_flight_steps = 0;
+    // A token of a step that will never come back.
+    while (job->total_tokens() > job->prompt_len && job->tokens.back() == kPendingToken)
+      job->tokens.pop_back();
     stats_.recomputed_tokens += job->num_computed;
     job->num_computed = 0;
     job->state = JobState::kQueued;
@@ -250,17 +264,18 @@ Status Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome,
   Replica* r = FindReplica(replica);
   if (r == nullptr || !r->alive)
     return FailedPrecondition("replica " + std::to_string(replica) + " is not live");
-  if (!r->in_flight)
+  if (r->inflight.empty())
     return FailedPrecondition("replica " + std::to_string(replica) + " has no step in flight");
-  const size_t n = r->inflight_jobs.size();
+  Replica::InFlightStep& done = r->inflight.front();
+  const size_t n = done.jobs.size();
   if (outcome.sampled_token_ids.size() != n) {
     return InvalidArgument("step outcome has " + std::to_string(outcome.sampled_token_ids.size()) +
                            " sampled tokens for " + std::to_string(n) + " sequences");
   }
   for (size_t i = 0; i < n; ++i) {
-    const Job* job = r->inflight_jobs[i];
-    const bool samples = job->num_computed + r->inflight_tokens[i] == job->total_tokens();
-    if (samples && !job->remove_pending && outcome.sampled_token_ids[i] < 0) {
+    const Job* job = done.jobs[i];
+    const int32_t token = outcome.sampled_token_ids[i];
+    if (done.token_index[i] >= 0 && !job->remove_pending && token < 0) {
       return InvalidArgument("step outcome lacks the sampled token of request " +
                              std::to_string(job->id));
     }
@@ -268,25 +283,23 @@ Status Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome,
   const double now = clock_->NowSeconds();
   const double measured = std::max(0.0, outcome.measured_seconds);
   if (options_.fit_cost_model_online && n > 0) {
-    cost_model_.Observe(r->inflight_features,
+    cost_model_.Observe(done.features,
                         outcome.compute_seconds > 0 ? outcome.compute_seconds : measured);
   }
-  r->in_flight = false;
   r->last_step_seconds = measured;
-  int64_t survivors = 0;
   for (size_t i = 0; i < n; ++i) {
-    Job* job = r->inflight_jobs[i];
-    job->in_flight = false;
-    job->num_computed += r->inflight_tokens[i];
+    Job* job = done.jobs[i];
+    --job->in_flight_steps;
     if (job->remove_pending) {
-      RemoveJob(job);
+      if (job->in_flight_steps == 0) jobs_.erase(job->id);
       continue;
     }
     FinishReason reason = FinishReason::kNone;
-    const bool sampled = job->num_computed == job->total_tokens();
+    const int32_t index = done.token_index[i];
+    const bool sampled = index >= 0;
     if (sampled) {
       const int32_t token = outcome.sampled_token_ids[i];
-      job->tokens.push_back(token);
+      job->tokens[index] = token;
       job->last_token_seconds = now;
       if (job->in_stall_list) r->stalls.Remove(job);
       r->stalls.PushBack(job);
@@ -295,14 +308,13 @@ Status Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome,
       if (std::find(job->stop_token_ids.begin(), job->stop_token_ids.end(), token) !=
           job->stop_token_ids.end()) {
         reason = FinishReason::kStop;
-      } else if (job->generated() >= job->max_new_tokens) {
+      } else if (index + 1 - job->prompt_len >= job->max_new_tokens) {
         reason = FinishReason::kLength;
       }
     }
     if (reason != FinishReason::kNone) {
       events->push_back({EventKind::kFinished, job->id, kNoToken, reason});
-      ++stats_.finished;
-      RemoveJob(job);
+      RequestRemoval(job, /*cancelled=*/false);
       continue;
     }
     MlfqPolicy::Charge charge;
@@ -329,13 +341,15 @@ Status Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome,
     job->last_service = now;
     r->lru.Remove(job);
     r->lru.PushBack(job);
-    job->last_ran_step = r->step;
-    ++survivors;
   }
-  r->last_batch_survivors = survivors;
-  r->inflight_jobs.clear();
-  r->inflight_tokens.clear();
+  r->spare = std::move(done);
+  r->inflight.pop_front();
   return Status::Ok();
+}
+
+int32_t Scheduler::steps_in_flight(ReplicaId replica) const {
+  const Replica* r = FindReplica(replica);
+  return r == nullptr ? 0 : static_cast<int32_t>(r->inflight.size());
 }
 
 int64_t Scheduler::num_requests_on(ReplicaId replica) const {
@@ -385,7 +399,6 @@ Status Scheduler::CheckInvariantsForTesting() const {
       return Internal("replica " + std::to_string(id) + ": job lists disagree");
     }
     total += r->num_jobs;
-    if (r->in_flight) continue;
     tables.clear();
     for (const Job* j = r->lru.front(); j != nullptr; j = internal::LruList::Next(j)) {
       tables.push_back(&j->kv);
@@ -410,10 +423,17 @@ Status Scheduler::CheckInvariantsForTesting() const {
           break;
       }
       if (j->num_computed >= j->total_tokens()) return Internal(who + "computed past its tokens");
-      if (j->generated() >= j->max_new_tokens) return Internal(who + "should have finished");
+      if (j->generated() >= j->max_new_tokens && j->in_flight_steps == 0)
+        return Internal(who + "should have finished");
     }
     SJ_RETURN_IF_ERROR(
         r->kv.CheckConservation(tables).WithContext("replica " + std::to_string(id)));
+  }
+  for (const auto& [id, j] : jobs_) {
+    if (!j->remove_pending) continue;
+    if (j->in_flight_steps <= 0)
+      return Internal("request " + std::to_string(id) + ": ended, not in flight, not deleted");
+    ++total;
   }
   if (total != static_cast<int64_t>(jobs_.size()))
     return Internal("job map and replica lists disagree");

@@ -5,12 +5,17 @@
 // Threading: owned by one thread (the coordinator's Scheduler actor, or the
 // simulator's loop). No method may be called concurrently; none blocks.
 //
-// Driving it, per replica: whenever the replica is idle call NextStep; if it
-// returns a plan, send it to the replica's workers and, when the step is done,
-// call OnStepDone with the measured time and sampled tokens, stream the events,
-// and call NextStep again. A replica has at most one step in flight. Submit,
-// Cancel and Finish may come at any time; block releases they cause wait for
-// the replica's step boundary.
+// Driving it, per replica: while the replica has fewer than
+// options.max_steps_in_flight steps in flight call NextStep; send each plan to
+// the replica's workers and, as each step finishes (in plan order), call
+// OnStepDone with its measured time and sampled tokens and stream the events.
+// A plan is committed when it is made: with two steps in flight the second
+// one's decodes feed kPendingToken, the token the first one samples. A request
+// that finishes in step N may still be in step N+1; its output there is
+// dropped. Submit, Cancel and Finish may come at any time: the request leaves
+// the queues and its blocks are free for the next plan at once (a worker runs a
+// replica's steps in order, so a later step that reuses them writes after the
+// ones in flight); no later plan carries it.
 #pragma once
 
 #include <algorithm>
@@ -84,7 +89,7 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   Status AddReplica(ReplicaId replica, const KvPoolSpec& pool);
-  // The replica's step in flight (if any) is abandoned. Its requests move to the
+  // The replica's steps in flight (if any) are abandoned. Its requests move to the
   // least-loaded live replica that can hold them, or fail.
   ReplicaLoss MarkReplicaDead(ReplicaId replica);
 
@@ -94,19 +99,20 @@ class Scheduler {
   // no replica is live.
   Status Submit(RequestSpec spec);
   // Client went away / frontend saw a stop string. The request produces no more
-  // events; its blocks are freed at once if its replica is idle, else when the
-  // replica's step in flight is done. NotFound for an unknown id.
+  // events, no later plan carries it, and its blocks are free at once (outputs
+  // of steps in flight that still hold it are dropped). NotFound for an
+  // unknown id.
   Status Cancel(RequestId id);
   Status Finish(RequestId id);
 
-  // Plans the next step of an idle replica: std::nullopt when it has nothing to
-  // run (or is dead or busy). BuildNextStep fills a caller-owned plan instead
-  // (reusing its storage) and returns whether there is a step.
+  // Plans the next step of a replica: std::nullopt when it has nothing to
+  // run, is dead, or has max_steps_in_flight steps in flight. BuildNextStep fills a caller-owned
+  // plan instead (reusing its storage) and returns whether there is a step.
   std::optional<StepPlan> NextStep(ReplicaId replica);
   bool BuildNextStep(ReplicaId replica, StepPlan* plan);
 
-  // Applies a finished step. `outcome.sampled_token_ids` has one entry per plan
-  // sequence. Appends the step's events to `events`.
+  // Applies the oldest step in flight. `outcome.sampled_token_ids` has one
+  // entry per plan sequence. Appends the step's events to `events`.
   Status OnStepDone(ReplicaId replica, const StepOutcome& outcome,
                     std::vector<SchedulerEvent>* events);
   Result<std::vector<SchedulerEvent>> OnStepDone(ReplicaId replica, const StepOutcome& outcome);
@@ -123,6 +129,7 @@ class Scheduler {
   int64_t num_requests() const { return static_cast<int64_t>(jobs_.size()); }
   int64_t num_requests_on(ReplicaId replica) const;
   bool has_work(ReplicaId replica) const { return num_requests_on(replica) > 0; }
+  int32_t steps_in_flight(ReplicaId replica) const;
   std::optional<RequestInfo> GetRequestInfo(RequestId id) const;
   // Free device / host blocks of a replica (-1 for an unknown replica).
   int32_t device_free(ReplicaId replica) const;
@@ -141,7 +148,8 @@ class Scheduler {
   // Least-loaded live replica whose device pool can hold `kv_tokens`, except `skip`.
   Replica* PickReplica(int64_t kv_tokens, const Replica* skip) const;
   void Enqueue(Replica* r, Job* job);
-  void RemoveJob(Job* job);  // frees blocks, unlinks, deletes
+  void DetachJob(Job* job);  // frees blocks, unlinks from the replica's lists
+  void RemoveJob(Job* job);  // DetachJob, then deletes
   void RequestRemoval(Job* job, bool cancelled);
   void PromoteStarved(Replica* r, double now);
   // Plan helpers (step_builder.cc).

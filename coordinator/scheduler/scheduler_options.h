@@ -95,6 +95,11 @@ struct SchedulerOptions {
   // this many cached tokens may be preempted by recompute (0: the token
   // budget, i.e. at most about one step of work is thrown away).
   int32_t max_recompute_tokens = 0;
+  // Steps a replica may have planned and not yet finished. With 2 the next
+  // step is planned while one runs (its decodes feed the token the running
+  // step samples, kPendingToken, which the worker fills in itself), so the
+  // coordinator's round trip overlaps compute.
+  int32_t max_steps_in_flight = 1;
 };
 
 }  // namespace skipjoin::scheduler

@@ -67,6 +67,7 @@ void Scheduler::CollectCandidates(Replica* r, double now) {
     for (Job* j = r->stalls.front(); j != nullptr && candidates_.size() < limit;
          j = internal::StallList::Next(j)) {
       if (j->last_token_seconds + options_.max_stall_seconds > horizon) break;
+      if (j->exhausted()) continue;
       j->plan_urgent = true;
       candidates_.push_back(j);
       batch_candidates_.push_back({j->num_computed, j->remaining()});
@@ -94,7 +95,7 @@ void Scheduler::CollectCandidates(Replica* r, double now) {
   for (int32_t level = 0; level < policy_.num_levels(); ++level) {
     Job* j = r->levels[level].front();
     for (; j != nullptr && candidates_.size() < limit; j = LevelList::Next(j)) {
-      if (j->plan_urgent) continue;
+      if (j->plan_urgent || j->exhausted()) continue;
       if (swap_enabled_ && !relaxed_ && j->not_started()) {
         const int32_t need = r->kv.BlocksFor(j->total_tokens() + 1);
         if (admission_limited || (options_.admit_into_free_memory && need > room)) {
@@ -279,7 +280,7 @@ void Scheduler::FillIdleSlots(Replica* r, int64_t step) {
        ++level) {
     for (Job* j = r->levels[level].front();
          j != nullptr && used < limit && budget > 0 && outside > 0; j = LevelList::Next(j)) {
-      if (j->plan_rank >= 0 || j->state != JobState::kResident) continue;
+      if (j->plan_rank >= 0 || j->state != JobState::kResident || j->exhausted()) continue;
       outside -= static_cast<int64_t>(j->kv.device.size());
       if (j->plan_evicted) continue;
       const int32_t t =
@@ -385,8 +386,10 @@ void Scheduler::CommitAndEmit(Replica* r, int64_t step, StepPlan* plan) {
   }
   StepFeatures features;
   int64_t continuing = 0;
-  r->inflight_jobs.clear();
-  r->inflight_tokens.clear();
+  Replica::InFlightStep record = std::move(r->spare);
+  record.step = step;
+  record.jobs.clear();
+  record.token_index.clear();
   for (size_t i = 0; i < candidates_.size(); ++i) {
     Job* j = candidates_[i];
     j->plan_in_batch = false;
@@ -398,8 +401,9 @@ void Scheduler::CommitAndEmit(Replica* r, int64_t step, StepPlan* plan) {
     if (t == 0) continue;
     j->state = JobState::kResident;
     r->SetResident(j, true);
-    j->in_flight = true;
+    ++j->in_flight_steps;
     if (j->last_ran_step == r->step) ++continuing;
+    j->last_ran_step = step;
     StepSequence s;
     s.request_id = j->id;
     s.token_offset = static_cast<int32_t>(plan->token_ids.size());
@@ -412,12 +416,26 @@ void Scheduler::CommitAndEmit(Replica* r, int64_t step, StepPlan* plan) {
                            j->tokens.begin() + j->num_computed + t);
     plan->block_tables.insert(plan->block_tables.end(), j->kv.device.begin(), j->kv.device.end());
     plan->sequences.push_back(s);
-    r->inflight_jobs.push_back(j);
-    r->inflight_tokens.push_back(t);
     AddSequence(&features, j->num_computed, t);
+    // Committed now: the step's tokens count as cached and its sample as
+    // pending, so that the next step can be planned before this one is done.
+    j->num_computed += t;
+    record.jobs.push_back(j);
+    if (s.samples) {
+      record.token_index.push_back(j->total_tokens());
+      j->tokens.push_back(kPendingToken);
+    } else {
+      record.token_index.push_back(-1);
+    }
+  }
+  record.features = features;
+  if (record.jobs.empty() && plan->swap_out.empty() && plan->swap_in.empty()) {
+    r->spare = std::move(record);
+    return;
   }
   stats_.preemptions_slot += std::max<int64_t>(0, r->last_batch_survivors - continuing);
-  r->inflight_features = features;
+  r->last_batch_survivors = static_cast<int64_t>(record.jobs.size());
+  r->inflight.push_back(std::move(record));
 }
 
 void Scheduler::PlanCandidates(Replica* r, int64_t step, double now) {
@@ -442,7 +460,9 @@ void Scheduler::DropPlan() {
 
 bool Scheduler::BuildNextStep(ReplicaId replica, StepPlan* plan) {
   Replica* r = FindReplica(replica);
-  if (r == nullptr || !r->alive || r->in_flight || r->num_jobs == 0) return false;
+  if (r == nullptr || !r->alive || r->num_jobs == 0 ||
+      static_cast<int32_t>(r->inflight.size()) >= std::max(1, options_.max_steps_in_flight))
+    return false;
   plan->Clear();
   const double now = clock_->NowSeconds();
   if (options_.policy == PolicyKind::kMlfq) PromoteStarved(r, now);
@@ -468,7 +488,6 @@ bool Scheduler::BuildNextStep(ReplicaId replica, StepPlan* plan) {
   plan->replica_id = replica;
   plan->step_id = static_cast<uint64_t>(step);
   r->step = step;
-  r->in_flight = true;
   ++stats_.steps;
   return true;
 }

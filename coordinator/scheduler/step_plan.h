@@ -16,6 +16,10 @@ using RequestId = uint64_t;
 using ReplicaId = int32_t;
 
 inline constexpr int32_t kNoToken = -1;
+// In a plan's token ids: the token this request samples in the step planned
+// just before, which has not come back yet. The worker that ran that step
+// substitutes it.
+inline constexpr int32_t kPendingToken = -2;
 
 struct RequestSpec {
   RequestId id = 0;

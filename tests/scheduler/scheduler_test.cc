@@ -462,12 +462,15 @@ TEST(SchedulerTest, FinishesOnStopTokenAndOnLength) {
   EXPECT_EQ(h.s.device_free(0), 64);
 }
 
-TEST(SchedulerTest, CancelFreesBlocksAtStepBoundary) {
+TEST(SchedulerTest, CancelFreesBlocksAtOnceAndDropsTheStepInFlight) {
   Harness h(Options());
   ASSERT_TRUE(h.Submit(1, 8, 10).ok());
   StepPlan p = h.Plan();
   ASSERT_TRUE(h.s.Cancel(1).ok());
-  EXPECT_EQ(h.s.device_free(0), 62);  // the step in flight still writes them
+  // Free for the next plan already: the worker runs steps in order, so a later
+  // step that reuses them writes after the one in flight.
+  EXPECT_EQ(h.s.device_free(0), 64);
+  EXPECT_EQ(h.s.num_requests(), 1);  // until the step in flight comes back
   auto ev = h.Done(p, 0.01);
   EXPECT_TRUE(ev.empty());
   EXPECT_EQ(h.s.device_free(0), 64);
@@ -535,6 +538,64 @@ TEST(SchedulerTest, DefaultTokenBudgetComesFromCostModel) {
   EXPECT_EQ(s.token_budget(), m.TokenBudgetFor(o.tbt_target_seconds, o.max_running_sequences,
                                                o.budget_mean_context, 16));
   EXPECT_GT(s.token_budget(), 256);
+}
+
+// Two steps in flight: step 2 is planned while step 1 runs, its decode feeds
+// the token step 1 samples (kPendingToken); a stop token sampled in step 1
+// ends the request at once, step 2's output for it is dropped, and no later
+// plan carries it.
+TEST(SchedulerTest, SecondStepInFlightFeedsThePendingTokenAndDropsAFinishedRequest) {
+  SchedulerOptions o = Options();
+  o.max_steps_in_flight = 2;
+  Harness h(o);
+  ASSERT_TRUE(h.Submit(1, 8, 10).ok());
+  ASSERT_TRUE(h.Submit(2, 8, 10).ok());
+  StepPlan p1 = h.Plan();
+  ASSERT_EQ(p1.sequences.size(), 2u);
+  EXPECT_TRUE(p1.sequences[0].samples && p1.sequences[1].samples);
+  StepPlan p2 = h.Plan();
+  ASSERT_EQ(p2.sequences.size(), 2u);
+  for (const StepSequence& q : p2.sequences) {
+    EXPECT_EQ(q.num_tokens, 1);
+    EXPECT_EQ(q.start_position, 8);
+    ASSERT_EQ(p2.tokens_of(q).size(), 1u);
+    EXPECT_EQ(p2.tokens_of(q)[0], kPendingToken);
+  }
+  EXPECT_FALSE(h.s.NextStep(0).has_value()) << "a third step while two are in flight";
+  EXPECT_EQ(h.s.steps_in_flight(0), 2);
+  // Step 1: request 1 samples the stop token, request 2 a normal one.
+  h.clock.Advance(0.01);
+  StepOutcome out;
+  out.measured_seconds = 0.01;
+  for (const StepSequence& q : p1.sequences)
+    out.sampled_token_ids.push_back(q.request_id == 1 ? kStop : kToken);
+  auto ev = h.s.OnStepDone(0, out);
+  ASSERT_TRUE(ev.ok()) << ev.status().ToString();
+  int finished = 0;
+  for (const SchedulerEvent& e : *ev) {
+    if (e.kind == EventKind::kFinished) {
+      EXPECT_EQ(e.request_id, 1u);
+      EXPECT_EQ(e.reason, FinishReason::kStop);
+      ++finished;
+    }
+  }
+  EXPECT_EQ(finished, 1);
+  EXPECT_TRUE(h.s.CheckInvariantsForTesting().ok()) << h.s.CheckInvariantsForTesting().ToString();
+  // Step 3 is planned while step 2 runs: request 1 is gone from it, and
+  // request 2 decodes the token step 2 samples.
+  StepPlan p3 = h.Plan();
+  ASSERT_EQ(p3.sequences.size(), 1u);
+  EXPECT_EQ(p3.sequences[0].request_id, 2u);
+  EXPECT_EQ(p3.sequences[0].start_position, 9);
+  EXPECT_EQ(p3.tokens_of(p3.sequences[0])[0], kPendingToken);
+  // Step 2 completes: only request 2's token is reported.
+  std::vector<SchedulerEvent> ev2 = h.Done(p2, 0.01);
+  ASSERT_EQ(ev2.size(), 1u);
+  EXPECT_EQ(ev2[0].request_id, 2u);
+  EXPECT_EQ(ev2[0].kind, EventKind::kToken);
+  EXPECT_EQ(h.s.num_requests(), 1);
+  h.Done(p3, 0.01);
+  EXPECT_EQ(h.s.GetRequestInfo(2)->generated, 3);
 }
 
 }  // namespace
