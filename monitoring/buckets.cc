@@ -22,6 +22,11 @@ std::vector<double> StepBuckets() {
           0.25,   0.5,   1.0,    2.5,   5.0,  10.0,  30.0};
 }
 
+std::vector<double> HostOverheadBuckets() {
+  return {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+          0.0025,  0.005,    0.01,    0.025,  0.05,    0.1,    1.0};
+}
+
 std::vector<double> StepTokenBuckets() {
   std::vector<double> b;
   for (double v = 1; v <= 8192; v *= 2) b.push_back(v);

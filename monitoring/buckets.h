@@ -16,6 +16,8 @@ std::vector<double> PerTokenBuckets();
 std::vector<double> RequestLatencyBuckets();
 // One step (iteration) or one swap, seconds: 0.5 ms .. 30 s.
 std::vector<double> StepBuckets();
+// Coordinator time spent on one step (plan, encode, send), seconds: 10 us .. 1 s.
+std::vector<double> HostOverheadBuckets();
 // Tokens in one step: 1 .. 8192, powers of two.
 std::vector<double> StepTokenBuckets();
 // Tokens of one request (prompt or generation): 1 .. 32768.

@@ -129,6 +129,16 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& r)
           HistogramFamily(r, "skipjoin_step_sequences", "Sequences in one step.")),
       step_failures_family_(CounterFamily(r, "skipjoin_step_failures_total",
                                           "Steps that returned an error or lost a worker.")),
+      step_host_family_(HistogramFamily(
+          r, "skipjoin_step_host_seconds",
+          "Coordinator time to plan, encode and send one step.")),
+      step_plan_bytes_family_(CounterFamily(
+          r, "skipjoin_step_plan_bytes_total",
+          "Bytes of encoded step plans, each encoded once whatever the number of ranks.")),
+      step_plan_frames_family_(CounterFamily(r, "skipjoin_step_plan_frames_total",
+                                             "Step plan frames sent, one per rank.")),
+      steps_in_flight_family_(GaugeFamily(r, "skipjoin_steps_in_flight",
+                                          "Steps sent to the replica and not yet answered.")),
       swap_blocks_family_(CounterFamily(r, "skipjoin_swap_blocks_total",
                                         "KV blocks copied between the device and host pools.")),
       swap_bytes_family_(CounterFamily(r, "skipjoin_swap_bytes_total",
@@ -160,6 +170,10 @@ void CoordinatorMetrics::RegisterReplica(const std::string& replica) {
   StepTokens(replica);
   StepSequences(replica);
   StepFailures(replica);
+  StepHostSeconds(replica);
+  StepPlanBytes(replica);
+  StepPlanFrames(replica);
+  StepsInFlight(replica);
   for (SwapDirection d : {SwapDirection::kOut, SwapDirection::kIn}) {
     SwapBlocks(replica, d);
     SwapBytes(replica, d);
@@ -199,6 +213,22 @@ prometheus::Histogram& CoordinatorMetrics::StepSequences(const std::string& repl
 
 prometheus::Counter& CoordinatorMetrics::StepFailures(const std::string& replica) {
   return step_failures_family_.Add({{"replica", replica}});
+}
+
+prometheus::Histogram& CoordinatorMetrics::StepHostSeconds(const std::string& replica) {
+  return step_host_family_.Add({{"replica", replica}}, HostOverheadBuckets());
+}
+
+prometheus::Counter& CoordinatorMetrics::StepPlanBytes(const std::string& replica) {
+  return step_plan_bytes_family_.Add({{"replica", replica}});
+}
+
+prometheus::Counter& CoordinatorMetrics::StepPlanFrames(const std::string& replica) {
+  return step_plan_frames_family_.Add({{"replica", replica}});
+}
+
+prometheus::Gauge& CoordinatorMetrics::StepsInFlight(const std::string& replica) {
+  return steps_in_flight_family_.Add({{"replica", replica}});
 }
 
 prometheus::Counter& CoordinatorMetrics::SwapBlocks(const std::string& replica,

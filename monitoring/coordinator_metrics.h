@@ -89,6 +89,16 @@ class CoordinatorMetrics {
   prometheus::Histogram& StepSequences(const std::string& replica);
   // skipjoin_step_failures_total{replica}.
   prometheus::Counter& StepFailures(const std::string& replica);
+  // skipjoin_step_host_seconds{replica}: the coordinator's time to plan,
+  // encode and send one step.
+  prometheus::Histogram& StepHostSeconds(const std::string& replica);
+  // skipjoin_step_plan_bytes_total{replica}: encoded step plans (each encoded
+  // once, whatever the number of ranks); skipjoin_step_plan_frames_total: plan
+  // frames sent, one per rank.
+  prometheus::Counter& StepPlanBytes(const std::string& replica);
+  prometheus::Counter& StepPlanFrames(const std::string& replica);
+  // skipjoin_steps_in_flight{replica}: steps sent and not yet answered.
+  prometheus::Gauge& StepsInFlight(const std::string& replica);
 
   // skipjoin_swap_blocks_total / skipjoin_swap_bytes_total{replica, direction}.
   prometheus::Counter& SwapBlocks(const std::string& replica, SwapDirection direction);
@@ -131,6 +141,10 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Histogram>& step_tokens_family_;
   prometheus::Family<prometheus::Histogram>& step_sequences_family_;
   prometheus::Family<prometheus::Counter>& step_failures_family_;
+  prometheus::Family<prometheus::Histogram>& step_host_family_;
+  prometheus::Family<prometheus::Counter>& step_plan_bytes_family_;
+  prometheus::Family<prometheus::Counter>& step_plan_frames_family_;
+  prometheus::Family<prometheus::Gauge>& steps_in_flight_family_;
   prometheus::Family<prometheus::Counter>& swap_blocks_family_;
   prometheus::Family<prometheus::Counter>& swap_bytes_family_;
   prometheus::Family<prometheus::Counter>& preemptions_family_;

@@ -118,6 +118,20 @@ Status RouterChannel::Send(std::string_view peer, const Message& message,
   return SendParts(socket_, parts, timeout, peer);
 }
 
+Status RouterChannel::SendEncoded(std::string_view peer, std::string_view frame,
+                                  std::chrono::milliseconds timeout) {
+  if (peer.empty()) return InvalidArgument("RouterChannel::SendEncoded needs a peer routing id");
+  if (frame.size() > options_.limits.max_frame_bytes) {
+    return ResourceExhausted("a frame of " + std::to_string(frame.size()) +
+                             " bytes is over the frame limit of " +
+                             std::to_string(options_.limits.max_frame_bytes));
+  }
+  std::vector<zmq::message_t> parts;
+  parts.emplace_back(peer.data(), peer.size());
+  parts.emplace_back(frame.data(), frame.size());
+  return SendParts(socket_, parts, timeout, peer);
+}
+
 Result<Inbound> RouterChannel::Recv(std::chrono::milliseconds timeout) {
   size_t total = 0;
   SJ_ASSIGN_OR_RETURN(std::vector<zmq::message_t> parts, RecvParts(socket_, timeout, 2, &total));

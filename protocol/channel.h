@@ -64,6 +64,10 @@ class RouterChannel {
   // kDeadlineExceeded: the peer's queue stayed full for `timeout`;
   // kResourceExhausted: the encoded frame is over the frame limit.
   Status Send(std::string_view peer, const Message& message, std::chrono::milliseconds timeout);
+  // Sends a frame Encode() made, so that one message going to several peers
+  // (a step plan to every rank) is encoded once. Same errors as Send.
+  Status SendEncoded(std::string_view peer, std::string_view frame,
+                     std::chrono::milliseconds timeout);
 
   // Waits up to `timeout` (0: do not wait) for one message.
   // kDeadlineExceeded when none arrived; a transport error otherwise.

@@ -57,18 +57,12 @@ void Fields(V& v, Is<ErrorInfo> auto& s) {
   v("message", s.message);
 }
 template <typename V>
-void Fields(V& v, Is<WorkerCapabilities> auto& s) {
-  v("dtypes", s.dtypes);
-  v("max_tp", s.max_tp);
-}
-template <typename V>
 void Fields(V& v, Is<WorkerRegister> auto& s) {
   v("node", s.node);
   v("device_kind", s.device_kind);
   v("device_index", s.device_index);
   v("device_memory_bytes", s.device_memory_bytes);
   v("host_memory_bytes", s.host_memory_bytes);
-  v("capabilities", s.capabilities);
   v("pid", s.pid);
 }
 template <typename V>
@@ -77,15 +71,12 @@ void Fields(V& v, Is<KvSettings> auto& s) {
   v("num_device_blocks", s.num_device_blocks);
   v("num_host_blocks", s.num_host_blocks);
   v("device_memory_fraction", s.device_memory_fraction);
-  v("dtype", s.dtype);
 }
 template <typename V>
 void Fields(V& v, Is<Rendezvous> auto& s) {
   v("backend", s.backend);
-  v("nccl_unique_id", s.nccl_unique_id);
   v("store_host", s.store_host);
   v("store_port", s.store_port);
-  v("group_epoch", s.group_epoch);
 }
 template <typename V>
 void Fields(V& v, Is<EngineOptions> auto& s) {
@@ -93,8 +84,7 @@ void Fields(V& v, Is<EngineOptions> auto& s) {
   v("max_batch_tokens", s.max_batch_tokens);
   v("max_sequences", s.max_sequences);
   v("cpu_threads", s.cpu_threads);
-  v("use_cuda_graphs", s.use_cuda_graphs);
-  v("weight_dtype", s.weight_dtype);
+  v("dtype", s.dtype);
 }
 template <typename V>
 void Fields(V& v, Is<ModelAssignment> auto& s) {
@@ -115,11 +105,6 @@ void Fields(V& v, Is<WorkerReady> auto& s) {
   v("load_seconds", s.load_seconds);
 }
 template <typename V>
-void Fields(V& v, Is<BlockCopy> auto& s) {
-  v("device_block", s.device_block);
-  v("host_block", s.host_block);
-}
-template <typename V>
 void Fields(V& v, Is<SamplingParams> auto& s) {
   v("temperature", s.temperature);
   v("top_p", s.top_p);
@@ -129,23 +114,29 @@ void Fields(V& v, Is<SamplingParams> auto& s) {
   v("logprobs", s.logprobs);
 }
 template <typename V>
-void Fields(V& v, Is<SequenceInput> auto& s) {
+void Fields(V& v, Is<SequenceStart> auto& s) {
   v("seq_id", s.seq_id);
-  v("token_ids", s.token_ids);
-  v("start_position", s.start_position);
-  v("block_table", s.block_table);
-  v("sample", s.sample);
-  v("prompt_logprobs", s.prompt_logprobs);
   v("sampling", s.sampling);
 }
+// Short keys: a plan goes out every step, and its per-sequence cost is what
+// the arrays hold (a steady decode: a few bytes each).
 template <typename V>
 void Fields(V& v, Is<StepPlan> auto& s) {
-  v("replica_id", s.replica_id);
-  v("step_id", s.step_id);
+  v("replica", s.replica_id);
+  v("step", s.step_id);
+  v("epoch", s.epoch);
   v("swap_out", s.swap_out);
   v("swap_in", s.swap_in);
-  v("sequences", s.sequences);
-  v("finished_seq_ids", s.finished_seq_ids);
+  v("blocking_in", s.num_blocking_swap_in);
+  v("starts", s.starts);
+  v("ids", s.seq_ids);
+  v("pos", s.start_positions);
+  v("n", s.num_tokens);
+  v("flags", s.flags);
+  v("nb", s.num_new_blocks);
+  v("tokens", s.token_ids);
+  v("blocks", s.new_blocks);
+  v("finished", s.finished_seq_ids);
 }
 template <typename V>
 void Fields(V& v, Is<TokenLogprob> auto& s) {
@@ -326,16 +317,29 @@ Result<Message> DecodeByType(uint64_t type, const msgpack::object& body) {
 
 }  // namespace
 
-std::string Encode(const Message& message) {
+namespace {
+
+template <typename T>
+void EncodeTo(const T& message, std::string* out) {
   msgpack::sbuffer buffer;
   msgpack::packer<msgpack::sbuffer> pk(&buffer);
   wire::Writer writer(&pk);
   pk.pack_array(3);
   pk.pack(kProtocolVersion);
-  pk.pack(static_cast<uint32_t>(TypeOf(message)));
-  std::visit([&](const auto& m) { writer.Write(m); }, message);
-  return std::string(buffer.data(), buffer.size());
+  pk.pack(static_cast<uint32_t>(T::kType));
+  writer.Write(message);
+  out->assign(buffer.data(), buffer.size());
 }
+
+}  // namespace
+
+std::string Encode(const Message& message) {
+  std::string out;
+  std::visit([&](const auto& m) { EncodeTo(m, &out); }, message);
+  return out;
+}
+
+void EncodeInto(const StepPlan& plan, std::string* out) { EncodeTo(plan, out); }
 
 Result<Message> Decode(std::string_view frame, const CodecLimits& limits) {
   if (frame.size() > limits.max_frame_bytes) {

@@ -37,6 +37,9 @@ struct CodecLimits {
 // Encodes a message as one frame. Never fails; the size limit is the
 // receiver's to enforce (Channel::Send checks it before sending).
 std::string Encode(const Message& message);
+// The same frame for a plan, without copying it into a Message, into a
+// caller-owned buffer.
+void EncodeInto(const StepPlan& plan, std::string* out);
 
 // Decodes one whole frame.
 Result<Message> Decode(std::string_view frame, const CodecLimits& limits = {});

@@ -22,8 +22,12 @@
 
 namespace skipjoin::protocol {
 
-// Version 1: the first wire format. Frames with another version are refused.
-inline constexpr uint32_t kProtocolVersion = 1;
+// Version 1: the first wire format.
+// Version 2: delta step plans in a flat layout (a request's static data and
+// block table travel once), plan epochs, kPendingToken decodes; dead fields
+// (capabilities, kv.dtype, nccl_unique_id, group_epoch, use_cuda_graphs) gone.
+// Frames with another version are refused.
+inline constexpr uint32_t kProtocolVersion = 2;
 
 enum class MessageType : uint32_t {
   // worker <-> coordinator
@@ -78,12 +82,6 @@ struct ErrorInfo {
 // ---------------------------------------------------------------------------
 // worker <-> coordinator
 
-struct WorkerCapabilities {
-  std::vector<std::string> dtypes;  // "f32", "f16", "bf16", "q4_1", ...
-  uint32_t max_tp = 1;              // largest TP group this worker can join
-  bool operator==(const WorkerCapabilities&) const = default;
-};
-
 // Worker -> coordinator, first message on a new link.
 struct WorkerRegister {
   static constexpr MessageType kType = MessageType::kWorkerRegister;
@@ -92,7 +90,6 @@ struct WorkerRegister {
   uint32_t device_index = 0;         // CUDA ordinal, or the CPU worker slot
   uint64_t device_memory_bytes = 0;  // total memory of the device (CPU: usable RAM share)
   uint64_t host_memory_bytes = 0;    // host RAM available for the swap pool
-  WorkerCapabilities capabilities;
   int64_t pid = 0;
   bool operator==(const WorkerRegister&) const = default;
 };
@@ -102,29 +99,27 @@ struct KvSettings {
   uint32_t num_device_blocks = 0;       // 0: the worker sizes the pool from memory_fraction
   uint32_t num_host_blocks = 0;         // swap pool size; 0 disables swapping
   double device_memory_fraction = 0.9;  // share of free device memory for weights + KV
-  std::string dtype = "auto";           // KV cache element type: "auto", "f32", "f16", "bf16"
   bool operator==(const KvSettings&) const = default;
 };
 
-// How the ranks of one TP group find each other. The coordinator relays it:
-// rank 0 creates it (NCCL unique id) or the coordinator picks a store address.
+// How the ranks of one TP group find each other: rank 0 listens on the store
+// address the coordinator picks, the other ranks connect to it.
 struct Rendezvous {
-  std::string backend;                  // "nccl", "gloo" or "none" (tp == 1)
-  std::vector<uint8_t> nccl_unique_id;  // 128 bytes for NCCL, empty otherwise
-  std::string store_host;               // TCP store for the CPU communicator
+  std::string backend;     // "tcp" or "none" (tp == 1)
+  std::string store_host;  // rank 0's address for the CPU communicator
   uint32_t store_port = 0;
-  uint64_t group_epoch = 0;  // changes whenever the group is re-formed
   bool operator==(const Rendezvous&) const = default;
 };
 
 // Engine options that do not depend on the scheduling policy.
 struct EngineOptions {
-  uint32_t max_context = 0;           // 0: the model's own context length
-  uint32_t max_batch_tokens = 512;    // most tokens in one step (the token budget)
-  uint32_t max_sequences = 256;       // most sequences in one step
-  uint32_t cpu_threads = 0;           // 0: all cores the worker may use
-  bool use_cuda_graphs = true;        // decode-only steps on CUDA
-  std::string weight_dtype = "auto";  // compute dtype for dequantized weights
+  uint32_t max_context = 0;         // 0: the model's own context length
+  uint32_t max_batch_tokens = 512;  // most tokens in one step (the token budget)
+  uint32_t max_sequences = 256;     // most sequences in one step
+  uint32_t cpu_threads = 0;         // 0: all cores the worker may use
+  // model.dtype: the activation dtype; "auto" or the backend's own ("f32" on
+  // CPU, "bf16" on CUDA). Anything else is refused when the model loads.
+  std::string dtype = "auto";
   bool operator==(const EngineOptions&) const = default;
 };
 
@@ -169,28 +164,49 @@ struct SamplingParams {
   bool operator==(const SamplingParams&) const = default;
 };
 
-// One sequence's slice of a step: a prefill chunk or a single decode token.
-struct SequenceInput {
-  uint64_t seq_id = 0;                // the coordinator's request id
-  std::vector<int32_t> token_ids;     // new tokens whose KV this step appends
-  uint32_t start_position = 0;        // position of token_ids[0] in the sequence
-  std::vector<uint32_t> block_table;  // device blocks covering [0, start_position + n)
-  bool sample = false;                // sample a token after the last of token_ids
-  bool prompt_logprobs = false;       // return logprobs of token_ids (echo)
+// What a worker keeps about a request from the step it first runs in until
+// its id comes back in finished_seq_ids (or the epoch changes): sent once.
+struct SequenceStart {
+  uint64_t seq_id = 0;  // the coordinator's request id
   SamplingParams sampling;
-  bool operator==(const SequenceInput&) const = default;
+  bool operator==(const SequenceStart&) const = default;
 };
 
-// Coordinator -> every rank of a replica. Executed in order: swap_out copies,
-// swap_in copies, then the batch.
+// StepPlan::flags bits, one byte per sequence.
+inline constexpr uint8_t kSeqSample = 1;          // sample a token after the last one fed
+inline constexpr uint8_t kSeqPromptLogprobs = 2;  // return logprobs of the tokens fed (echo)
+inline constexpr uint8_t kSeqResetTable = 4;      // new_blocks replace the block table
+inline constexpr uint8_t kSeqKnownFlags = 7;
+
+// In token_ids: the token this sequence sampled in the step before, which
+// the coordinator has not seen yet (two steps in flight); the worker fills it in.
+inline constexpr int32_t kPendingToken = -2;
+
+// Coordinator -> every rank of a replica, the same bytes to each. Executed in
+// order: swap_out copies, swap_in copies, then the batch. Flat: per-sequence
+// arrays in batch order, with token ids and new block ids concatenated.
 struct StepPlan {
   static constexpr MessageType kType = MessageType::kStepPlan;
   uint32_t replica_id = 0;
-  uint64_t step_id = 0;             // strictly increasing per replica
-  std::vector<BlockCopy> swap_out;  // device -> host
-  std::vector<BlockCopy> swap_in;   // host -> device
-  std::vector<SequenceInput> sequences;
-  std::vector<uint64_t> finished_seq_ids;  // drop per-sequence worker state (RNG)
+  uint64_t step_id = 0;  // strictly increasing per replica
+  // Changes whenever the coordinator re-forms its view of the replica; a
+  // worker that sees a new epoch drops every request's state first.
+  uint64_t epoch = 0;
+  std::vector<uint32_t> swap_out;  // device -> host, as (device, host) pairs
+  std::vector<uint32_t> swap_in;   // host -> device, as (device, host) pairs
+  // The first num_blocking_swap_in pairs of swap_in belong to this step's
+  // sequences; the rest prefetch and may land after compute.
+  uint32_t num_blocking_swap_in = 0;
+  std::vector<SequenceStart> starts;  // requests this worker has not seen
+  std::vector<uint64_t> seq_ids;
+  std::vector<uint32_t> start_positions;   // tokens already cached
+  std::vector<uint32_t> num_tokens;        // tokens fed this step (>= 1)
+  std::vector<uint8_t> flags;              // kSeq* bits
+  std::vector<uint32_t> num_new_blocks;    // appended to (or replacing) the block table
+  std::vector<int32_t> token_ids;          // sum(num_tokens)
+  std::vector<uint32_t> new_blocks;        // sum(num_new_blocks) device block ids
+  std::vector<uint64_t> finished_seq_ids;  // drop these requests' state first
+  size_t num_sequences() const { return seq_ids.size(); }
   bool operator==(const StepPlan&) const = default;
 };
 
@@ -210,7 +226,7 @@ struct SequenceOutput {
 };
 
 struct StepTimings {
-  double total_seconds = 0;    // receive of the plan to send of the result
+  double total_seconds = 0;  // start of the step (not its wait in the queue) to send of the result
   double compute_seconds = 0;  // forward pass + sampling
   double swap_seconds = 0;     // block copies
   bool operator==(const StepTimings&) const = default;

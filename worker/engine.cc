@@ -171,6 +171,11 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Com
     return InvalidArgument("weight_format must be 'auto' or 'dense', got '" + options.weight_format + "'");
   }
   SJ_ASSIGN_OR_RETURN(impl->backend, MakeBackend(options));
+  if (options.dtype != "auto" && options.dtype != kernels::DTypeName(impl->backend->act_dtype())) {
+    return InvalidArgument("model.dtype '" + options.dtype + "': the " + options.device + " backend computes in " +
+                           kernels::DTypeName(impl->backend->act_dtype()) + "; use auto or " +
+                           kernels::DTypeName(impl->backend->act_dtype()));
+  }
   // Free memory before anything of ours is allocated, for kv_memory_fraction.
   std::optional<kernels::DeviceMemory> memory_at_start;
   if (options.num_device_blocks <= 0 && options.kv_memory_fraction != 0.0) {

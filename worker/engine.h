@@ -45,6 +45,9 @@ struct EngineOptions {
   // backend multiplies them directly (4-8x less memory traffic per step);
   // "dense": dequantize every weight to the activation dtype at load.
   std::string weight_format = "auto";
+  // Activation dtype: "auto", or the backend's own ("f32" on CPU, "bf16" on
+  // CUDA); another one is refused (the backends compute in one dtype each).
+  std::string dtype = "auto";
   // Time every op (synchronizing after each) for OpProfile(); costs speed.
   bool profile = false;
 };

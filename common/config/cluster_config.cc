@@ -242,6 +242,11 @@ class Parser {
       }
       s.max_stall_ms = stall;
     }
+    SJ_RETURN_IF_ERROR(r.Optional("steps_in_flight", &s.steps_in_flight));
+    if (s.steps_in_flight < 1 || s.steps_in_flight > 2) {
+      return ErrorAt(source_, r.Get("steps_in_flight"), "scheduler.steps_in_flight",
+                     "must be 1 (wait for each step) or 2 (plan the next step while one runs)");
+    }
     MapReader mr(source_, r.Get("mlfq"), "scheduler.mlfq");
     SJ_RETURN_IF_ERROR(mr.status());
     SJ_RETURN_IF_ERROR(mr.Optional("levels", &s.mlfq.levels));

@@ -108,6 +108,10 @@ struct SchedulerConfig {
   // within this many ms, whatever arrives (mlfq). Unset: 1000 on CUDA devices,
   // 10000 on CPU ones (steps are ~10x longer); 0 turns the bound off.
   std::optional<double> max_stall_ms;
+  // Steps a replica may have planned and not finished: with 2 the next step is
+  // planned and sent while one runs, so the coordinator round trip overlaps
+  // compute; 1 waits for each result before planning the next step.
+  uint32_t steps_in_flight = 2;
   MlfqConfig mlfq;
   SwapConfig swap;
 };

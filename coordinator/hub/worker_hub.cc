@@ -110,7 +110,6 @@ Result<protocol::ModelAssignment> WorkerHub::AssignmentFor(const protocol::Worke
   a.model_path = config_.model.path;
   a.kv.block_size = config_.kv.block_size;
   a.kv.device_memory_fraction = config_.kv.device_memory_fraction;
-  a.kv.dtype = "auto";
   const int64_t tp = std::max<uint32_t>(rc.tp, 1);
   const int64_t per_rank_block = std::max<int64_t>(geometry_.bytes_per_block / tp, 1);
   // More blocks than max_running full contexts can never be used.
@@ -135,11 +134,10 @@ Result<protocol::ModelAssignment> WorkerHub::AssignmentFor(const protocol::Worke
   if (reg.host_memory_bytes > 0) host_bytes = std::min<int64_t>(host_bytes, reg.host_memory_bytes / 2);
   a.kv.num_host_blocks = static_cast<uint32_t>(std::min<int64_t>(host_bytes / per_rank_block, useful));
 
-  a.rendezvous.group_epoch = replicas_[replica].epoch;
   if (rc.tp <= 1) {
     a.rendezvous.backend = "none";
   } else {
-    a.rendezvous.backend = reg.device_kind == protocol::DeviceKind::kCuda ? "nccl" : "gloo";
+    a.rendezvous.backend = "tcp";
     const config::NodeConfig* node = config_.FindNode(rc.devices[0].node);
     a.rendezvous.store_host = node != nullptr ? node->host : config_.coordinator.host;
     // One TCP store port per replica, next to the worker port.
@@ -148,7 +146,7 @@ Result<protocol::ModelAssignment> WorkerHub::AssignmentFor(const protocol::Worke
   if (config_.model.max_context) a.engine.max_context = *config_.model.max_context;
   a.engine.max_batch_tokens = config_.scheduler.token_budget;
   a.engine.max_sequences = config_.scheduler.max_running;
-  a.engine.weight_dtype = config_.model.dtype;
+  a.engine.dtype = config_.model.dtype;
   if (const config::NodeConfig* node = config_.FindNode(rc.devices[rank].node)) {
     for (const config::DeviceConfig& d : node->devices) {
       if (d.kind == rc.devices[rank].kind && d.index == rc.devices[rank].index) a.engine.cpu_threads = d.threads;
@@ -245,7 +243,6 @@ void WorkerHub::LoseReplica(int replica, const std::string& reason) {
   Replica& r = replicas_[replica];
   const bool was_alive = r.alive;
   r.alive = false;
-  ++r.epoch;
   for (Slot& s : r.ranks) {
     if (!s.peer.empty()) {
       protocol::Shutdown shutdown;
@@ -276,12 +273,18 @@ void WorkerHub::CheckLiveness(double now) {
 Status WorkerHub::SendPlan(int replica, const protocol::StepPlan& plan) {
   Replica& r = replicas_[replica];
   if (!r.alive) return Unavailable("replica " + config_.replicas[replica].name + " is not live");
+  // Encoded once; every rank gets the same bytes.
+  protocol::EncodeInto(plan, &plan_frame_);
+  ++stats_.plans_encoded;
+  stats_.last_plan_bytes = plan_frame_.size();
   for (const Slot& s : r.ranks) {
-    Status st = channel_.Send(s.peer, plan, kSendTimeout);
+    Status st = channel_.SendEncoded(s.peer, plan_frame_, kSendTimeout);
     if (!st.ok()) {
       LoseReplica(replica, "cannot send a step plan to worker " + std::to_string(s.worker_id) + ": " + st.message());
       return st;
     }
+    ++stats_.plans_sent;
+    stats_.plan_bytes_sent += plan_frame_.size();
   }
   return Status::Ok();
 }

@@ -71,9 +71,19 @@ class WorkerHub {
   void Poll(double now);
   // Declares silent workers dead.
   void CheckLiveness(double now);
-  // Sends a plan to every rank of a live replica. On failure the replica is
-  // declared lost (OnReplicaLost has been called when this returns an error).
+  // Sends a plan to every rank of a live replica, encoded once. On failure the
+  // replica is declared lost (OnReplicaLost has been called when this returns
+  // an error).
   Status SendPlan(int replica, const protocol::StepPlan& plan);
+
+  // Wire counters since construction (tests, benchmarks).
+  struct Stats {
+    uint64_t plans_encoded = 0;
+    uint64_t plans_sent = 0;  // one per rank
+    uint64_t plan_bytes_sent = 0;
+    uint64_t last_plan_bytes = 0;  // size of the latest encoded plan
+  };
+  const Stats& stats() const { return stats_; }
   // Tells every registered worker to exit.
   void ShutdownAll(const std::string& reason);
 
@@ -97,7 +107,6 @@ class WorkerHub {
   struct Replica {
     std::vector<Slot> ranks;
     bool alive = false;
-    uint64_t epoch = 0;
   };
 
   void Handle(const std::string& peer, protocol::Message message, double now);
@@ -115,6 +124,8 @@ class WorkerHub {
   Listener* listener_;
   std::vector<Replica> replicas_;
   uint32_t next_worker_id_ = 1;
+  std::string plan_frame_;  // reused encoding buffer
+  Stats stats_;
 };
 
 }  // namespace skipjoin::hub

@@ -13,6 +13,7 @@
 #include "coordinator/scheduler/clock.h"
 #include "coordinator/scheduler/scheduler.h"
 #include "coordinator/server/cost_model_store.h"
+#include "coordinator/server/replica_driver.h"
 
 namespace skipjoin::server {
 
@@ -41,6 +42,7 @@ scheduler::SchedulerOptions SchedulerOptionsFrom(const config::ClusterConfig& c)
   o.cost_prior = CostPriorFor(c);
   o.max_stall_seconds =
       c.scheduler.max_stall_ms ? *c.scheduler.max_stall_ms / 1000.0 : DefaultMaxStallSeconds(c);
+  o.max_steps_in_flight = static_cast<int32_t>(c.scheduler.steps_in_flight);
   return o;
 }
 
@@ -59,8 +61,15 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
         options_(std::move(options)),
         metrics_(metrics),
         scheduler_(SchedulerOptionsFrom(options_.config), &clock_),
-        hub_(options_.config, options_.geometry, std::move(channel), this),
-        runs_(options_.config.replicas.size()) {
+        hub_(options_.config, options_.geometry, std::move(channel), this) {
+    for (size_t r = 0; r < options_.config.replicas.size(); ++r) {
+      runs_.emplace_back(static_cast<uint32_t>(r),
+                         static_cast<int32_t>(options_.config.scheduler.steps_in_flight));
+    }
+    info_fn_ = [this](RequestId id) -> const SequenceInfo* {
+      auto it = entries_.find(id);
+      return it == entries_.end() ? nullptr : &it->second.info;
+    };
     LoadCostModel();
     OpenStepTrace();
   }
@@ -83,9 +92,7 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
  private:
   struct Entry {
     std::shared_ptr<EventSink> sink;
-    protocol::SamplingParams sampling;
-    bool echo = false;
-    int32_t prompt_len = 0;
+    SequenceInfo info;  // sampling, echo, prompt length
     std::vector<float> prompt_logprobs;
     bool first_token_sent = false;
     double arrival = 0;
@@ -94,15 +101,12 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
     int64_t generated = 0;
   };
   struct ReplicaRun {
+    ReplicaRun(uint32_t index, int32_t max_in_flight) : driver(index, max_in_flight) {}
     scheduler::ReplicaId sched_id = -1;
     bool live = false;
-    bool in_flight = false;
-    uint64_t wire_step = 0;  // never reset, so plans stay strictly increasing per replica
-    double sent_at = 0;
     double last_result_at = -1;  // < 0: no step finished yet
     scheduler::KvPoolSpec pool;
-    scheduler::StepPlan plan;                // the step in flight
-    std::vector<uint64_t> finished_seq_ids;  // for the next plan
+    ReplicaDriver driver;  // wire plans, epochs, steps in flight
   };
 
   void Emit(const std::shared_ptr<EventSink>& sink, SequenceEvent e);
@@ -121,7 +125,8 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   void OpenStepTrace();
   // `f` is the step's cost-model features, `predicted` the model's time for
   // them before this step refined it.
-  void TraceStep(int replica, const protocol::StepResult& result, double measured,
+  void TraceStep(int replica, const ReplicaDriver::InFlight& step,
+                 const protocol::StepResult& result, double measured,
                  const scheduler::StepFeatures& f, double predicted);
   void FailStep(int replica, const Status& status);
   void HandleLoss(const scheduler::ReplicaLoss& loss, const std::string& reason);
@@ -139,6 +144,8 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   scheduler::Scheduler scheduler_;
   hub::WorkerHub hub_;
   std::vector<ReplicaRun> runs_;
+  ReplicaDriver::InfoFn info_fn_;
+  protocol::StepPlan wire_plan_;  // reused per step
   scheduler::ReplicaId next_sched_id_ = 0;
   std::unordered_map<RequestId, Entry> entries_;
   std::unordered_map<EventSink*, std::pair<std::shared_ptr<EventSink>, std::vector<SequenceEvent>>>
@@ -159,35 +166,37 @@ void CoordinatorCore::Impl::OpenStepTrace() {
   }
 }
 
-void CoordinatorCore::Impl::TraceStep(int replica, const protocol::StepResult& result,
-                                      double measured, const scheduler::StepFeatures& f,
-                                      double predicted) {
+void CoordinatorCore::Impl::TraceStep(int replica, const ReplicaDriver::InFlight& step,
+                                      const protocol::StepResult& result, double measured,
+                                      const scheduler::StepFeatures& f, double predicted) {
   const ReplicaRun& run = runs_[replica];
+  const scheduler::StepPlan& plan = step.plan;
   int64_t prefill_tokens = 0, decode_sequences = 0;
-  for (const scheduler::StepSequence& s : run.plan.sequences) {
+  for (const scheduler::StepSequence& s : plan.sequences) {
     if (s.num_tokens == 1 && s.samples && s.start_position > 0) {
       ++decode_sequences;
     } else {
       prefill_tokens += s.num_tokens;
     }
   }
-  const double gap = run.last_result_at < 0 ? -1.0 : run.sent_at - run.last_result_at;
-  nlohmann::json line = {{"t", run.sent_at},
+  const double gap = run.last_result_at < 0 ? -1.0 : step.sent_at - run.last_result_at;
+  nlohmann::json line = {{"t", step.sent_at},
                          {"replica", options_.config.replicas[replica].name},
                          {"step", result.step_id},
-                         {"tokens", run.plan.num_tokens()},
-                         {"sequences", run.plan.sequences.size()},
+                         {"tokens", plan.num_tokens()},
+                         {"sequences", plan.sequences.size()},
                          {"prefill_tokens", prefill_tokens},
                          {"decode_sequences", decode_sequences},
                          {"context", f.context},
                          {"prefill_pairs", f.prefill_pairs},
-                         {"swap_out", run.plan.swap_out.size()},
-                         {"swap_in", run.plan.swap_in.size()},
+                         {"swap_out", plan.swap_out.size()},
+                         {"swap_in", plan.swap_in.size()},
                          {"seconds", measured},
                          {"worker_total", result.timings.total_seconds},
                          {"worker_compute", result.timings.compute_seconds},
                          {"worker_swap", result.timings.swap_seconds},
                          {"gap", gap},
+                         {"in_flight", run.driver.max_in_flight()},
                          {"predicted", predicted}};
   const std::string text = line.dump() + "\n";
   std::fwrite(text.data(), 1, text.size(), step_trace_);
@@ -267,11 +276,11 @@ void CoordinatorCore::Impl::Submit(std::vector<SubmitItem> items, std::shared_pt
     spec.arrival_seconds = now;
     Entry entry;
     entry.sink = sink;
-    entry.sampling = item.sampling;
-    entry.echo = item.echo;
-    entry.prompt_len = static_cast<int32_t>(spec.prompt_token_ids.size());
+    entry.info.sampling = item.sampling;
+    entry.info.echo = item.echo;
+    entry.info.prompt_len = static_cast<int32_t>(spec.prompt_token_ids.size());
     entry.arrival = now;
-    const int64_t prompt_len = entry.prompt_len;
+    const int64_t prompt_len = entry.info.prompt_len;
     entries_[item.id] = std::move(entry);
     Status st = scheduler_.Submit(std::move(spec));
     if (!st.ok()) {
@@ -288,7 +297,7 @@ void CoordinatorCore::Impl::End(const std::vector<RequestId>& ids, bool cancelle
   for (RequestId id : ids) {
     if (auto info = scheduler_.GetRequestInfo(id)) {
       const int r = RunIndexOf(info->replica);
-      if (r >= 0) runs_[r].finished_seq_ids.push_back(id);
+      if (r >= 0) runs_[r].driver.Forget(id);
     }
     Status st = cancelled ? scheduler_.Cancel(id) : scheduler_.Finish(id);
     auto it = entries_.find(id);
@@ -306,8 +315,8 @@ void CoordinatorCore::Impl::OnReplicaReady(int replica, const scheduler::KvPoolS
   ReplicaRun& run = runs_[replica];
   run.sched_id = next_sched_id_++;
   run.pool = pool;
-  run.in_flight = false;
-  run.finished_seq_ids.clear();
+  run.last_result_at = -1;
+  run.driver.NewEpoch();
   Status st = scheduler_.AddReplica(run.sched_id, pool);
   if (!st.ok()) {
     SJ_LOG(Error) << "cannot add replica " << replica << " to the scheduler: " << st.ToString();
@@ -337,7 +346,7 @@ void CoordinatorCore::Impl::OnReplicaLost(int replica, const std::string& reason
   ReplicaRun& run = runs_[replica];
   if (!run.live) return;
   run.live = false;
-  run.in_flight = false;
+  run.driver.NewEpoch();
   owner_->live_replicas_.fetch_sub(1);
   metrics_->ReplicaAlive(options_.config.replicas[replica].name, false);
   HandleLoss(scheduler_.MarkReplicaDead(run.sched_id), reason);
@@ -347,18 +356,23 @@ void CoordinatorCore::Impl::OnReplicaLost(int replica, const std::string& reason
 void CoordinatorCore::Impl::FailStep(int replica, const Status& status) {
   ReplicaRun& run = runs_[replica];
   metrics_->StepFailed(options_.config.replicas[replica].name);
-  SJ_LOG(Error) << "step " << run.wire_step << " of replica "
+  const ReplicaDriver::InFlight* failed = run.driver.front();
+  SJ_LOG(Error) << "step " << (failed ? failed->wire_step : 0) << " of replica "
                 << options_.config.replicas[replica].name << " failed: " << status.ToString();
   // The step's requests end with the error (retrying could repeat a
   // deterministic failure forever); the rest restart on a fresh scheduler
-  // replica over the same workers.
-  for (const scheduler::StepSequence& s : run.plan.sequences) {
-    Fail(s.request_id, Internal("step failed on the worker: " + status.message()));
-    (void)scheduler_.Cancel(s.request_id);
+  // replica over the same workers, in a new epoch (the workers drop what
+  // they held, and the results of later steps in flight are stale).
+  if (failed != nullptr) {
+    for (const scheduler::StepSequence& s : failed->plan.sequences) {
+      Fail(s.request_id, Internal("step failed on the worker: " + status.message()));
+      (void)scheduler_.Cancel(s.request_id);
+    }
   }
+  run.driver.NewEpoch();
+  run.last_result_at = -1;
   const scheduler::ReplicaId old_id = run.sched_id;
   run.sched_id = next_sched_id_++;
-  run.in_flight = false;
   Status st = scheduler_.AddReplica(run.sched_id, run.pool);
   if (!st.ok()) SJ_LOG(Error) << "re-adding replica: " << st.ToString();
   HandleLoss(scheduler_.MarkReplicaDead(old_id), "step failure");
@@ -366,58 +380,81 @@ void CoordinatorCore::Impl::FailStep(int replica, const Status& status) {
 
 void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult result) {
   ReplicaRun& run = runs_[replica];
-  if (!run.live || !run.in_flight || result.step_id != run.wire_step) {
-    SJ_LOG(Warn) << "stale StepResult " << result.step_id << " from replica " << replica
-                 << "; dropped";
+  const ReplicaDriver::InFlight* step = run.driver.front();
+  if (!run.live || step == nullptr || result.step_id != step->wire_step) {
+    SJ_LOG(Debug) << "stale StepResult " << result.step_id << " from replica " << replica
+                  << "; dropped";
     return;
   }
   if (result.error) return FailStep(replica, result.error->ToStatus());
   const double now = clock_.NowSeconds();
-  std::unordered_map<uint64_t, const protocol::SequenceOutput*> outputs;
-  for (const protocol::SequenceOutput& o : result.sequences) outputs[o.seq_id] = &o;
+  const scheduler::StepPlan& plan = step->plan;
+  const size_t n = plan.sequences.size();
+  // The worker answers in plan order; a result in another order is looked up.
+  std::vector<const protocol::SequenceOutput*> outputs(n, nullptr);
+  bool in_order = result.sequences.size() == n;
+  for (size_t i = 0; in_order && i < n; ++i) {
+    in_order = result.sequences[i].seq_id == plan.sequences[i].request_id;
+    outputs[i] = &result.sequences[i];
+  }
+  if (!in_order) {
+    std::unordered_map<uint64_t, const protocol::SequenceOutput*> by_id;
+    for (const protocol::SequenceOutput& o : result.sequences) by_id[o.seq_id] = &o;
+    for (size_t i = 0; i < n; ++i) {
+      auto it = by_id.find(plan.sequences[i].request_id);
+      outputs[i] = it == by_id.end() ? nullptr : it->second;
+    }
+  }
   scheduler::StepOutcome outcome;
-  outcome.measured_seconds = now - run.sent_at;
-  // compute_seconds stays 0: the cost model is fitted on the round trip (plan
-  // sent to result received), the step time requests see, transport and swaps
-  // included.
-  outcome.sampled_token_ids.reserve(run.plan.sequences.size());
-  for (const scheduler::StepSequence& s : run.plan.sequences) {
-    auto it = outputs.find(s.request_id);
+  // The step began when it was sent or when the step before it finished,
+  // whichever is later (with steps queued on the worker, the round trip is
+  // not part of any one step); results read in one batch are not apart by
+  // their steps' time, so it is never less than the worker's own time.
+  // compute_seconds stays 0: the cost model is fitted on this time,
+  // transport and swaps included.
+  outcome.measured_seconds =
+      std::max(result.timings.total_seconds, now - std::max(step->sent_at, run.last_result_at));
+  outcome.sampled_token_ids.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const scheduler::StepSequence& s = plan.sequences[i];
+    const protocol::SequenceOutput* o = outputs[i];
     int32_t token = scheduler::kNoToken;
-    if (it != outputs.end()) {
-      token = it->second->sampled_token;
-      auto e = entries_.find(s.request_id);
-      if (e != entries_.end() && e->second.echo && !e->second.first_token_sent) {
-        const auto& lp = it->second->prompt_logprobs;
+    auto e = entries_.find(s.request_id);
+    if (o != nullptr) {
+      token = o->sampled_token;
+      if (e != entries_.end() && e->second.info.echo && !e->second.first_token_sent) {
+        const auto& lp = o->prompt_logprobs;
         e->second.prompt_logprobs.insert(e->second.prompt_logprobs.end(), lp.begin(), lp.end());
       }
     }
-    if (s.samples && token < 0 && entries_.count(s.request_id) > 0) {
+    if (s.samples && token < 0 && e != entries_.end()) {
       return FailStep(replica, DataLoss("StepResult lacks the sampled token of request " +
                                         std::to_string(s.request_id)));
     }
     outcome.sampled_token_ids.push_back(s.samples ? token : scheduler::kNoToken);
   }
-  run.in_flight = false;
   scheduler::StepFeatures features;
   double predicted = 0;
   if (step_trace_ != nullptr) {
-    for (const scheduler::StepSequence& s : run.plan.sequences) {
+    for (const scheduler::StepSequence& s : plan.sequences) {
       scheduler::AddSequence(&features, s.start_position, s.num_tokens);
     }
     predicted = scheduler_.cost_model().Predict(features);
   }
   std::vector<scheduler::SchedulerEvent> events;
   Status st = scheduler_.OnStepDone(run.sched_id, outcome, &events);
-  if (!st.ok()) {
-    run.in_flight = true;  // the scheduler still holds the step; re-forming drops it
-    return FailStep(replica, st);
-  }
+  if (!st.ok()) return FailStep(replica, st);
   metrics_->Step(options_.config.replicas[replica].name, outcome.measured_seconds,
-                 run.plan.num_tokens(), static_cast<int64_t>(run.plan.sequences.size()));
+                 plan.num_tokens(), static_cast<int64_t>(n));
   if (step_trace_ != nullptr)
-    TraceStep(replica, result, outcome.measured_seconds, features, predicted);
+    TraceStep(replica, *step, result, outcome.measured_seconds, features, predicted);
   run.last_result_at = now;
+  // Logprobs of each request's token, before the step's storage is recycled.
+  std::unordered_map<RequestId, const protocol::SequenceOutput*> sampled;
+  for (size_t i = 0; i < n; ++i) {
+    if (outputs[i] != nullptr && outputs[i]->sampled_token >= 0)
+      sampled[plan.sequences[i].request_id] = outputs[i];
+  }
   int64_t generated = 0;
   for (const scheduler::SchedulerEvent& ev : events) {
     auto it = entries_.find(ev.request_id);
@@ -429,14 +466,14 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
       case scheduler::EventKind::kToken: {
         out.kind = SequenceEvent::Kind::kToken;
         out.token = ev.token_id;
-        if (auto o = outputs.find(ev.request_id); o != outputs.end()) {
+        if (auto o = sampled.find(ev.request_id); o != sampled.end()) {
           out.logprob = o->second->logprob;
           out.top = o->second->top_logprobs;
         }
         if (!entry.first_token_sent) {
           entry.first_token_sent = true;
           entry.first_token_at = now;
-          if (entry.echo) out.prompt_logprobs = std::move(entry.prompt_logprobs);
+          if (entry.info.echo) out.prompt_logprobs = std::move(entry.prompt_logprobs);
         }
         ++entry.generated;
         ++generated;
@@ -449,7 +486,7 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
                                                                    : protocol::FinishReason::kStop;
         ObserveFinished(entry, now);
         metrics_->RequestDone(out.finish == protocol::FinishReason::kLength ? "length" : "stop");
-        run.finished_seq_ids.push_back(ev.request_id);
+        run.driver.Forget(ev.request_id);
         Emit(entry.sink, std::move(out));
         entries_.erase(it);
         break;
@@ -460,59 +497,45 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
     }
   }
   metrics_->Tokens(0, generated);
+  run.driver.PopFront();
+  metrics_->StepsInFlight(options_.config.replicas[replica].name, run.driver.num_in_flight());
 }
 
 void CoordinatorCore::Impl::ScheduleSteps() {
   for (size_t r = 0; r < runs_.size(); ++r) {
     ReplicaRun& run = runs_[r];
-    if (!run.live || run.in_flight) continue;
-    if (!scheduler_.BuildNextStep(run.sched_id, &run.plan)) continue;
-    protocol::StepPlan wire;
-    wire.replica_id = static_cast<uint32_t>(r);
-    wire.step_id = ++run.wire_step;
-    for (const scheduler::BlockPair& p : run.plan.swap_out) {
-      wire.swap_out.push_back(
-          {static_cast<uint32_t>(p.device_block), static_cast<uint32_t>(p.host_block)});
-    }
-    for (const scheduler::BlockPair& p : run.plan.swap_in) {
-      wire.swap_in.push_back(
-          {static_cast<uint32_t>(p.device_block), static_cast<uint32_t>(p.host_block)});
-    }
-    wire.sequences.reserve(run.plan.sequences.size());
-    for (const scheduler::StepSequence& s : run.plan.sequences) {
-      protocol::SequenceInput in;
-      in.seq_id = s.request_id;
-      auto tokens = run.plan.tokens_of(s);
-      in.token_ids.assign(tokens.begin(), tokens.end());
-      in.start_position = static_cast<uint32_t>(s.start_position);
-      for (int32_t b : run.plan.block_table_of(s))
-        in.block_table.push_back(static_cast<uint32_t>(b));
-      in.sample = s.samples;
-      if (auto it = entries_.find(s.request_id); it != entries_.end()) {
-        if (it->second.first_scheduled_at < 0) it->second.first_scheduled_at = clock_.NowSeconds();
-        in.sampling = it->second.sampling;
-        in.prompt_logprobs = it->second.echo && s.start_position < it->second.prompt_len;
+    while (run.live && run.driver.can_send()) {
+      const double start = clock_.NowSeconds();
+      scheduler::StepPlan* plan = run.driver.NextPlanStorage();
+      if (!scheduler_.BuildNextStep(run.sched_id, plan)) break;
+      const double now = clock_.NowSeconds();
+      for (const scheduler::StepSequence& s : plan->sequences) {
+        auto it = entries_.find(s.request_id);
+        if (it != entries_.end() && it->second.first_scheduled_at < 0)
+          it->second.first_scheduled_at = now;
       }
-      wire.sequences.push_back(std::move(in));
-    }
-    const std::string& name = options_.config.replicas[r].name;
-    if (!run.plan.swap_out.empty() || !run.plan.swap_in.empty()) {
-      metrics_->Swaps(name, static_cast<int64_t>(run.plan.swap_out.size()),
-                      static_cast<int64_t>(run.plan.swap_in.size()),
-                      options_.geometry.bytes_per_block);
-    }
-    if (!run.plan.swapped_out_requests.empty() || !run.plan.recomputed.empty()) {
-      metrics_->Preemptions(name, static_cast<int64_t>(run.plan.swapped_out_requests.size()),
-                            static_cast<int64_t>(run.plan.recomputed.size()));
-    }
-    wire.finished_seq_ids = std::move(run.finished_seq_ids);
-    run.finished_seq_ids.clear();
-    run.sent_at = clock_.NowSeconds();
-    run.in_flight = true;
-    Status st = hub_.SendPlan(static_cast<int>(r), wire);
-    if (!st.ok()) {
-      // The hub declared the replica lost (OnReplicaLost already ran).
-      SJ_LOG(Warn) << "step plan not delivered: " << st.ToString();
+      const std::string& name = options_.config.replicas[r].name;
+      if (!plan->swap_out.empty() || !plan->swap_in.empty()) {
+        metrics_->Swaps(name, static_cast<int64_t>(plan->swap_out.size()),
+                        static_cast<int64_t>(plan->swap_in.size()),
+                        options_.geometry.bytes_per_block);
+      }
+      if (!plan->swapped_out_requests.empty() || !plan->recomputed.empty()) {
+        metrics_->Preemptions(name, static_cast<int64_t>(plan->swapped_out_requests.size()),
+                              static_cast<int64_t>(plan->recomputed.size()));
+      }
+      run.driver.Prepare(info_fn_, now, &wire_plan_);
+      const uint64_t frames_before = hub_.stats().plans_sent;
+      Status st = hub_.SendPlan(static_cast<int>(r), wire_plan_);
+      if (!st.ok()) {
+        // The hub declared the replica lost (OnReplicaLost already ran).
+        SJ_LOG(Warn) << "step plan not delivered: " << st.ToString();
+        break;
+      }
+      metrics_->StepSent(name, static_cast<int64_t>(hub_.stats().last_plan_bytes),
+                         static_cast<int64_t>(hub_.stats().plans_sent - frames_before),
+                         clock_.NowSeconds() - start);
+      metrics_->StepsInFlight(name, run.driver.num_in_flight());
     }
   }
 }
@@ -567,7 +590,7 @@ void CoordinatorCore::Impl::ObserveFinished(const Entry& entry, double now) {
   const double queue =
       entry.first_scheduled_at >= 0 ? entry.first_scheduled_at - entry.arrival : ttft;
   metrics_->RequestLatency(e2e, ttft, queue, tpot);
-  metrics_->RequestLengths(entry.prompt_len, entry.generated);
+  metrics_->RequestLengths(entry.info.prompt_len, entry.generated);
 }
 
 void CoordinatorCore::Impl::ReportGauges() {

@@ -1,15 +1,15 @@
 // CoordinatorCore: the coordinator's scheduling actor. One thread owns the
 // Scheduler, the WorkerHub (worker ROUTER socket) and the request table; it
-// polls the worker socket together with its mailbox, keeps exactly one step in
-// flight per live replica (the next is planned when the previous result
-// arrives), and streams SequenceEvents to each request's EventSink.
+// polls the worker socket together with its mailbox, keeps up to
+// scheduler.steps_in_flight steps in flight per live replica through its
+// ReplicaDriver (with two, step N+1 is planned and sent while step N runs), and
+// streams SequenceEvents to each request's EventSink.
 //
 // Frontends (HTTP sessions, the native client endpoint) talk to it only through
 // the thread-safe methods below, which post to the mailbox and return at once.
 // Tokenization, detokenization and stop strings happen on the frontends'
 // threads; a frontend that sees a stop string calls Finish, a client that goes
-// away calls Cancel, and the request's KV blocks are freed at its replica's
-// next step boundary.
+// away calls Cancel, and the request leaves its replica's next plan.
 #pragma once
 
 #include <atomic>
@@ -65,7 +65,7 @@ class CoordinatorCore {
   // Admits the items; events (and an immediate kError for an item the
   // scheduler refuses) go to `sink` on the core thread.
   void Submit(std::vector<SubmitItem> items, std::shared_ptr<EventSink> sink);
-  // Client gone: no more events; blocks freed at the next step boundary.
+  // Client gone: no more events; the request leaves its replica's next plan.
   void Cancel(std::vector<RequestId> ids);
   // Frontend-side end (stop string): same as Cancel, counted as finished.
   void Finish(std::vector<RequestId> ids);

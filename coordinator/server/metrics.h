@@ -54,6 +54,12 @@ class CoordinatorMetrics {
   virtual void Step(const std::string& replica, double seconds, int64_t tokens, int64_t sequences) {
   }
   virtual void StepFailed(const std::string& replica) {}
+  // A step plan went out: its encoded size (encoded once), the frames sent (one
+  // per rank), and the coordinator's time to plan, encode and send it.
+  virtual void StepSent(const std::string& replica, int64_t plan_bytes, int64_t frames,
+                        double host_seconds) {}
+  // Steps sent to the replica and not yet answered.
+  virtual void StepsInFlight(const std::string& replica, int64_t steps) {}
   // Block copies planned in one step.
   virtual void Swaps(const std::string& replica, int64_t blocks_out, int64_t blocks_in,
                      int64_t bytes_per_block) {}

@@ -107,6 +107,17 @@ void PrometheusMetrics::StepCostModel(double a, double b, double c, double d, do
   m_->step_cost_observations().Set(static_cast<double>(observations));
 }
 
+void PrometheusMetrics::StepSent(const std::string& replica, int64_t plan_bytes, int64_t frames,
+                                 double host_seconds) {
+  m_->StepPlanBytes(replica).Increment(static_cast<double>(plan_bytes));
+  m_->StepPlanFrames(replica).Increment(static_cast<double>(frames));
+  m_->StepHostSeconds(replica).Observe(host_seconds);
+}
+
+void PrometheusMetrics::StepsInFlight(const std::string& replica, int64_t steps) {
+  m_->StepsInFlight(replica).Set(static_cast<double>(steps));
+}
+
 void PrometheusMetrics::StepFailed(const std::string& replica) {
   m_->StepFailures(replica).Increment();
 }

@@ -53,6 +53,9 @@ class PrometheusMetrics final : public CoordinatorMetrics {
                 int64_t host_used, int64_t host_free) override;
   void Step(const std::string& replica, double seconds, int64_t tokens, int64_t sequences) override;
   void StepFailed(const std::string& replica) override;
+  void StepSent(const std::string& replica, int64_t plan_bytes, int64_t frames,
+                double host_seconds) override;
+  void StepsInFlight(const std::string& replica, int64_t steps) override;
   void Swaps(const std::string& replica, int64_t blocks_out, int64_t blocks_in,
              int64_t bytes_per_block) override;
   void Preemptions(const std::string& replica, int64_t by_swap, int64_t by_recompute) override;

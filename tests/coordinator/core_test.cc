@@ -22,16 +22,18 @@ namespace {
 using namespace std::chrono_literals;
 
 
-config::ClusterConfig TestConfig(uint32_t timeout_ms = 60000) {
+config::ClusterConfig TestConfig(uint32_t timeout_ms = 60000, int tp = 1) {
+  std::string devices;
+  for (int i = 0; i < tp; ++i) devices += (i ? ", " : "") + ("{kind: cpu, index: " + std::to_string(i) + "}");
   std::string yaml = R"(
 name: test
 coordinator: {node: local}
 nodes:
   - name: local
     host: 127.0.0.1
-    devices: [{kind: cpu, index: 0}]
+    devices: [)" + devices + R"(]
 model: {path: /tmp/none.gguf, name: tiny}
-replicas: {count: 1, tp: 1}
+replicas: {count: 1, tp: )" + std::to_string(tp) + R"(}
 scheduler: {policy: mlfq, token_budget: 64, max_running: 8}
 kv: {block_size: 16, num_device_blocks: 64, host_swap_bytes: 0}
 heartbeat: {interval_ms: 100, timeout_ms: )" + std::to_string(timeout_ms) + "}\n";
@@ -72,9 +74,10 @@ bool HasTerminal(const std::vector<SequenceEvent>& ev) {
   return false;
 }
 
-std::unique_ptr<CoordinatorCore> StartCore(zmq::context_t& ctx, NullMetrics& metrics, uint32_t timeout_ms = 60000) {
+std::unique_ptr<CoordinatorCore> StartCore(zmq::context_t& ctx, CoordinatorMetrics& metrics,
+                                           uint32_t timeout_ms = 60000, int tp = 1) {
   CoreOptions o;
-  o.config = TestConfig(timeout_ms);
+  o.config = TestConfig(timeout_ms, tp);
   o.worker_endpoint = "tcp://127.0.0.1:*";
   o.geometry.bytes_per_block = 1024;
   o.geometry.max_context = 512;
@@ -142,6 +145,62 @@ TEST(CoordinatorCoreTest, GeneratesWithFakeWorker) {
   EXPECT_EQ(status.replicas[0].workers, 1u);
   EXPECT_EQ(status.replicas[0].kv_device_blocks_used, 0u);
   EXPECT_EQ(status.replicas[0].kv_device_blocks_free, 64u);
+}
+
+// What the core reports about the plans it sends.
+class PlanMetrics : public CoordinatorMetrics {
+ public:
+  void StepSent(const std::string&, int64_t plan_bytes, int64_t frames,
+                double host_seconds) override {
+    std::lock_guard<std::mutex> lock(mu);
+    sent.push_back({plan_bytes, frames, host_seconds});
+  }
+  void StepsInFlight(const std::string&, int64_t steps) override {
+    std::lock_guard<std::mutex> lock(mu);
+    max_in_flight = std::max(max_in_flight, steps);
+  }
+  struct Sent {
+    int64_t bytes, frames;
+    double host_seconds;
+  };
+  std::mutex mu;
+  std::vector<Sent> sent;
+  int64_t max_in_flight = 0;
+};
+
+// A tp=3 replica: every step is encoded once and the three ranks get the same
+// plan; only rank 0 answers. Two steps go out before the first comes back.
+TEST(CoordinatorCoreTest, TensorParallelRanksGetOnePlanEncodedOnce) {
+  zmq::context_t ctx;
+  PlanMetrics metrics;
+  auto core = StartCore(ctx, metrics, 60000, /*tp=*/3);
+  auto sink = std::make_shared<CollectingSink>();
+  FakeWorker w0(ctx, core->worker_endpoint(), true, 0);
+  FakeWorker w1(ctx, core->worker_endpoint(), true, 1);
+  FakeWorker w2(ctx, core->worker_endpoint(), true, 2);
+  ASSERT_TRUE(WaitReady(*core));
+  std::vector<SubmitItem> items;
+  for (int i = 0; i < 4; ++i) items.push_back(Item(*core, 20, 10 + 9 * i));
+  core->Submit(items, sink);
+  ASSERT_TRUE(sink->WaitFor([&](const auto& ev) {
+    int done = 0;
+    for (const auto& e : ev) done += e.kind == SequenceEvent::Kind::kFinished;
+    return done == 4;
+  }));
+  int tokens = 0;
+  for (const auto& e : sink->events()) tokens += e.kind == SequenceEvent::Kind::kToken;
+  EXPECT_EQ(tokens, 80);
+  std::vector<std::string> p0 = w0.plans(), p1 = w1.plans(), p2 = w2.plans();
+  std::lock_guard<std::mutex> lock(metrics.mu);
+  ASSERT_GE(metrics.sent.size(), 20u);
+  EXPECT_EQ(p0.size(), metrics.sent.size());
+  EXPECT_EQ(p0, p1);
+  EXPECT_EQ(p0, p2);
+  for (size_t i = 0; i < metrics.sent.size(); ++i) {
+    EXPECT_EQ(metrics.sent[i].frames, 3) << "step " << i;
+    if (i < p0.size()) EXPECT_EQ(metrics.sent[i].bytes, static_cast<int64_t>(p0[i].size()));
+  }
+  EXPECT_EQ(metrics.max_in_flight, 2);
 }
 
 TEST(CoordinatorCoreTest, CancelFreesBlocksAndStopsEvents) {

@@ -1,7 +1,8 @@
 // FakeWorker: a DEALER in the test process that speaks the worker protocol:
-// registers as local:cpu:0, reports ready with the assigned pool, answers each
-// step plan with kFakeToken (logprob -0.25) for every sampling sequence, and
-// sends heartbeats until told to go silent. Owns one thread.
+// registers as local:cpu:<device_index>, reports ready with the assigned pool,
+// answers each step plan with kFakeToken (logprob -0.25) for every sampling
+// sequence (rank 0 only, as real workers do), and sends heartbeats until told
+// to go silent. Keeps the plans it got, re-encoded. Owns one thread.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,10 +10,13 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "protocol/channel.h"
+#include "protocol/codec.h"
 
 namespace skipjoin::server {
 
@@ -22,7 +26,9 @@ inline constexpr int32_t kFakeToken = 42;
 
 class FakeWorker {
  public:
-  FakeWorker(zmq::context_t& ctx, const std::string& endpoint, bool heartbeat = true) : heartbeat_(heartbeat) {
+  FakeWorker(zmq::context_t& ctx, const std::string& endpoint, bool heartbeat = true,
+             uint32_t device_index = 0)
+      : heartbeat_(heartbeat), device_index_(device_index) {
     auto ch = protocol::DealerChannel::Connect(ctx, endpoint);
     EXPECT_TRUE(ch.ok());
     thread_ = std::thread([this, ch = std::make_shared<protocol::DealerChannel>(std::move(*ch))] { Run(*ch); });
@@ -33,6 +39,10 @@ class FakeWorker {
   }
   void StopHeartbeats() { heartbeat_ = false; silent_ = true; }
   int steps() const { return steps_.load(); }
+  std::vector<std::string> plans() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return plans_;
+  }
   std::atomic<uint32_t> assigned_blocks{0};
 
  private:
@@ -40,7 +50,7 @@ class FakeWorker {
     protocol::WorkerRegister reg;
     reg.node = "local";
     reg.device_kind = protocol::DeviceKind::kCpu;
-    reg.device_index = 0;
+    reg.device_index = device_index_;
     reg.device_memory_bytes = 1ull << 30;
     EXPECT_TRUE(ch.Send(reg, 1000ms).ok());
     auto last_hb = std::chrono::steady_clock::now();
@@ -56,6 +66,7 @@ class FakeWorker {
       if (!m.ok()) continue;
       if (auto* a = std::get_if<protocol::ModelAssignment>(&*m)) {
         worker_id_ = a->worker_id;
+        rank_ = a->tp_rank;
         assigned_blocks = a->kv.num_device_blocks;
         protocol::WorkerReady ready;
         ready.worker_id = a->worker_id;
@@ -63,19 +74,26 @@ class FakeWorker {
         ready.num_host_blocks = a->kv.num_host_blocks;
         EXPECT_TRUE(ch.Send(ready, 1000ms).ok());
       } else if (auto* plan = std::get_if<protocol::StepPlan>(&*m)) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          std::string frame;
+          protocol::EncodeInto(*plan, &frame);
+          plans_.push_back(std::move(frame));
+        }
+        ++steps_;
+        if (rank_ != 0) continue;
         protocol::StepResult result;
         result.replica_id = plan->replica_id;
         result.step_id = plan->step_id;
         result.worker_id = worker_id_;
-        for (const auto& s : plan->sequences) {
+        for (size_t i = 0; i < plan->num_sequences(); ++i) {
           protocol::SequenceOutput o;
-          o.seq_id = s.seq_id;
-          o.sampled_token = s.sample ? kFakeToken : -1;
+          o.seq_id = plan->seq_ids[i];
+          o.sampled_token = (plan->flags[i] & protocol::kSeqSample) ? kFakeToken : -1;
           o.logprob = -0.25f;
           result.sequences.push_back(o);
         }
         std::this_thread::sleep_for(2ms);
-        ++steps_;
         EXPECT_TRUE(ch.Send(result, 1000ms).ok());
       }
     }
@@ -86,7 +104,11 @@ class FakeWorker {
   std::atomic<bool> heartbeat_;
   std::atomic<bool> silent_{false};
   std::atomic<int> steps_{0};
+  uint32_t device_index_;
   uint32_t worker_id_ = 0;
+  uint32_t rank_ = 0;
+  std::mutex mu_;
+  std::vector<std::string> plans_;
 };
 
 }  // namespace skipjoin::server

@@ -25,28 +25,33 @@ SamplingParams Sampling() {
 // One instance of every message type, with every field away from its default.
 std::vector<Message> AllMessages() {
   std::vector<Message> out;
-  out.push_back(WorkerRegister{"node-a", DeviceKind::kCuda, 3, 80ull << 30, 512ull << 30,
-                               WorkerCapabilities{{"f16", "bf16"}, 8}, 4242});
+  out.push_back(WorkerRegister{"node-a", DeviceKind::kCuda, 3, 80ull << 30, 512ull << 30, 4242});
   ModelAssignment a;
   a.worker_id = 7;
   a.replica_id = 2;
   a.tp_rank = 1;
   a.tp_size = 4;
   a.model_path = "/models/x.gguf";
-  a.kv = KvSettings{16, 1000, 4000, 0.85, "f16"};
-  a.rendezvous = Rendezvous{"nccl", std::vector<uint8_t>(128, 0xAB), "10.0.0.1", 29500, 3};
-  a.rendezvous.nccl_unique_id[0] = 0;
-  a.engine = EngineOptions{4096, 1024, 128, 8, false, "bf16"};
+  a.kv = KvSettings{16, 1000, 4000, 0.85};
+  a.rendezvous = Rendezvous{"tcp", "10.0.0.1", 29500};
+  a.engine = EngineOptions{4096, 1024, 128, 8, "bf16"};
   out.push_back(a);
   out.push_back(WorkerReady{7, 999, 3999, 12.5});
   StepPlan p;
   p.replica_id = 2;
   p.step_id = 1ull << 40;
-  p.swap_out = {{1, 2}, {3, 4}};
-  p.swap_in = {{5, 6}};
-  SequenceInput prefill{11, {1, 2, 3, 4, 5}, 0, {0, 1}, true, true, Sampling()};
-  SequenceInput decode{12, {-1}, 77, {9, 8, 7, 6, 5}, true, false, SamplingParams{}};
-  p.sequences = {prefill, decode};
+  p.epoch = 5;
+  p.swap_out = {1, 2, 3, 4};
+  p.swap_in = {5, 6, 7, 8};
+  p.num_blocking_swap_in = 1;
+  p.starts = {SequenceStart{11, Sampling()}};
+  p.seq_ids = {11, 12};
+  p.start_positions = {0, 77};
+  p.num_tokens = {5, 1};
+  p.flags = {kSeqSample | kSeqPromptLogprobs | kSeqResetTable, kSeqSample};
+  p.num_new_blocks = {2, 0};
+  p.token_ids = {1, 2, 3, 4, 5, kPendingToken};
+  p.new_blocks = {0, 1};
   p.finished_seq_ids = {3, 4};
   out.push_back(p);
   StepResult r;
@@ -136,8 +141,19 @@ TEST(CodecTest, RejectsOtherProtocolVersion) {
   Result<Message> r = Decode(frame);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(r.status().message().find("protocol version 2"), std::string::npos)
+  EXPECT_NE(r.status().message().find("protocol version " + std::to_string(kProtocolVersion + 1)),
+            std::string::npos)
       << r.status().message();
+  // A version-1 peer (before delta plans) is told which version to run.
+  r = Decode(Frame(1, 22, [](auto& pk) {
+    pk.pack_map(1);
+    pk.pack(std::string("request_id"));
+    pk.pack(std::string("x"));
+  }));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("version 1"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("2"), std::string::npos) << r.status().message();
 }
 
 TEST(CodecTest, RejectsUnknownMessageType) {
@@ -149,35 +165,27 @@ TEST(CodecTest, RejectsUnknownMessageType) {
 }
 
 TEST(CodecTest, ReportsIllTypedFieldWithItsPath) {
-  // Rebuild the frame with sequences[1].sampling.top_k as a string.
+  // A plan whose starts[0].sampling.top_k is a string.
   std::string frame =
       Frame(kProtocolVersion, static_cast<uint64_t>(MessageType::kStepPlan), [](auto& pk) {
-        pk.pack_map(6);
-        pk.pack(std::string("replica_id"));
+        pk.pack_map(7);
+        pk.pack(std::string("replica"));
         pk.pack(0);
-        pk.pack(std::string("step_id"));
+        pk.pack(std::string("step"));
+        pk.pack(0);
+        pk.pack(std::string("epoch"));
         pk.pack(0);
         pk.pack(std::string("swap_out"));
         pk.pack_array(0);
         pk.pack(std::string("swap_in"));
         pk.pack_array(0);
-        pk.pack(std::string("finished_seq_ids"));
-        pk.pack_array(0);
-        pk.pack(std::string("sequences"));
+        pk.pack(std::string("blocking_in"));
+        pk.pack(0);
+        pk.pack(std::string("starts"));
         pk.pack_array(1);
-        pk.pack_map(7);
+        pk.pack_map(2);
         pk.pack(std::string("seq_id"));
         pk.pack(1);
-        pk.pack(std::string("token_ids"));
-        pk.pack_array(0);
-        pk.pack(std::string("start_position"));
-        pk.pack(0);
-        pk.pack(std::string("block_table"));
-        pk.pack_array(0);
-        pk.pack(std::string("sample"));
-        pk.pack(true);
-        pk.pack(std::string("prompt_logprobs"));
-        pk.pack(false);
         pk.pack(std::string("sampling"));
         pk.pack_map(6);
         pk.pack(std::string("temperature"));
@@ -197,7 +205,7 @@ TEST(CodecTest, ReportsIllTypedFieldWithItsPath) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
   EXPECT_EQ(r.status().message(),
-            "StepPlan: sequences[0].sampling.top_k: expected an integer, got a string");
+            "StepPlan: starts[0].sampling.top_k: expected an integer, got a string");
 }
 
 TEST(CodecTest, RejectsMissingUnknownAndDuplicateFields) {

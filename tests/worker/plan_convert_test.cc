@@ -1,5 +1,6 @@
-// StepPlan -> StepInput translation: field mapping, validation of what the
-// engine cannot check, and the per-sequence sampling counters.
+// The worker's SequenceTable: a delta StepPlan applied to per-request state
+// becomes the engine's StepInput (field mapping, block-table deltas, pending
+// tokens, epochs, RNG counters) and every malformed plan is refused by name.
 #include "worker/process/plan_convert.h"
 
 #include <gtest/gtest.h>
@@ -7,28 +8,66 @@
 namespace skipjoin::worker {
 namespace {
 
-protocol::StepPlan PlanWithOneSequence() {
-  protocol::StepPlan plan;
-  plan.replica_id = 2;
-  plan.step_id = 9;
-  plan.swap_out = {{3, 1}};
-  plan.swap_in = {{4, 0}};
-  protocol::SequenceInput s;
-  s.seq_id = 42;
-  s.token_ids = {5, 6, 7};
-  s.start_position = 16;
-  s.block_table = {0, 1};
-  s.sample = true;
+constexpr int32_t kBlockSize = 16;
+
+// Adds one sequence to `plan` (flat arrays).
+void AddSeq(protocol::StepPlan* plan, uint64_t id, uint32_t pos, std::vector<int32_t> tokens,
+            std::vector<uint32_t> new_blocks, uint8_t flags) {
+  plan->seq_ids.push_back(id);
+  plan->start_positions.push_back(pos);
+  plan->num_tokens.push_back(static_cast<uint32_t>(tokens.size()));
+  plan->flags.push_back(flags);
+  plan->num_new_blocks.push_back(static_cast<uint32_t>(new_blocks.size()));
+  plan->token_ids.insert(plan->token_ids.end(), tokens.begin(), tokens.end());
+  plan->new_blocks.insert(plan->new_blocks.end(), new_blocks.begin(), new_blocks.end());
+}
+
+protocol::SequenceStart Start(uint64_t id) {
+  protocol::SequenceStart s;
+  s.seq_id = id;
   s.sampling.temperature = 0.7f;
   s.sampling.top_k = 5;
   s.sampling.logprobs = 2;
-  plan.sequences.push_back(s);
+  return s;
+}
+
+// Request 42: a 19-token prompt chunk at 0..18 over blocks 0 and 1, sampling.
+protocol::StepPlan FirstPlan() {
+  protocol::StepPlan plan;
+  plan.replica_id = 2;
+  plan.step_id = 9;
+  plan.epoch = 1;
+  plan.swap_out = {3, 1};
+  plan.swap_in = {4, 0};
+  plan.starts = {Start(42)};
+  std::vector<int32_t> prompt(19);
+  for (int i = 0; i < 19; ++i) prompt[i] = 100 + i;
+  AddSeq(&plan, 42, 0, prompt, {0, 1}, protocol::kSeqSample | protocol::kSeqPromptLogprobs);
   return plan;
 }
 
-TEST(PlanConvertTest, MapsEveryField) {
-  SampleCounters counters;
-  auto in = ToStepInput(PlanWithOneSequence(), 8, 4, counters);
+// The decode after it: the pending token at position 19, no new block.
+protocol::StepPlan DecodePlan(uint64_t step) {
+  protocol::StepPlan plan;
+  plan.replica_id = 2;
+  plan.step_id = step;
+  plan.epoch = 1;
+  AddSeq(&plan, 42, 19, {protocol::kPendingToken}, {}, protocol::kSeqSample);
+  return plan;
+}
+
+StepOutput Sampled(uint64_t id, int32_t token) {
+  StepOutput out;
+  SeqOutput s;
+  s.seq_id = id;
+  s.token = token;
+  out.seqs.push_back(s);
+  return out;
+}
+
+TEST(SequenceTableTest, MapsEveryField) {
+  SequenceTable table(8, 4, kBlockSize);
+  auto in = table.Apply(FirstPlan());
   ASSERT_TRUE(in.ok()) << in.status().ToString();
   ASSERT_EQ(in->swap_out.size(), 1u);
   EXPECT_EQ(in->swap_out[0].device, 3);
@@ -37,63 +76,152 @@ TEST(PlanConvertTest, MapsEveryField) {
   ASSERT_EQ(in->seqs.size(), 1u);
   const SeqInput& s = in->seqs[0];
   EXPECT_EQ(s.seq_id, 42u);
-  EXPECT_EQ(s.tokens, (std::vector<int32_t>{5, 6, 7}));
-  EXPECT_EQ(s.start_pos, 16);
+  EXPECT_EQ(s.tokens.size(), 19u);
+  EXPECT_EQ(s.tokens[0], 100);
+  EXPECT_EQ(s.start_pos, 0);
   EXPECT_EQ(s.block_table, (std::vector<int32_t>{0, 1}));
   EXPECT_TRUE(s.sample);
+  EXPECT_TRUE(s.prompt_logprobs);
   EXPECT_EQ(s.sample_index, 0);
   EXPECT_FLOAT_EQ(s.sampling.temperature, 0.7f);
   EXPECT_EQ(s.sampling.top_k, 5);
   EXPECT_EQ(s.sampling.logprobs, 2);
   EXPECT_EQ(s.sampling.seed, DefaultSeed(42));
+  EXPECT_EQ(table.size(), 1u);
 }
 
-TEST(PlanConvertTest, CountsSamplesPerSequenceAndForgetsFinished) {
-  SampleCounters counters;
-  auto plan = PlanWithOneSequence();
-  plan.sequences[0].sampling.seed = 77;
-  EXPECT_EQ(ToStepInput(plan, 8, 4, counters)->seqs[0].sample_index, 0);
-  auto second = ToStepInput(plan, 8, 4, counters);
-  EXPECT_EQ(second->seqs[0].sample_index, 1);
-  EXPECT_EQ(second->seqs[0].sampling.seed, 77u);
-  plan.finished_seq_ids = {42};
-  EXPECT_EQ(ToStepInput(plan, 8, 4, counters)->seqs[0].sample_index, 2);
-  EXPECT_EQ(counters.size(), 0u);
-  EXPECT_EQ(ToStepInput(plan, 8, 4, counters)->seqs[0].sample_index, 0);
+TEST(SequenceTableTest, PendingTokenIsTheLastSampledOne) {
+  SequenceTable table(8, 4, kBlockSize);
+  ASSERT_TRUE(table.Apply(FirstPlan()).ok());
+  table.Record(Sampled(42, 777));
+  auto in = table.Apply(DecodePlan(10));
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ(in->seqs[0].tokens, (std::vector<int32_t>{777}));
+  EXPECT_EQ(in->seqs[0].block_table, (std::vector<int32_t>{0, 1}));  // held from step 9
+  EXPECT_EQ(in->seqs[0].sample_index, 1);
+  EXPECT_FALSE(in->seqs[0].prompt_logprobs);
+  table.Record(Sampled(42, 778));
+  EXPECT_EQ(table.Apply(DecodePlan(11))->seqs[0].tokens, (std::vector<int32_t>{778}));
 }
 
-TEST(PlanConvertTest, RejectsBlocksOutsideThePools) {
-  SampleCounters counters;
-  auto plan = PlanWithOneSequence();
-  plan.sequences[0].block_table = {0, 8};
-  auto in = ToStepInput(plan, 8, 4, counters);
+TEST(SequenceTableTest, PendingTokenBeforeAnySampleIsRefused) {
+  SequenceTable table(8, 4, kBlockSize);
+  ASSERT_TRUE(table.Apply(FirstPlan()).ok());
+  auto in = table.Apply(DecodePlan(10));  // nothing recorded
   ASSERT_FALSE(in.ok());
-  EXPECT_EQ(in.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(in.status().message().find("sequence 42"), std::string::npos);
-  EXPECT_EQ(counters.size(), 0u) << "a rejected plan must not advance the counters";
-
-  plan = PlanWithOneSequence();
-  plan.swap_in = {{0, 4}};
-  EXPECT_FALSE(ToStepInput(plan, 8, 4, counters).ok());
+  EXPECT_NE(in.status().message().find("sequence 42: a pending token"), std::string::npos)
+      << in.status().message();
 }
 
-TEST(PlanConvertTest, RejectsEmptyDuplicateAndBadSampling) {
-  SampleCounters counters;
-  auto plan = PlanWithOneSequence();
-  plan.sequences.push_back(plan.sequences[0]);
-  EXPECT_FALSE(ToStepInput(plan, 8, 4, counters).ok());
-  plan = PlanWithOneSequence();
-  plan.sequences[0].token_ids.clear();
-  EXPECT_FALSE(ToStepInput(plan, 8, 4, counters).ok());
-  plan = PlanWithOneSequence();
-  plan.sequences[0].sampling.top_p = 0;
-  EXPECT_FALSE(ToStepInput(plan, 8, 4, counters).ok());
-  plan = PlanWithOneSequence();
-  plan.sequences[0].sampling.temperature = -1;
-  EXPECT_FALSE(ToStepInput(plan, 8, 4, counters).ok());
+TEST(SequenceTableTest, BlockTablesGrowOrAreReplaced) {
+  SequenceTable table(8, 4, kBlockSize);
+  ASSERT_TRUE(table.Apply(FirstPlan()).ok());
+  table.Record(Sampled(42, 5));
+  protocol::StepPlan grow;
+  grow.epoch = 1;
+  AddSeq(&grow, 42, 32, {7}, {6}, 0);
+  auto in = table.Apply(grow);
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ(in->seqs[0].block_table, (std::vector<int32_t>{0, 1, 6}));
+  protocol::StepPlan reset;
+  reset.epoch = 1;
+  AddSeq(&reset, 42, 0, {1, 2}, {5}, protocol::kSeqResetTable);
+  in = table.Apply(reset);
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ(in->seqs[0].block_table, (std::vector<int32_t>{5}));
+  EXPECT_EQ(*table.BlockTableOf(42), (std::vector<int32_t>{5}));
 }
 
-TEST(PlanConvertTest, ResultCarriesIdsAndOutputs) {
+TEST(SequenceTableTest, FinishedAndNewEpochDropState) {
+  SequenceTable table(8, 4, kBlockSize);
+  ASSERT_TRUE(table.Apply(FirstPlan()).ok());
+  protocol::StepPlan finish;
+  finish.epoch = 1;
+  finish.finished_seq_ids = {42};
+  ASSERT_TRUE(table.Apply(finish).ok());
+  EXPECT_EQ(table.size(), 0u);
+  // Started again after it finished: counters start over.
+  auto again = table.Apply(FirstPlan());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->seqs[0].sample_index, 0);
+  // A plan of the old epoch's request in a new epoch is refused; the table is empty.
+  auto next_epoch = DecodePlan(12);
+  next_epoch.epoch = 2;
+  auto in = table.Apply(next_epoch);
+  ASSERT_FALSE(in.ok());
+  EXPECT_NE(in.status().message().find("was not started on this worker (epoch 2)"),
+            std::string::npos)
+      << in.status().message();
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(table.epoch(), 2u);
+}
+
+TEST(SequenceTableTest, SeedAndCountersFollowTheRequest) {
+  SequenceTable table(8, 4, kBlockSize);
+  auto plan = FirstPlan();
+  plan.starts[0].sampling.seed = 77;
+  auto in = table.Apply(plan);
+  ASSERT_TRUE(in.ok());
+  EXPECT_EQ(in->seqs[0].sampling.seed, 77u);
+  table.Record(Sampled(42, 1));
+  EXPECT_EQ(table.Apply(DecodePlan(10))->seqs[0].sampling.seed, 77u);
+}
+
+TEST(SequenceTableTest, RefusesMalformedPlans) {
+  auto expect_error = [](protocol::StepPlan plan, const std::string& what) {
+    SequenceTable table(8, 4, kBlockSize);
+    auto in = table.Apply(plan);
+    ASSERT_FALSE(in.ok()) << what;
+    EXPECT_EQ(in.status().code(), StatusCode::kInvalidArgument) << what;
+    EXPECT_NE(in.status().message().find(what), std::string::npos) << in.status().message();
+  };
+  auto p = FirstPlan();
+  p.new_blocks = {0, 8};
+  expect_error(p, "sequence 42: block 8 is outside the device pool");
+  p = FirstPlan();
+  p.swap_in = {0, 4};
+  expect_error(p, "swap_in: copy device block 0 <-> host block 4 is outside the pools");
+  p = FirstPlan();
+  p.swap_out = {1};
+  expect_error(p, "swap_out: an odd number");
+  p = FirstPlan();
+  p.num_blocking_swap_in = 2;
+  expect_error(p, "blocking_in 2 exceeds");
+  p = FirstPlan();
+  p.flags.push_back(0);
+  expect_error(p, "per-sequence arrays differ in length");
+  p = FirstPlan();
+  p.token_ids.pop_back();
+  expect_error(p, "token ids and");
+  p = FirstPlan();
+  p.new_blocks = {0};
+  p.num_new_blocks = {1};
+  expect_error(p, "sequence 42: 1 blocks cannot hold positions up to 19");
+  p = FirstPlan();
+  p.flags[0] = 0x80;
+  expect_error(p, "unknown flag bits");
+  p = FirstPlan();
+  p.starts.push_back(Start(42));
+  expect_error(p, "sequence 42 started twice");
+  p = FirstPlan();
+  p.starts.clear();
+  expect_error(p, "sequence 42 was not started on this worker");
+  p = FirstPlan();
+  AddSeq(&p, 42, 0, {1}, {}, 0);
+  expect_error(p, "sequence 42 appears twice");
+  p = FirstPlan();
+  p.starts[0].sampling.top_p = 0;
+  expect_error(p, "sampling parameters out of range");
+  p = FirstPlan();
+  p.starts[0].sampling.temperature = -1;
+  expect_error(p, "sampling parameters out of range");
+  p = FirstPlan();
+  p.num_tokens[0] = 0;
+  p.token_ids.clear();
+  expect_error(p, "sequence 42: no tokens");
+}
+
+TEST(SequenceTableTest, ResultCarriesIdsAndOutputs) {
   StepOutput out;
   SeqOutput s;
   s.seq_id = 42;
@@ -101,7 +229,7 @@ TEST(PlanConvertTest, ResultCarriesIdsAndOutputs) {
   s.logprob = -0.5f;
   s.top = {{11, -0.5f}, {3, -1.0f}};
   out.seqs.push_back(s);
-  auto r = ToStepResult(PlanWithOneSequence(), 5, out);
+  auto r = ToStepResult(FirstPlan(), 5, out);
   EXPECT_EQ(r.replica_id, 2u);
   EXPECT_EQ(r.step_id, 9u);
   EXPECT_EQ(r.worker_id, 5u);

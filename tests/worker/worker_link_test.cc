@@ -123,13 +123,33 @@ protocol::StepPlan Prefill(uint64_t step_id, std::vector<int32_t> prompt) {
   protocol::StepPlan plan;
   plan.replica_id = 1;
   plan.step_id = step_id;
-  protocol::SequenceInput s;
-  s.seq_id = 100;
-  s.token_ids = std::move(prompt);
-  s.block_table = {0, 1};
-  s.sample = true;
-  s.sampling.temperature = 0;
-  plan.sequences.push_back(s);
+  plan.epoch = 1;
+  protocol::SequenceStart start;
+  start.seq_id = 100;
+  start.sampling.temperature = 0;
+  plan.starts.push_back(start);
+  plan.seq_ids = {100};
+  plan.start_positions = {0};
+  plan.num_tokens = {static_cast<uint32_t>(prompt.size())};
+  plan.flags = {protocol::kSeqSample};
+  plan.num_new_blocks = {2};
+  plan.token_ids = std::move(prompt);
+  plan.new_blocks = {0, 1};
+  return plan;
+}
+
+// A decode of request 100 at `pos` feeding the token its previous step sampled.
+protocol::StepPlan PendingDecode(uint64_t step_id, uint32_t pos) {
+  protocol::StepPlan plan;
+  plan.replica_id = 1;
+  plan.step_id = step_id;
+  plan.epoch = 1;
+  plan.seq_ids = {100};
+  plan.start_positions = {pos};
+  plan.num_tokens = {1};
+  plan.flags = {protocol::kSeqSample};
+  plan.num_new_blocks = {0};
+  plan.token_ids = {protocol::kPendingToken};
   return plan;
 }
 
@@ -144,32 +164,33 @@ TEST_F(WorkerLinkTest, ExecutesStepsLikeTheEngineAndShutsDownCleanly) {
   auto engine = Engine::Create(eo, nullptr);
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
 
-  protocol::StepPlan plan = Prefill(1, {5, 17, 33, 2, 9, 40});
+  const std::vector<int32_t> prompt = {5, 17, 33, 2, 9, 40};
   StepInput in;
   SeqInput s;
   s.seq_id = 100;
-  s.tokens = plan.sequences[0].token_ids;
+  s.tokens = prompt;
   s.block_table = {0, 1};
   s.sample = true;
   in.seqs.push_back(s);
+  // Two steps in flight, as the coordinator runs them: each decode is sent
+  // before the result of the step whose token it feeds has come back.
+  Send(Prefill(1, prompt));
+  uint32_t pos = static_cast<uint32_t>(prompt.size());
+  Send(PendingDecode(2, pos));
   for (int step = 0; step < 4; ++step) {
-    Send(plan);
     auto result = NextAs<protocol::StepResult>();
     ASSERT_FALSE(result.error.has_value()) << result.error->message;
-    EXPECT_EQ(result.step_id, plan.step_id);
+    EXPECT_EQ(result.step_id, static_cast<uint64_t>(step + 1));
     EXPECT_EQ(result.worker_id, 7u);
     EXPECT_GT(result.timings.total_seconds, 0.0);
     ASSERT_EQ(result.sequences.size(), 1u);
     auto expected = (*engine)->Step(in);
     ASSERT_TRUE(expected.ok());
     EXPECT_EQ(result.sequences[0].sampled_token, expected->seqs[0].token) << "step " << step;
-    // Next: one decode token.
     const int32_t tok = result.sequences[0].sampled_token;
-    plan.sequences[0].start_position += static_cast<uint32_t>(plan.sequences[0].token_ids.size());
-    plan.sequences[0].token_ids = {tok};
-    plan.step_id++;
     in.seqs[0].start_pos += static_cast<int32_t>(in.seqs[0].tokens.size());
     in.seqs[0].tokens = {tok};
+    if (step + 3 <= 4) Send(PendingDecode(step + 3, ++pos));
   }
   EXPECT_GE(heartbeats_, 0);
   std::this_thread::sleep_for(milliseconds(250));
@@ -201,13 +222,15 @@ TEST_F(WorkerLinkTest, MalformedFramesAndBadPlansGetErrorsNotCrashes) {
   }
   // A block outside the pool: an error result, and the worker keeps serving.
   protocol::StepPlan bad = Prefill(1, {1, 2, 3});
-  bad.sequences[0].block_table = {500};
+  bad.new_blocks = {0, 500};
   Send(bad);
   auto failed = NextAs<protocol::StepResult>();
   ASSERT_TRUE(failed.error.has_value());
   EXPECT_EQ(failed.step_id, 1u);
   EXPECT_TRUE(failed.sequences.empty());
-  Send(Prefill(2, {1, 2, 3}));
+  protocol::StepPlan good = Prefill(2, {1, 2, 3});
+  good.epoch = 2;  // after a failed step the coordinator starts a new epoch
+  Send(good);
   auto ok = NextAs<protocol::StepResult>();
   EXPECT_FALSE(ok.error.has_value());
   EXPECT_EQ(ok.sequences.size(), 1u);

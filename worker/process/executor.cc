@@ -86,6 +86,7 @@ void Executor::Load(const protocol::ModelAssignment& a) {
   if (cuda && eo.num_device_blocks == 0) eo.kv_memory_fraction = a.kv.device_memory_fraction;
   eo.max_step_tokens = std::max<int32_t>(static_cast<int32_t>(a.engine.max_batch_tokens), 16);
   eo.max_context = static_cast<int32_t>(a.engine.max_context);
+  eo.dtype = a.engine.dtype;
 
   Status st;
   if (a.tp_size > 1) {
@@ -116,6 +117,7 @@ void Executor::Load(const protocol::ModelAssignment& a) {
     return;
   }
   const double load_seconds = SecondsSince(start);
+  table_.emplace(engine_->num_device_blocks(), engine_->num_host_blocks(), eo.block_size);
   protocol::WorkerReady ready;
   ready.worker_id = a.worker_id;
   ready.num_device_blocks = static_cast<uint32_t>(engine_->num_device_blocks());
@@ -135,6 +137,9 @@ void Executor::Load(const protocol::ModelAssignment& a) {
 }
 
 void Executor::Execute(const protocol::StepPlan& plan, Clock::time_point received) {
+  // With steps queued behind this one's predecessor, the time it waited is not
+  // its own: its time starts when it starts or arrives, whichever is later.
+  const Clock::time_point started = std::max(received, Clock::now());
   const bool answers = assignment_.tp_rank == 0;
   protocol::StepResult result;
   result.replica_id = plan.replica_id;
@@ -147,8 +152,7 @@ void Executor::Execute(const protocol::StepPlan& plan, Clock::time_point receive
   }
   std::optional<StepInput> input;
   if (st.ok()) {
-    auto in =
-        ToStepInput(plan, engine_->num_device_blocks(), engine_->num_host_blocks(), counters_);
+    auto in = table_->Apply(plan);
     if (in.ok()) {
       input = std::move(in).value();
     } else {
@@ -161,6 +165,7 @@ void Executor::Execute(const protocol::StepPlan& plan, Clock::time_point receive
     const double busy = SecondsSince(t0);
     stats_.busy_micros += static_cast<uint64_t>(busy * 1e6);
     if (out.ok()) {
+      table_->Record(*out);
       result = ToStepResult(plan, assignment_.worker_id, *out);
       result.timings.compute_seconds = out->compute_seconds;
       result.timings.swap_seconds = out->swap_seconds;
@@ -168,9 +173,9 @@ void Executor::Execute(const protocol::StepPlan& plan, Clock::time_point receive
       if (!plan.swap_in.empty() || !plan.swap_out.empty()) {
         metrics_->swap().Observe(out->swap_seconds);
         metrics_->SwapBlocks(monitoring::SwapDirection::kOut)
-            .Increment(static_cast<double>(plan.swap_out.size()));
+            .Increment(static_cast<double>(plan.swap_out.size() / 2));
         metrics_->SwapBlocks(monitoring::SwapDirection::kIn)
-            .Increment(static_cast<double>(plan.swap_in.size()));
+            .Increment(static_cast<double>(plan.swap_in.size() / 2));
       }
       metrics_->tokens_processed().Increment(static_cast<double>(out->num_tokens));
       double sampled = 0;
@@ -188,10 +193,8 @@ void Executor::Execute(const protocol::StepPlan& plan, Clock::time_point receive
     metrics_->steps_failed().Increment();
     result.sequences.clear();
     result.error = protocol::ErrorInfo::FromStatus(st);
-    // A failed plan still finishes its sequences' sampling state.
-    for (uint64_t id : plan.finished_seq_ids) counters_.Forget(id);
   }
-  result.timings.total_seconds = SecondsSince(received);
+  result.timings.total_seconds = SecondsSince(started);
   if (answers) Send(std::move(result));
 }
 

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <variant>
@@ -92,7 +93,7 @@ class Executor {
   std::unique_ptr<Communicator> comm_;
   std::unique_ptr<Engine> engine_;
   protocol::ModelAssignment assignment_;
-  SampleCounters counters_;
+  std::optional<SequenceTable> table_;  // once loaded
 };
 
 }  // namespace skipjoin::worker

@@ -6,17 +6,30 @@
 namespace skipjoin::worker {
 namespace {
 
-Status CheckCopies(const std::vector<protocol::BlockCopy>& copies, const char* what,
-                   int32_t num_device_blocks, int32_t num_host_blocks) {
-  for (const auto& c : copies) {
-    if (c.device_block >= static_cast<uint32_t>(num_device_blocks) ||
-        c.host_block >= static_cast<uint32_t>(num_host_blocks)) {
-      return InvalidArgument(std::string(what) + ": copy device block " +
-                             std::to_string(c.device_block) + " <-> host block " +
-                             std::to_string(c.host_block) + " is outside the pools (" +
+Status ToPairs(const std::vector<uint32_t>& flat, const char* what, int32_t num_device_blocks,
+               int32_t num_host_blocks, std::vector<BlockPair>* out) {
+  if (flat.size() % 2 != 0)
+    return InvalidArgument(std::string(what) + ": an odd number of block ids (pairs expected)");
+  out->clear();
+  out->reserve(flat.size() / 2);
+  for (size_t i = 0; i < flat.size(); i += 2) {
+    const uint32_t device = flat[i], host = flat[i + 1];
+    if (device >= static_cast<uint32_t>(num_device_blocks) ||
+        host >= static_cast<uint32_t>(num_host_blocks)) {
+      return InvalidArgument(std::string(what) + ": copy device block " + std::to_string(device) +
+                             " <-> host block " + std::to_string(host) + " is outside the pools (" +
                              std::to_string(num_device_blocks) + " device, " +
                              std::to_string(num_host_blocks) + " host blocks)");
     }
+    out->push_back({static_cast<int32_t>(device), static_cast<int32_t>(host)});
+  }
+  return Status::Ok();
+}
+
+Status CheckSampling(const protocol::SamplingParams& p, const std::string& where) {
+  if (!(p.temperature >= 0) || !(p.top_p > 0 && p.top_p <= 1) || p.top_k < 0 ||
+      !(p.min_p >= 0 && p.min_p <= 1) || p.logprobs < 0 || p.logprobs > 20) {
+    return InvalidArgument(where + ": sampling parameters out of range");
   }
   return Status::Ok();
 }
@@ -31,58 +44,128 @@ uint64_t DefaultSeed(uint64_t seq_id) {
   return z ^ (z >> 31);
 }
 
-Result<StepInput> ToStepInput(const protocol::StepPlan& plan, int32_t num_device_blocks,
-                              int32_t num_host_blocks, SampleCounters& counters) {
-  SJ_RETURN_IF_ERROR(CheckCopies(plan.swap_out, "swap_out", num_device_blocks, num_host_blocks));
-  SJ_RETURN_IF_ERROR(CheckCopies(plan.swap_in, "swap_in", num_device_blocks, num_host_blocks));
-  StepInput input;
-  for (const auto& c : plan.swap_out) {
-    input.swap_out.push_back(
-        {static_cast<int32_t>(c.device_block), static_cast<int32_t>(c.host_block)});
+SequenceTable::SequenceTable(int32_t num_device_blocks, int32_t num_host_blocks, int32_t block_size)
+    : num_device_blocks_(num_device_blocks),
+      num_host_blocks_(num_host_blocks),
+      block_size_(block_size > 0 ? block_size : 1) {}
+
+const std::vector<int32_t>* SequenceTable::BlockTableOf(uint64_t seq_id) const {
+  auto it = seqs_.find(seq_id);
+  return it == seqs_.end() ? nullptr : &it->second.block_table;
+}
+
+Result<StepInput> SequenceTable::Apply(const protocol::StepPlan& plan) {
+  if (!have_epoch_ || plan.epoch != epoch_) {
+    seqs_.clear();
+    epoch_ = plan.epoch;
+    have_epoch_ = true;
   }
-  for (const auto& c : plan.swap_in) {
-    input.swap_in.push_back(
-        {static_cast<int32_t>(c.device_block), static_cast<int32_t>(c.host_block)});
+  const size_t n = plan.seq_ids.size();
+  if (plan.start_positions.size() != n || plan.num_tokens.size() != n || plan.flags.size() != n ||
+      plan.num_new_blocks.size() != n) {
+    return InvalidArgument(
+        "step " + std::to_string(plan.step_id) + ": per-sequence arrays differ in length (ids " +
+        std::to_string(n) + ", pos " + std::to_string(plan.start_positions.size()) + ", n " +
+        std::to_string(plan.num_tokens.size()) + ", flags " + std::to_string(plan.flags.size()) +
+        ", nb " + std::to_string(plan.num_new_blocks.size()) + ")");
+  }
+  uint64_t total_tokens = 0, total_blocks = 0;
+  for (size_t i = 0; i < n; ++i) {
+    total_tokens += plan.num_tokens[i];
+    total_blocks += plan.num_new_blocks[i];
+  }
+  if (total_tokens != plan.token_ids.size() || total_blocks != plan.new_blocks.size()) {
+    return InvalidArgument("step " + std::to_string(plan.step_id) + ": " +
+                           std::to_string(plan.token_ids.size()) + " token ids and " +
+                           std::to_string(plan.new_blocks.size()) +
+                           " new blocks, but the sequences count " + std::to_string(total_tokens) +
+                           " and " + std::to_string(total_blocks));
+  }
+  StepInput input;
+  SJ_RETURN_IF_ERROR(
+      ToPairs(plan.swap_out, "swap_out", num_device_blocks_, num_host_blocks_, &input.swap_out));
+  SJ_RETURN_IF_ERROR(
+      ToPairs(plan.swap_in, "swap_in", num_device_blocks_, num_host_blocks_, &input.swap_in));
+  if (plan.num_blocking_swap_in > input.swap_in.size()) {
+    return InvalidArgument("blocking_in " + std::to_string(plan.num_blocking_swap_in) +
+                           " exceeds the " + std::to_string(input.swap_in.size()) +
+                           " swap-in copies");
+  }
+  for (uint64_t id : plan.finished_seq_ids) seqs_.erase(id);
+  for (const protocol::SequenceStart& start : plan.starts) {
+    const std::string where = "sequence " + std::to_string(start.seq_id);
+    SJ_RETURN_IF_ERROR(CheckSampling(start.sampling, where));
+    Sequence seq;
+    const protocol::SamplingParams& p = start.sampling;
+    seq.sampling.temperature = p.temperature;
+    seq.sampling.top_p = p.top_p;
+    seq.sampling.top_k = p.top_k;
+    seq.sampling.min_p = p.min_p;
+    seq.sampling.seed = p.seed.value_or(DefaultSeed(start.seq_id));
+    seq.sampling.logprobs = p.logprobs;
+    if (!seqs_.emplace(start.seq_id, std::move(seq)).second)
+      return InvalidArgument(where + " started twice (it was never finished)");
   }
   std::unordered_set<uint64_t> seen;
-  input.seqs.reserve(plan.sequences.size());
-  for (const auto& s : plan.sequences) {
-    const std::string where = "sequence " + std::to_string(s.seq_id);
-    if (!seen.insert(s.seq_id).second) return InvalidArgument(where + " appears twice in the step");
-    if (s.token_ids.empty()) return InvalidArgument(where + ": no tokens");
-    for (uint32_t b : s.block_table) {
-      if (b >= static_cast<uint32_t>(num_device_blocks)) {
+  seen.reserve(n);
+  input.seqs.resize(n);
+  size_t token_at = 0, block_at = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t id = plan.seq_ids[i];
+    const std::string where = "sequence " + std::to_string(id);
+    auto it = seqs_.find(id);
+    if (it == seqs_.end()) {
+      return InvalidArgument(where + " was not started on this worker (epoch " +
+                             std::to_string(epoch_) + ")");
+    }
+    if (!seen.insert(id).second) return InvalidArgument(where + " appears twice in the step");
+    Sequence& seq = it->second;
+    const uint8_t flags = plan.flags[i];
+    if (flags & ~protocol::kSeqKnownFlags)
+      return InvalidArgument(where + ": unknown flag bits " + std::to_string(flags));
+    const uint32_t count = plan.num_tokens[i];
+    if (count == 0) return InvalidArgument(where + ": no tokens");
+    if (flags & protocol::kSeqResetTable) seq.block_table.clear();
+    for (uint32_t k = 0; k < plan.num_new_blocks[i]; ++k) {
+      const uint32_t b = plan.new_blocks[block_at++];
+      if (b >= static_cast<uint32_t>(num_device_blocks_)) {
         return InvalidArgument(where + ": block " + std::to_string(b) +
-                               " is outside the device pool (" + std::to_string(num_device_blocks) +
-                               " blocks)");
+                               " is outside the device pool (" +
+                               std::to_string(num_device_blocks_) + " blocks)");
       }
+      seq.block_table.push_back(static_cast<int32_t>(b));
     }
-    const auto& p = s.sampling;
-    if (!(p.temperature >= 0) || !(p.top_p > 0 && p.top_p <= 1) || p.top_k < 0 ||
-        !(p.min_p >= 0 && p.min_p <= 1) || p.logprobs < 0 || p.logprobs > 20) {
-      return InvalidArgument(where + ": sampling parameters out of range");
+    const uint64_t end = uint64_t{plan.start_positions[i]} + count;
+    if (uint64_t{seq.block_table.size()} * static_cast<uint64_t>(block_size_) < end) {
+      return InvalidArgument(where + ": " + std::to_string(seq.block_table.size()) +
+                             " blocks cannot hold positions up to " + std::to_string(end));
     }
-    SeqInput in;
-    in.seq_id = s.seq_id;
-    in.tokens = s.token_ids;
-    in.start_pos = static_cast<int32_t>(s.start_position);
-    in.block_table.assign(s.block_table.begin(), s.block_table.end());
-    in.sample = s.sample;
-    in.prompt_logprobs = s.prompt_logprobs;
-    in.sampling.temperature = p.temperature;
-    in.sampling.top_p = p.top_p;
-    in.sampling.top_k = p.top_k;
-    in.sampling.min_p = p.min_p;
-    in.sampling.seed = p.seed.value_or(DefaultSeed(s.seq_id));
-    in.sampling.logprobs = p.logprobs;
-    input.seqs.push_back(std::move(in));
+    SeqInput& in = input.seqs[i];
+    in.seq_id = id;
+    in.start_pos = static_cast<int32_t>(plan.start_positions[i]);
+    in.tokens.assign(plan.token_ids.begin() + token_at, plan.token_ids.begin() + token_at + count);
+    token_at += count;
+    for (int32_t& t : in.tokens) {
+      if (t != protocol::kPendingToken) continue;
+      if (seq.last_token < 0)
+        return InvalidArgument(where + ": a pending token, but it has sampled nothing");
+      t = seq.last_token;
+    }
+    in.block_table = seq.block_table;
+    in.sample = (flags & protocol::kSeqSample) != 0;
+    in.prompt_logprobs = (flags & protocol::kSeqPromptLogprobs) != 0;
+    in.sampling = seq.sampling;
+    if (in.sample) in.sample_index = seq.num_sampled++;
   }
-  // Validated: now commit the counters.
-  for (auto& in : input.seqs) {
-    if (in.sample) in.sample_index = counters.Next(in.seq_id);
-  }
-  for (uint64_t id : plan.finished_seq_ids) counters.Forget(id);
   return input;
+}
+
+void SequenceTable::Record(const StepOutput& output) {
+  for (const SeqOutput& s : output.seqs) {
+    if (s.token < 0) continue;
+    auto it = seqs_.find(s.seq_id);
+    if (it != seqs_.end()) it->second.last_token = s.token;
+  }
 }
 
 protocol::StepResult ToStepResult(const protocol::StepPlan& plan, uint32_t worker_id,

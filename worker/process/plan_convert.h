@@ -1,10 +1,12 @@
-// Translation between the wire step messages (protocol/messages.h) and the
-// engine's step types (worker/step.h). Pure functions plus a small per-sequence
-// sampling-counter table; owned and called by the Executor thread only.
+// The worker's side of the delta step contract: the per-request state a plan
+// refers to (sampling parameters, block table, RNG counter, the latest sampled
+// token) and the translation of a wire StepPlan (protocol/messages.h) into the
+// engine's StepInput (worker/step.h). Owned and called by the Executor thread.
 #pragma once
 
 #include <cstdint>
 #include <unordered_map>
+#include <vector>
 
 #include "common/status.h"
 #include "protocol/messages.h"
@@ -12,31 +14,49 @@
 
 namespace skipjoin::worker {
 
-// Per-sequence RNG counters: how many tokens each live sequence has sampled.
-// The engine's draws depend on (seed, sample_index) only, so every rank of a
-// TP group, fed the same plans in the same order, draws the same tokens.
-class SampleCounters {
- public:
-  // The index for this sampling step of seq_id (0 for its first token); advances it.
-  int32_t Next(uint64_t seq_id) { return counters_[seq_id]++; }
-  void Forget(uint64_t seq_id) { counters_.erase(seq_id); }
-  size_t size() const { return counters_.size(); }
-
- private:
-  std::unordered_map<uint64_t, int32_t> counters_;
-};
-
 // The seed a sequence samples with when its request did not set one: fixed per
 // sequence id, so all ranks agree and a request's draws do not depend on batching.
 uint64_t DefaultSeed(uint64_t seq_id);
 
-// Builds the engine input for a plan. Checks what the engine cannot know:
-// block ids inside the pools, sampling ranges, non-empty sequences and unique
-// ids; kInvalidArgument names the offending sequence. Advances `counters` for
-// each sequence that samples and forgets plan.finished_seq_ids (after building,
-// so a sequence may sample and finish in the same plan).
-Result<StepInput> ToStepInput(const protocol::StepPlan& plan, int32_t num_device_blocks,
-                              int32_t num_host_blocks, SampleCounters& counters);
+// Every request a replica's plans have started and not finished. Each rank of a
+// TP group gets the same plans in the same order and samples the same tokens,
+// so every rank holds the same table.
+class SequenceTable {
+ public:
+  SequenceTable(int32_t num_device_blocks, int32_t num_host_blocks, int32_t block_size);
+
+  // Applies a plan to the table and builds the engine input: a new epoch drops
+  // every request first, then finished_seq_ids are dropped, starts are added,
+  // block tables grow (or are replaced) by new_blocks, and kPendingToken
+  // becomes the token the sequence sampled last. Checks what the engine cannot
+  // know (array lengths, flags, block ids inside the pools and covering the
+  // tokens, sampling ranges, known and unique ids); kInvalidArgument names the
+  // offending sequence. After an error the table is undefined until the next
+  // epoch (the coordinator starts one after any failed step).
+  Result<StepInput> Apply(const protocol::StepPlan& plan);
+  // Remembers the tokens a step sampled, for the next plan's kPendingToken.
+  void Record(const StepOutput& output);
+
+  size_t size() const { return seqs_.size(); }
+  uint64_t epoch() const { return epoch_; }
+  // The block table the worker holds for a request (tests), or null.
+  const std::vector<int32_t>* BlockTableOf(uint64_t seq_id) const;
+
+ private:
+  struct Sequence {
+    SamplingParams sampling;
+    std::vector<int32_t> block_table;
+    int32_t num_sampled = 0;  // RNG counter: tokens sampled so far
+    int32_t last_token = -1;  // the latest sampled token, -1 before the first
+  };
+
+  int32_t num_device_blocks_;
+  int32_t num_host_blocks_;
+  int32_t block_size_;
+  bool have_epoch_ = false;
+  uint64_t epoch_ = 0;
+  std::unordered_map<uint64_t, Sequence> seqs_;
+};
 
 // The result message for an executed step (timings are the caller's).
 protocol::StepResult ToStepResult(const protocol::StepPlan& plan, uint32_t worker_id,

@@ -117,8 +117,6 @@ int WorkerMain(const std::vector<std::string>& args) {
   options.registration.node = node;
   options.registration.device_memory_bytes = PhysicalMemoryBytes();
   options.registration.host_memory_bytes = AvailableMemoryBytes();
-  options.registration.capabilities.dtypes = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"};
-  options.registration.capabilities.max_tp = 64;  // TcpCommunicator: any group size
   options.registration.pid = getpid();
   options.executor.node = node;
   options.executor.device = device;
@@ -155,8 +153,6 @@ int WorkerMain(const std::vector<std::string>& args) {
     SJ_LOG(Info) << device << ": " << (memory->free_bytes >> 20) << " MiB free of "
                  << (memory->total_bytes >> 20) << " MiB";
     options.registration.device_memory_bytes = static_cast<uint64_t>(memory->total_bytes);
-    options.registration.capabilities.dtypes = {"bf16", "q8_0", "q4_0", "q4_1"};
-    options.registration.capabilities.max_tp = 1;  // no NCCL communicator yet
   }
 
   Link link(std::move(options), &metrics);
