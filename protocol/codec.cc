@@ -156,6 +156,7 @@ void Fields(V& v, Is<StepTimings> auto& s) {
   v("total_seconds", s.total_seconds);
   v("compute_seconds", s.compute_seconds);
   v("swap_seconds", s.swap_seconds);
+  v("idle_seconds", s.idle_seconds);
 }
 template <typename V>
 void Fields(V& v, Is<StepResult> auto& s) {

@@ -229,6 +229,10 @@ struct StepTimings {
   double total_seconds = 0;  // start of the step (not its wait in the queue) to send of the result
   double compute_seconds = 0;  // forward pass + sampling
   double swap_seconds = 0;     // block copies
+  // How long the worker sat without work waiting for this plan after its
+  // previous step ended (0 when the plan was already queued): the part of the
+  // coordinator's round trip that steps in flight did not hide.
+  double idle_seconds = 0;
   bool operator==(const StepTimings&) const = default;
 };
 

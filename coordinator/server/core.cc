@@ -195,8 +195,9 @@ void CoordinatorCore::Impl::TraceStep(int replica, const ReplicaDriver::InFlight
                          {"worker_total", result.timings.total_seconds},
                          {"worker_compute", result.timings.compute_seconds},
                          {"worker_swap", result.timings.swap_seconds},
+                         {"worker_idle", result.timings.idle_seconds},
                          {"gap", gap},
-                         {"in_flight", run.driver.max_in_flight()},
+                         {"in_flight", run.driver.num_in_flight()},
                          {"predicted", predicted}};
   const std::string text = line.dump() + "\n";
   std::fwrite(text.data(), 1, text.size(), step_trace_);

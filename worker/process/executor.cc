@@ -140,6 +140,9 @@ void Executor::Execute(const protocol::StepPlan& plan, Clock::time_point receive
   // With steps queued behind this one's predecessor, the time it waited is not
   // its own: its time starts when it starts or arrives, whichever is later.
   const Clock::time_point started = std::max(received, Clock::now());
+  const double idle = last_step_end_ && received > *last_step_end_
+                          ? std::chrono::duration<double>(received - *last_step_end_).count()
+                          : 0.0;
   const bool answers = assignment_.tp_rank == 0;
   protocol::StepResult result;
   result.replica_id = plan.replica_id;
@@ -195,6 +198,8 @@ void Executor::Execute(const protocol::StepPlan& plan, Clock::time_point receive
     result.error = protocol::ErrorInfo::FromStatus(st);
   }
   result.timings.total_seconds = SecondsSince(started);
+  result.timings.idle_seconds = idle;
+  last_step_end_ = Clock::now();
   if (answers) Send(std::move(result));
 }
 

@@ -94,6 +94,8 @@ class Executor {
   std::unique_ptr<Engine> engine_;
   protocol::ModelAssignment assignment_;
   std::optional<SequenceTable> table_;  // once loaded
+  // When the previous step ended, for the idle time before the next (none yet: unset).
+  std::optional<std::chrono::steady_clock::time_point> last_step_end_;
 };
 
 }  // namespace skipjoin::worker
