@@ -11,7 +11,7 @@
 #include "coordinator/frontend/generation_request.h"
 #include "coordinator/frontend/native_request.h"
 #include "coordinator/frontend/native_response.h"
-#include "coordinator/server/mailbox.h"
+#include "common/mailbox.h"
 #include "protocol/channel.h"
 
 namespace skipjoin::frontend {
@@ -53,7 +53,7 @@ class ClientEndpoint::Impl {
         chat_template_(ChatTemplate::FromTemplateText(tokenizer->chat_template(),
                                                       tokenizer->TokenText(tokenizer->bos_id()),
                                                       tokenizer->TokenText(tokenizer->eos_id()))),
-        mailbox_(std::make_shared<server::Mailbox<Task>>()) {
+        mailbox_(std::make_shared<Mailbox<Task>>()) {
     setup_.tokenizer = tokenizer;
     setup_.chat_template = &chat_template_;
     setup_.stop_token_ids = tokenizer->StopTokenIds();
@@ -81,13 +81,13 @@ class ClientEndpoint::Impl {
   // closed mailbox) instead of touching freed memory.
   class Sink final : public server::EventSink {
    public:
-    explicit Sink(std::shared_ptr<server::Mailbox<Task>> mailbox) : mailbox_(std::move(mailbox)) {}
+    explicit Sink(std::shared_ptr<Mailbox<Task>> mailbox) : mailbox_(std::move(mailbox)) {}
     void Deliver(std::vector<server::SequenceEvent> events) override {
       mailbox_->Push([ev = std::move(events)](Impl& impl) { impl.OnEvents(ev); });
     }
 
    private:
-    std::shared_ptr<server::Mailbox<Task>> mailbox_;
+    std::shared_ptr<Mailbox<Task>> mailbox_;
   };
 
   void Handle(protocol::Inbound inbound);
@@ -111,7 +111,7 @@ class ClientEndpoint::Impl {
   server::CoordinatorMetrics* metrics_;
   ChatTemplate chat_template_;
   GenerationSetup setup_;  // points into this object
-  std::shared_ptr<server::Mailbox<Task>> mailbox_;
+  std::shared_ptr<Mailbox<Task>> mailbox_;
   std::atomic<bool> stopping_{false};
   // Open requests, by client key and by scheduler request id. This thread only.
   std::map<Key, Open> open_;

@@ -25,7 +25,7 @@
 #include "common/config/cluster_config.h"
 #include "common/status.h"
 #include "coordinator/hub/worker_hub.h"
-#include "coordinator/server/mailbox.h"
+#include "common/mailbox.h"
 #include "coordinator/server/metrics.h"
 #include "coordinator/server/request_events.h"
 #include "protocol/messages.h"

@@ -20,8 +20,8 @@ double SecondsSince(Clock::time_point t) {
 }  // namespace
 
 Executor::Executor(ExecutorOptions options, monitoring::WorkerMetrics* metrics,
-                   Mailbox<Outgoing>* outbox, int wake_fd)
-    : options_(std::move(options)), metrics_(metrics), outbox_(outbox), wake_fd_(wake_fd) {}
+                   Mailbox<Outgoing>* outbox)
+    : options_(std::move(options)), metrics_(metrics), outbox_(outbox) {}
 
 Executor::~Executor() { Stop(); }
 
@@ -39,10 +39,6 @@ void Executor::Stop() {
 
 void Executor::Send(protocol::Message message, bool fatal) {
   outbox_->Push(Outgoing{std::move(message), fatal});
-  uint64_t one = 1;
-  // An eventfd write only fails when the counter would overflow; the Link
-  // drains it on every wake-up, so that cannot happen.
-  (void)!write(wake_fd_, &one, sizeof(one));
 }
 
 void Executor::Run() {

@@ -1,8 +1,8 @@
 // Executor: the worker's compute actor. Owns the Engine (and its communicator)
 // on one thread, loads the model when the assignment arrives and then executes
 // step plans strictly in arrival order. Every result, ready notice or error is
-// pushed to the Link's outbox followed by a write to the Link's wake-up fd, so
-// the Link (which owns the ZeroMQ socket) sends it at once.
+// pushed to the Link's outbox, whose fd wakes the Link (which owns the ZeroMQ
+// socket) to send it at once.
 //
 // Threading: the constructor, Start, Submit and Stop are called by the Link's
 // thread; everything else runs on the executor thread. stats() is readable
@@ -18,11 +18,11 @@
 #include <thread>
 #include <variant>
 
+#include "common/mailbox.h"
 #include "monitoring/worker_metrics.h"
 #include "protocol/messages.h"
 #include "worker/communicator.h"
 #include "worker/engine.h"
-#include "worker/process/mailbox.h"
 #include "worker/process/plan_convert.h"
 
 namespace skipjoin::worker {
@@ -57,10 +57,8 @@ struct ExecutorStats {
 
 class Executor {
  public:
-  // metrics, outbox and the fd must outlive the executor. wake_fd: an eventfd
-  // the executor writes 1 to after each push to `outbox`.
-  Executor(ExecutorOptions options, monitoring::WorkerMetrics* metrics, Mailbox<Outgoing>* outbox,
-           int wake_fd);
+  // metrics and outbox must outlive the executor; the Link polls outbox->fd().
+  Executor(ExecutorOptions options, monitoring::WorkerMetrics* metrics, Mailbox<Outgoing>* outbox);
   ~Executor();  // Stop()s
 
   Executor(const Executor&) = delete;
@@ -83,7 +81,6 @@ class Executor {
   const ExecutorOptions options_;
   monitoring::WorkerMetrics* const metrics_;
   Mailbox<Outgoing>* const outbox_;
-  const int wake_fd_;
   Mailbox<ExecutorWork> inbox_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

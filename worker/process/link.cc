@@ -1,6 +1,5 @@
 #include "worker/process/link.h"
 
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -76,9 +75,8 @@ int Link::Run() {
   zmq::socket_t monitor(context, zmq::socket_type::pair);
   monitor.connect(monitor_endpoint);
 
-  const int wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   Mailbox<Outgoing> outbox;
-  Executor executor(options_.executor, metrics_, &outbox, wake_fd);
+  Executor executor(options_.executor, metrics_, &outbox);
   executor.Start();
 
   const auto send_timeout = milliseconds(5000);
@@ -95,7 +93,6 @@ int Link::Run() {
     zmq_socket_monitor(dealer.socket().handle(), nullptr, 0);
     monitor.close();
     dealer.Close();
-    close(wake_fd);
     return code;
   };
 
@@ -121,7 +118,7 @@ int Link::Run() {
     zmq::pollitem_t items[] = {
         {dealer.socket().handle(), 0, ZMQ_POLLIN, 0},
         {monitor.handle(), 0, ZMQ_POLLIN, 0},
-        {nullptr, wake_fd, ZMQ_POLLIN, 0},
+        {nullptr, outbox.fd(), ZMQ_POLLIN, 0},
     };
     try {
       zmq::poll(items, 3, wait);
@@ -135,11 +132,9 @@ int Link::Run() {
     if (items[1].revents & ZMQ_POLLIN) DrainMonitor(monitor, conn);
 
     if (items[2].revents & ZMQ_POLLIN) {
-      uint64_t count;
-      (void)!read(wake_fd, &count, sizeof(count));
-      while (auto out = outbox.TryPop()) {
-        send(out->message);
-        if (out->fatal) {
+      for (Outgoing& out : outbox.PopAll()) {
+        send(out.message);
+        if (out.fatal) {
           SJ_LOG(Error) << "fatal error; the worker exits";
           return finish(kExitFatal);
         }
