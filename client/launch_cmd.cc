@@ -36,8 +36,7 @@ std::atomic<int> g_stop_signal{0};
 void OnSignal(int sig) { g_stop_signal.store(sig); }
 
 std::string DeviceName(const config::DeviceConfig& d) {
-  return std::string(d.kind == config::DeviceKind::kCpu ? "cpu" : "cuda") + ":" +
-         std::to_string(d.index);
+  return std::string(DeviceKindName(d.kind)) + ":" + std::to_string(d.index);
 }
 
 bool Serves(const config::ClusterConfig& cfg, const std::string& node,

@@ -7,6 +7,25 @@
 
 #include "protocol/wire_format.h"
 
+// The shared vocabulary's fields (common/serving_types.h) live in its own
+// namespace, where argument-dependent lookup finds them.
+namespace skipjoin {
+template <typename V>
+void Fields(V& v, protocol::wire::Is<SamplingParams> auto& s) {
+  v("temperature", s.temperature);
+  v("top_p", s.top_p);
+  v("top_k", s.top_k);
+  v("min_p", s.min_p);
+  v("seed", s.seed);
+  v("logprobs", s.logprobs);
+}
+template <typename V>
+void Fields(V& v, protocol::wire::Is<TokenLogprob> auto& s) {
+  v("token", s.token);
+  v("logprob", s.logprob);
+}
+}  // namespace skipjoin
+
 namespace skipjoin::protocol {
 namespace wire {
 
@@ -105,15 +124,6 @@ void Fields(V& v, Is<WorkerReady> auto& s) {
   v("load_seconds", s.load_seconds);
 }
 template <typename V>
-void Fields(V& v, Is<SamplingParams> auto& s) {
-  v("temperature", s.temperature);
-  v("top_p", s.top_p);
-  v("top_k", s.top_k);
-  v("min_p", s.min_p);
-  v("seed", s.seed);
-  v("logprobs", s.logprobs);
-}
-template <typename V>
 void Fields(V& v, Is<SequenceStart> auto& s) {
   v("seq_id", s.seq_id);
   v("sampling", s.sampling);
@@ -137,11 +147,6 @@ void Fields(V& v, Is<StepPlan> auto& s) {
   v("tokens", s.token_ids);
   v("blocks", s.new_blocks);
   v("finished", s.finished_seq_ids);
-}
-template <typename V>
-void Fields(V& v, Is<TokenLogprob> auto& s) {
-  v("token", s.token);
-  v("logprob", s.logprob);
 }
 template <typename V>
 void Fields(V& v, Is<SequenceOutput> auto& s) {

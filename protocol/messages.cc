@@ -38,32 +38,6 @@ const char* MessageTypeName(MessageType type) {
   return "unknown";
 }
 
-const char* DeviceKindName(DeviceKind kind) {
-  switch (kind) {
-    case DeviceKind::kCpu:
-      return "cpu";
-    case DeviceKind::kCuda:
-      return "cuda";
-  }
-  return "unknown";
-}
-
-const char* FinishReasonName(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::kNone:
-      return "none";
-    case FinishReason::kStop:
-      return "stop";
-    case FinishReason::kLength:
-      return "length";
-    case FinishReason::kAbort:
-      return "abort";
-    case FinishReason::kError:
-      return "error";
-  }
-  return "unknown";
-}
-
 Status ErrorInfo::ToStatus() const {
   if (code <= 0 || code > static_cast<int32_t>(StatusCode::kInternal)) {
     return Internal("peer error with unknown code " + std::to_string(code) + ": " + message);

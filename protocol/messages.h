@@ -18,6 +18,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/serving_types.h"
 #include "common/status.h"
 
 namespace skipjoin::protocol {
@@ -53,18 +54,13 @@ enum class MessageType : uint32_t {
 // "WorkerRegister", ...; "unknown" for values outside the enum.
 const char* MessageTypeName(MessageType type);
 
-enum class DeviceKind : uint8_t { kCpu = 0, kCuda = 1 };  // wire: "cpu", "cuda"
-
-enum class FinishReason : uint8_t {  // wire: "none", "stop", "length", "abort", "error"
-  kNone = 0,                         // still generating
-  kStop = 1,                         // EOS token or a stop string
-  kLength = 2,                       // max_tokens or the context window
-  kAbort = 3,                        // cancelled by the client or the coordinator
-  kError = 4,                        // a step failed; see the chunk's error
-};
-
-const char* DeviceKindName(DeviceKind kind);
-const char* FinishReasonName(FinishReason reason);
+// The shared vocabulary (common/serving_types.h), as the wire spells it.
+using skipjoin::DeviceKind;
+using skipjoin::DeviceKindName;
+using skipjoin::FinishReason;
+using skipjoin::FinishReasonName;
+using skipjoin::SamplingParams;
+using skipjoin::TokenLogprob;
 
 // A Status as it crosses a process boundary. code is a StatusCode value.
 struct ErrorInfo {
@@ -147,23 +143,6 @@ struct WorkerReady {
   bool operator==(const WorkerReady&) const = default;
 };
 
-// One block copy between the device pool and the host swap pool.
-struct BlockCopy {
-  uint32_t device_block = 0;
-  uint32_t host_block = 0;
-  bool operator==(const BlockCopy&) const = default;
-};
-
-struct SamplingParams {
-  float temperature = 1.0f;      // 0: greedy
-  float top_p = 1.0f;            // (0, 1]
-  int32_t top_k = 0;             // 0: disabled
-  float min_p = 0.0f;            // [0, 1]; 0: disabled
-  std::optional<uint64_t> seed;  // per-request RNG seed; unset: the worker's stream
-  int32_t logprobs = 0;          // number of top logprobs to return per token (0: none)
-  bool operator==(const SamplingParams&) const = default;
-};
-
 // What a worker keeps about a request from the step it first runs in until
 // its id comes back in finished_seq_ids (or the epoch changes): sent once.
 struct SequenceStart {
@@ -208,12 +187,6 @@ struct StepPlan {
   std::vector<uint64_t> finished_seq_ids;  // drop these requests' state first
   size_t num_sequences() const { return seq_ids.size(); }
   bool operator==(const StepPlan&) const = default;
-};
-
-struct TokenLogprob {
-  int32_t token = 0;
-  float logprob = 0;
-  bool operator==(const TokenLogprob&) const = default;
 };
 
 struct SequenceOutput {

@@ -16,7 +16,7 @@ namespace skipjoin {
 struct LocalRequest {
   std::vector<int32_t> prompt;
   int32_t max_new_tokens = 16;
-  SamplingParams sampling;
+  SamplingParams sampling = SamplingParams::Greedy();
   std::vector<int32_t> stop_ids;  // generation ends after emitting one of these
 };
 

@@ -85,7 +85,7 @@ SampleResult SampleRow(const float* logits, int64_t vocab, const SamplingParams&
     }
     double mass = 0.0;
     for (int64_t i = 0; i < n; ++i) mass += prob[i];
-    const double u = UniformFromSeed(p.seed, static_cast<uint64_t>(sample_index)) * mass;
+    const double u = UniformFromSeed(p.seed.value_or(0), static_cast<uint64_t>(sample_index)) * mass;
     double cum = 0.0;
     r.token = idx[n - 1];
     for (int64_t i = 0; i < n; ++i) {

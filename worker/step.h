@@ -6,16 +6,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace skipjoin {
+#include "common/serving_types.h"
 
-struct SamplingParams {
-  float temperature = 0.0f;  // <= 0: greedy (argmax)
-  float top_p = 1.0f;        // nucleus mass in (0, 1]
-  int32_t top_k = 0;         // 0: off
-  float min_p = 0.0f;        // keep tokens with p >= min_p * p_max; 0: off
-  uint64_t seed = 0;         // with sample_index, fixes the draw (batch-independent)
-  int32_t logprobs = 0;      // top-N logprobs to return, 0..20
-};
+namespace skipjoin {
 
 struct SeqInput {
   uint64_t seq_id = 0;
@@ -24,7 +17,9 @@ struct SeqInput {
   std::vector<int32_t> block_table;  // device blocks covering [0, start_pos + tokens.size())
   bool sample = false;               // sample the token that follows tokens.back()
   int32_t sample_index = 0;          // tokens sampled before for this sequence (RNG counter)
-  SamplingParams sampling;
+  // Greedy unless set (reference runs); the worker sets every sampled
+  // sequence's parameters from its request, with a resolved seed.
+  SamplingParams sampling = SamplingParams::Greedy();
   // Logprob of each tokens[i + 1] given the prefix (echo / prompt logprobs);
   // the last row uses next_token when >= 0.
   bool prompt_logprobs = false;
@@ -32,20 +27,10 @@ struct SeqInput {
   bool return_logits = false;  // full logits of every row (reference dumps, tests)
 };
 
-struct BlockPair {
-  int32_t device = 0;
-  int32_t host = 0;
-};
-
 struct StepInput {
   std::vector<BlockPair> swap_out;  // device -> host, done before swap_in and compute
   std::vector<BlockPair> swap_in;   // host -> device, done before compute
   std::vector<SeqInput> seqs;
-};
-
-struct TokenLogprob {
-  int32_t token = 0;
-  float logprob = 0.0f;
 };
 
 struct SeqOutput {

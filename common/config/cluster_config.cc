@@ -16,16 +16,6 @@ namespace skipjoin::config {
 using internal::ErrorAt;
 using internal::MapReader;
 
-const char* DeviceKindName(DeviceKind kind) {
-  switch (kind) {
-    case DeviceKind::kCpu:
-      return "cpu";
-    case DeviceKind::kCuda:
-      return "cuda";
-  }
-  return "unknown";
-}
-
 const char* SchedulerPolicyName(SchedulerPolicy policy) {
   switch (policy) {
     case SchedulerPolicy::kMlfq:

@@ -17,12 +17,13 @@
 #include <string_view>
 #include <vector>
 
+#include "common/serving_types.h"
 #include "common/status.h"
 
 namespace skipjoin::config {
 
-enum class DeviceKind { kCpu, kCuda };  // YAML: cpu, cuda
-const char* DeviceKindName(DeviceKind kind);
+using skipjoin::DeviceKind;  // YAML: cpu, cuda
+using skipjoin::DeviceKindName;
 
 struct DeviceConfig {
   DeviceKind kind = DeviceKind::kCpu;

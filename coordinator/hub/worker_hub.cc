@@ -13,16 +13,6 @@ constexpr auto kSendTimeout = std::chrono::milliseconds(1000);
 // A worker loading its model may be silent for this long before it is given up.
 constexpr double kLoadTimeoutSeconds = 600;
 
-protocol::DeviceKind ToWire(config::DeviceKind k) {
-  switch (k) {
-    case config::DeviceKind::kCpu:
-      return protocol::DeviceKind::kCpu;
-    case config::DeviceKind::kCuda:
-      return protocol::DeviceKind::kCuda;
-  }
-  return protocol::DeviceKind::kCpu;
-}
-
 }  // namespace
 
 WorkerHub::WorkerHub(const config::ClusterConfig& config, const KvGeometry& geometry,
@@ -161,7 +151,7 @@ void WorkerHub::OnRegister(const std::string& peer, const protocol::WorkerRegist
   for (size_t r = 0; r < config_.replicas.size() && found < 0; ++r) {
     const auto& devices = config_.replicas[r].devices;
     for (size_t k = 0; k < devices.size(); ++k) {
-      if (devices[k].node == reg.node && ToWire(devices[k].kind) == reg.device_kind &&
+      if (devices[k].node == reg.node && devices[k].kind == reg.device_kind &&
           devices[k].index == reg.device_index) {
         found = static_cast<int>(r);
         found_rank = static_cast<uint32_t>(k);

@@ -18,6 +18,7 @@
 #include <span>
 #include <vector>
 
+#include "common/serving_types.h"
 #include "common/status.h"
 
 namespace skipjoin::scheduler {
@@ -28,12 +29,7 @@ struct KvPoolSpec {
   int32_t block_size = 16;    // tokens per block
 };
 
-// One copy of a block between the pools.
-struct BlockPair {
-  int32_t device_block = 0;
-  int32_t host_block = 0;
-  bool operator==(const BlockPair&) const = default;
-};
+using skipjoin::BlockPair;  // one copy of a block between the pools
 
 // A request's blocks: on the device while it is resident, on the host while it
 // is swapped out; never both.

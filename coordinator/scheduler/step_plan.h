@@ -12,8 +12,9 @@
 
 namespace skipjoin::scheduler {
 
-using RequestId = uint64_t;
+using skipjoin::RequestId;
 using ReplicaId = int32_t;
+using skipjoin::FinishReason;  // the scheduler ends requests with kStop or kLength
 
 inline constexpr int32_t kNoToken = -1;
 // In a plan's token ids: the token this request samples in the step planned
@@ -92,12 +93,6 @@ enum class EventKind {
   kToken,     // token appended to the request's output
   kFinished,  // request done (reason says why); its blocks are free
   kFailed,    // request dropped (replica lost with nowhere to go)
-};
-
-enum class FinishReason {
-  kNone,
-  kStop,    // sampled a stop token
-  kLength,  // reached max_new_tokens
 };
 
 struct SchedulerEvent {

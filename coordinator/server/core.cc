@@ -483,10 +483,9 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
       }
       case scheduler::EventKind::kFinished: {
         out.kind = SequenceEvent::Kind::kFinished;
-        out.finish = ev.reason == scheduler::FinishReason::kLength ? protocol::FinishReason::kLength
-                                                                   : protocol::FinishReason::kStop;
+        out.finish = ev.reason;  // kStop or kLength
         ObserveFinished(entry, now);
-        metrics_->RequestDone(out.finish == protocol::FinishReason::kLength ? "length" : "stop");
+        metrics_->RequestDone(FinishReasonName(out.finish));
         run.driver.Forget(ev.request_id);
         Emit(entry.sink, std::move(out));
         entries_.erase(it);

@@ -44,13 +44,13 @@ void ReplicaDriver::Prepare(const InfoFn& info, double now, protocol::StepPlan* 
   wire->epoch = epoch_;
   wire->swap_out.reserve(plan.swap_out.size() * 2);
   for (const scheduler::BlockPair& p : plan.swap_out) {
-    wire->swap_out.push_back(static_cast<uint32_t>(p.device_block));
-    wire->swap_out.push_back(static_cast<uint32_t>(p.host_block));
+    wire->swap_out.push_back(static_cast<uint32_t>(p.device));
+    wire->swap_out.push_back(static_cast<uint32_t>(p.host));
   }
   wire->swap_in.reserve(plan.swap_in.size() * 2);
   for (const scheduler::BlockPair& p : plan.swap_in) {
-    wire->swap_in.push_back(static_cast<uint32_t>(p.device_block));
-    wire->swap_in.push_back(static_cast<uint32_t>(p.host_block));
+    wire->swap_in.push_back(static_cast<uint32_t>(p.device));
+    wire->swap_in.push_back(static_cast<uint32_t>(p.host));
   }
   wire->num_blocking_swap_in = static_cast<uint32_t>(plan.num_blocking_swap_in);
   const size_t n = plan.sequences.size();

@@ -16,7 +16,7 @@
 
 namespace skipjoin::server {
 
-using RequestId = uint64_t;
+using skipjoin::RequestId;
 
 struct SequenceEvent {
   enum class Kind { kToken, kFinished, kError };

@@ -167,13 +167,13 @@ void RunSeed(uint64_t seed, int32_t max_in_flight, Coverage* coverage) {
         ASSERT_EQ(in->seqs.size(), want.sequences.size());
         ASSERT_EQ(in->swap_out.size(), want.swap_out.size());
         for (size_t i = 0; i < want.swap_out.size(); ++i) {
-          EXPECT_EQ(in->swap_out[i].device, want.swap_out[i].device_block);
-          EXPECT_EQ(in->swap_out[i].host, want.swap_out[i].host_block);
+          EXPECT_EQ(in->swap_out[i].device, want.swap_out[i].device);
+          EXPECT_EQ(in->swap_out[i].host, want.swap_out[i].host);
         }
         ASSERT_EQ(in->swap_in.size(), want.swap_in.size());
         for (size_t i = 0; i < want.swap_in.size(); ++i) {
-          EXPECT_EQ(in->swap_in[i].device, want.swap_in[i].device_block);
-          EXPECT_EQ(in->swap_in[i].host, want.swap_in[i].host_block);
+          EXPECT_EQ(in->swap_in[i].device, want.swap_in[i].device);
+          EXPECT_EQ(in->swap_in[i].host, want.swap_in[i].host);
         }
         StepOutput out;
         scheduler::StepOutcome outcome;

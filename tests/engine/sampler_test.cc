@@ -29,7 +29,7 @@ std::map<int32_t, int> Histogram(const SamplingParams& p, int draws) {
 
 TEST(SamplerTest, GreedyAndTopKOneTakeTheArgmax) {
   std::vector<float> l = Logits(), scratch;
-  SamplingParams greedy;
+  SamplingParams greedy = SamplingParams::Greedy();
   EXPECT_EQ(SampleRow(l.data(), l.size(), greedy, 0, &scratch).token, 0);
   SamplingParams k1;
   k1.temperature = 1.5f;

@@ -43,7 +43,7 @@ TEST(KvBlockManagerTest, SwapOutAndInEmitCopiesAndMoveBlocks) {
   ASSERT_EQ(out.size(), 3u);
   EXPECT_TRUE(a.device.empty());
   EXPECT_EQ(a.host.size(), 3u);
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(out[i].host_block, a.host[i]);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(out[i].host, a.host[i]);
   const KvTable* tables[] = {&a, &b};
   EXPECT_TRUE(m.CheckConservation(tables).ok());
   // Swap-in needs device room.

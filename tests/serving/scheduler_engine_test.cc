@@ -89,8 +89,8 @@ class SchedulerEngineTest : public ::testing::Test {
     for (int guard = 0; guard < 5000 && finished < prompts_.size(); ++guard) {
       if (!sched.BuildNextStep(0, &plan)) break;
       StepInput in;
-      for (const scheduler::BlockPair& p : plan.swap_out) in.swap_out.push_back({p.device_block, p.host_block});
-      for (const scheduler::BlockPair& p : plan.swap_in) in.swap_in.push_back({p.device_block, p.host_block});
+      for (const scheduler::BlockPair& p : plan.swap_out) in.swap_out.push_back(p);
+      for (const scheduler::BlockPair& p : plan.swap_in) in.swap_in.push_back(p);
       for (const scheduler::StepSequence& s : plan.sequences) {
         SeqInput si;
         si.seq_id = s.request_id;

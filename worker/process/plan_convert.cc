@@ -96,13 +96,9 @@ Result<StepInput> SequenceTable::Apply(const protocol::StepPlan& plan) {
     const std::string where = "sequence " + std::to_string(start.seq_id);
     SJ_RETURN_IF_ERROR(CheckSampling(start.sampling, where));
     Sequence seq;
-    const protocol::SamplingParams& p = start.sampling;
-    seq.sampling.temperature = p.temperature;
-    seq.sampling.top_p = p.top_p;
-    seq.sampling.top_k = p.top_k;
-    seq.sampling.min_p = p.min_p;
-    seq.sampling.seed = p.seed.value_or(DefaultSeed(start.seq_id));
-    seq.sampling.logprobs = p.logprobs;
+    seq.sampling = start.sampling;
+    // Every rank derives the same seed when the request set none.
+    if (!seq.sampling.seed) seq.sampling.seed = DefaultSeed(start.seq_id);
     if (!seqs_.emplace(start.seq_id, std::move(seq)).second)
       return InvalidArgument(where + " started twice (it was never finished)");
   }
@@ -180,7 +176,7 @@ protocol::StepResult ToStepResult(const protocol::StepPlan& plan, uint32_t worke
     o.seq_id = s.seq_id;
     o.sampled_token = s.token;
     o.logprob = s.logprob;
-    for (const auto& t : s.top) o.top_logprobs.push_back({t.token, t.logprob});
+    o.top_logprobs = s.top;
     o.prompt_logprobs = s.prompt_logprobs;
     r.sequences.push_back(std::move(o));
   }
