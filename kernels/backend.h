@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -96,6 +97,12 @@ class Backend {
                                     const int32_t* dev_ids, int64_t n, int64_t block_elems) = 0;
   // float32 logits [rows, n] in backend memory -> host.
   virtual Status DownloadLogits(float* host, const void* logits, int64_t n) { return DownloadF32(host, logits, n); }
+  // Host work between kernels (sampling every row of a step): fn(begin, end)
+  // over disjoint chunks covering [0, n), on the threads this backend computes
+  // with when they are host threads (the CPU pool), else inline on the caller.
+  virtual void HostParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+    if (n > 0) fn(0, n);
+  }
 };
 
 // num_threads <= 0: all hardware threads.

@@ -88,7 +88,6 @@ struct Engine::Impl {
   int64_t logit_rows_capacity = 0;
   std::vector<float> host_logits;    // [rows, vocab] for sampling on the host
   std::vector<float> host_gathered;  // [tp, rows, vocab shard] as gathered
-  std::vector<float> sample_scratch;
   std::array<double, static_cast<size_t>(OpKind::kCount)> op_seconds{};
 
   Result<void*> Alloc(size_t bytes);

@@ -215,7 +215,9 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
   // 5. Logits to the host as [R, vocab] (shard r holds columns [r * s.vocab, ...)).
   const int64_t V = c.vocab_size;
   m.host_logits.resize(R * V);
-  if (R > 0) {
+  if (R > 0 && tp == 1 && s.vocab == V) {
+    SJ_RETURN_IF_ERROR(be.DownloadLogits(m.host_logits.data(), m.logits_local, R * V));
+  } else if (R > 0) {
     std::vector<float>& gathered = m.host_gathered;
     gathered.resize(R * s.vocab * tp);
     SJ_RETURN_IF_ERROR(be.DownloadLogits(gathered.data(), tp > 1 ? m.logits_all : m.logits_local, R * s.vocab * tp));
@@ -227,32 +229,37 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
     }
   }
 
-  // 6. Sampling and logprobs per sequence.
+  // 6. Sampling and logprobs per sequence: independent rows (each draw is fixed
+  // by its seed and sample index), spread over the backend's host threads.
   const auto t_sample = std::chrono::steady_clock::now();
   out.seqs.resize(input.seqs.size());
-  for (size_t i = 0; i < input.seqs.size(); ++i) {
-    const SeqInput& si = input.seqs[i];
-    SeqOutput& so = out.seqs[i];
-    so.seq_id = si.seq_id;
-    const int32_t count = tab.seq_logit_count[i];
-    const float* rows = m.host_logits.data() + int64_t{tab.seq_logit_begin[i]} * V;
-    if (count == 0) continue;
-    if (si.return_logits) so.logits.assign(rows, rows + int64_t{count} * V);
-    if (si.prompt_logprobs) {
-      for (int32_t j = 0; j < count; ++j) {
-        const int32_t next = j + 1 < count ? si.tokens[j + 1] : si.next_token;
-        if (next < 0 || next >= V) break;
-        so.prompt_logprobs.push_back(LogProbOf(rows + int64_t{j} * V, V, next));
+  auto sample = [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> scratch;
+    for (int64_t i = begin; i < end; ++i) {
+      const SeqInput& si = input.seqs[i];
+      SeqOutput& so = out.seqs[i];
+      so.seq_id = si.seq_id;
+      const int32_t count = tab.seq_logit_count[i];
+      const float* rows = m.host_logits.data() + int64_t{tab.seq_logit_begin[i]} * V;
+      if (count == 0) continue;
+      if (si.return_logits) so.logits.assign(rows, rows + int64_t{count} * V);
+      if (si.prompt_logprobs) {
+        for (int32_t j = 0; j < count; ++j) {
+          const int32_t next = j + 1 < count ? si.tokens[j + 1] : si.next_token;
+          if (next < 0 || next >= V) break;
+          so.prompt_logprobs.push_back(LogProbOf(rows + int64_t{j} * V, V, next));
+        }
+      }
+      if (si.sample) {
+        SampleResult r =
+            SampleRow(rows + int64_t{count - 1} * V, V, si.sampling, si.sample_index, &scratch);
+        so.token = r.token;
+        so.logprob = r.logprob;
+        so.top = std::move(r.top);
       }
     }
-    if (si.sample) {
-      SampleResult r = SampleRow(rows + int64_t{count - 1} * V, V, si.sampling, si.sample_index,
-                                 &m.sample_scratch);
-      so.token = r.token;
-      so.logprob = r.logprob;
-      so.top = std::move(r.top);
-    }
-  }
+  };
+  be.HostParallelFor(static_cast<int64_t>(input.seqs.size()), sample);
   if (m.options.profile) m.op_seconds[static_cast<size_t>(OpKind::kSample)] += SecondsSince(t_sample);
   return out;
 }

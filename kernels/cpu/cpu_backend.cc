@@ -56,6 +56,9 @@ class CpuBackend final : public Backend {
   }
 
   std::string name() const override { return "cpu"; }
+  void HostParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn) override {
+    pool_.ParallelFor(n, 1, fn);
+  }
   DType act_dtype() const override { return DType::kF32; }
 
   Result<void*> Alloc(size_t bytes) override {
