@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
+#include <type_traits>
+#include <variant>
 #include <zmq.hpp>
 
 #include "common/logging.h"
@@ -18,6 +21,14 @@ using std::chrono::milliseconds;
 double UnixSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
+// std::visit over a set of lambdas.
+template <typename... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <typename... F>
+Overloaded(F...) -> Overloaded<F...>;
 
 long long Ms(Clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); }
 
@@ -107,6 +118,60 @@ int Link::Run() {
   bool assigned = false;
   uint32_t worker_id = 0;
 
+  // One handler per message the coordinator may send; a handler returns the
+  // exit status when the worker must stop.
+  using Exit = std::optional<int>;
+  auto dispatch = Overloaded{
+      [&](protocol::ModelAssignment& a) -> Exit {
+        if (assigned) {
+          send(protocol::ErrorReply{protocol::ErrorInfo::FromStatus(
+                                        FailedPrecondition("this worker already has an assignment")),
+                                    ""});
+          return std::nullopt;
+        }
+        assigned = true;
+        worker_id = a.worker_id;
+        executor.Submit({std::move(a), last_contact});
+        return std::nullopt;
+      },
+      [&](protocol::StepPlan& plan) -> Exit {
+        if (!assigned) {
+          send(protocol::StepResult{plan.replica_id,
+                                    plan.step_id,
+                                    0,
+                                    {},
+                                    {},
+                                    protocol::ErrorInfo::FromStatus(FailedPrecondition(
+                                        "step plan before the model assignment"))});
+          return std::nullopt;
+        }
+        executor.Submit({std::move(plan), last_contact});
+        return std::nullopt;
+      },
+      [&](protocol::Shutdown& shutdown) -> Exit {
+        SJ_LOG(Info) << "coordinator asked to shut down"
+                     << (shutdown.reason.empty() ? "" : ": " + shutdown.reason);
+        return finish(kExitClean);
+      },
+      [&](protocol::ErrorReply& error) -> Exit {
+        SJ_LOG(Error) << "coordinator reported an error: " << error.error.ToStatus().ToString();
+        if (assigned) return std::nullopt;
+        SJ_LOG(Error) << "registration refused; the worker exits";
+        return finish(kExitFatal);
+      },
+      // The coordinator may echo heartbeats; contact time is all we need.
+      [&](protocol::Heartbeat&) -> Exit { return std::nullopt; },
+      [&](auto& other) -> Exit {
+        const char* name = protocol::MessageTypeName(std::decay_t<decltype(other)>::kType);
+        SJ_LOG(Warn) << "unexpected " << name << " from the coordinator";
+        send(protocol::ErrorReply{
+            protocol::ErrorInfo::FromStatus(
+                InvalidArgument(std::string("a worker does not accept ") + name + " messages")),
+            ""});
+        return std::nullopt;
+      },
+  };
+
   while (true) {
     if (stop_requested_.load(std::memory_order_relaxed)) {
       SJ_LOG(Info) << "stop requested; exiting";
@@ -157,49 +222,7 @@ int Link::Run() {
           send(protocol::ErrorReply{protocol::ErrorInfo::FromStatus(received.status()), ""});
           continue;
         }
-        protocol::Message& m = *received;
-        if (auto* a = std::get_if<protocol::ModelAssignment>(&m)) {
-          if (assigned) {
-            send(protocol::ErrorReply{protocol::ErrorInfo::FromStatus(FailedPrecondition(
-                                          "this worker already has an assignment")),
-                                      ""});
-            continue;
-          }
-          assigned = true;
-          worker_id = a->worker_id;
-          executor.Submit({std::move(*a), last_contact});
-        } else if (auto* plan = std::get_if<protocol::StepPlan>(&m)) {
-          if (!assigned) {
-            send(protocol::StepResult{plan->replica_id,
-                                      plan->step_id,
-                                      0,
-                                      {},
-                                      {},
-                                      protocol::ErrorInfo::FromStatus(FailedPrecondition(
-                                          "step plan before the model assignment"))});
-            continue;
-          }
-          executor.Submit({std::move(*plan), last_contact});
-        } else if (auto* shutdown = std::get_if<protocol::Shutdown>(&m)) {
-          SJ_LOG(Info) << "coordinator asked to shut down"
-                       << (shutdown->reason.empty() ? "" : ": " + shutdown->reason);
-          return finish(kExitClean);
-        } else if (auto* error = std::get_if<protocol::ErrorReply>(&m)) {
-          SJ_LOG(Error) << "coordinator reported an error: " << error->error.ToStatus().ToString();
-          if (!assigned) {
-            SJ_LOG(Error) << "registration refused; the worker exits";
-            return finish(kExitFatal);
-          }
-        } else if (std::holds_alternative<protocol::Heartbeat>(m)) {
-          // The coordinator may echo heartbeats; contact time is all we need.
-        } else {
-          const char* name = protocol::MessageTypeName(protocol::TypeOf(m));
-          SJ_LOG(Warn) << "unexpected " << name << " from the coordinator";
-          send(protocol::ErrorReply{
-              protocol::ErrorInfo::FromStatus(
-                  InvalidArgument(std::string("a worker does not accept ") + name + " messages")),
-              ""});
-        }
+        if (std::optional<int> code = std::visit(dispatch, *received)) return *code;
       }
     }
 
