@@ -1,6 +1,7 @@
 #include "protocol/channel.h"
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 #include <vector>
 
@@ -17,6 +18,25 @@ void ApplyCommonOptions(zmq::socket_t& s, const ChannelOptions& o) {
         static_cast<int64_t>(std::min<size_t>(o.limits.max_frame_bytes, INT64_MAX)));
   s.set(zmq::sockopt::sndhwm, o.send_high_water_mark);
   s.set(zmq::sockopt::rcvhwm, o.recv_high_water_mark);
+}
+
+Status ApplyCurve(zmq::socket_t& s, const CurveOptions& c, bool server) {
+  if (!c.enabled()) return Status::Ok();
+  if (!CurveAvailable())
+    return Unimplemented("this libzmq was built without CURVE; cannot use keys");
+  if (server) {
+    if (c.zap_domain.empty()) return InvalidArgument("a CURVE server socket needs a ZAP domain");
+    s.set(zmq::sockopt::curve_server, 1);
+    s.set(zmq::sockopt::curve_secretkey, c.own.secret_key);
+    s.set(zmq::sockopt::zap_domain, c.zap_domain);
+  } else {
+    if (c.server_public_key.empty())
+      return InvalidArgument("a CURVE client socket needs the server's public key");
+    s.set(zmq::sockopt::curve_serverkey, c.server_public_key);
+    s.set(zmq::sockopt::curve_publickey, c.own.public_key);
+    s.set(zmq::sockopt::curve_secretkey, c.own.secret_key);
+  }
+  return Status::Ok();
 }
 
 // Sends the parts as one multipart message, waiting up to `timeout` for room.
@@ -98,6 +118,7 @@ Result<RouterChannel> RouterChannel::Bind(zmq::context_t& context, const std::st
   try {
     zmq::socket_t socket(context, zmq::socket_type::router);
     ApplyCommonOptions(socket, options);
+    SJ_RETURN_IF_ERROR(ApplyCurve(socket, options.curve, /*server=*/true));
     socket.set(zmq::sockopt::router_mandatory, 1);
     socket.bind(endpoint);
     std::string bound = socket.get(zmq::sockopt::last_endpoint);
@@ -142,7 +163,29 @@ Result<Inbound> RouterChannel::Recv(std::chrono::milliseconds timeout) {
                    DataLoss("expected a message of 1 frame after the routing id, got " +
                             std::to_string(total - 1))};
   }
-  return Inbound{std::move(peer), DecodePart(parts[1], options_.limits)};
+  std::string user_id;
+  if (options_.curve.enabled()) {
+    // Set by libzmq from the ZAP reply of the connection the message came on.
+    if (const char* id = zmq_msg_gets(parts[1].handle(), "User-Id")) user_id = id;
+  }
+  return Inbound{std::move(peer), DecodePart(parts[1], options_.limits), std::move(user_id)};
+}
+
+Result<zmq::socket_t> RouterChannel::Monitor(zmq::context_t& context, int events) {
+  static std::atomic<uint64_t> next{0};
+  const std::string endpoint =
+      "inproc://skipjoin-router-monitor-" + std::to_string(next.fetch_add(1));
+  if (zmq_socket_monitor(socket_.handle(), endpoint.c_str(), events) != 0) {
+    return Internal(std::string("zmq_socket_monitor: ") + zmq_strerror(zmq_errno()));
+  }
+  try {
+    zmq::socket_t monitor(context, zmq::socket_type::pair);
+    monitor.set(zmq::sockopt::linger, 0);
+    monitor.connect(endpoint);
+    return monitor;
+  } catch (const zmq::error_t& e) {
+    return ZmqError("monitor socket", e);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -153,6 +196,7 @@ Result<DealerChannel> DealerChannel::Connect(zmq::context_t& context, const std:
   try {
     zmq::socket_t socket(context, zmq::socket_type::dealer);
     ApplyCommonOptions(socket, options);
+    SJ_RETURN_IF_ERROR(ApplyCurve(socket, options.curve, /*server=*/false));
     if (!options.routing_id.empty()) {
       if (options.routing_id.size() > 255 || options.routing_id[0] == '\0') {
         return InvalidArgument("routing id must be 1..255 bytes and not start with a zero byte");

@@ -29,15 +29,32 @@
 
 #include "common/status.h"
 #include "protocol/codec.h"
+#include "protocol/curve.h"
 #include "protocol/messages.h"
 
 namespace skipjoin::protocol {
+
+// CURVE encryption and authentication of a channel (curve.h). Off when
+// `own.secret_key` is empty.
+//   RouterChannel: `own` is the server keypair; every handshake is checked by
+//     the process's ZapAuthenticator under `zap_domain`, which must be running
+//     before Bind (without a ZAP handler libzmq would accept any client key).
+//   DealerChannel: `own` is this client's keypair, `server_public_key` the
+//     server's; a server that refuses the key shows up as no replies (and a
+//     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH socket event).
+struct CurveOptions {
+  CurveKeypair own;
+  std::string server_public_key;  // DealerChannel
+  std::string zap_domain;         // RouterChannel
+  bool enabled() const { return !own.secret_key.empty(); }
+};
 
 struct ChannelOptions {
   CodecLimits limits;                // limits.max_frame_bytes is also ZMQ_MAXMSGSIZE
   int send_high_water_mark = 10000;  // messages queued per peer before Send waits
   int recv_high_water_mark = 10000;
   std::string routing_id;  // DealerChannel: the id the ROUTER sees; empty: random
+  CurveOptions curve;
 };
 
 // One message received by a RouterChannel. A frame that fails to decode still
@@ -45,6 +62,7 @@ struct ChannelOptions {
 struct Inbound {
   std::string peer;         // routing id of the sender; pass it back to Send
   Result<Message> message;  // the decoded message, or why decoding failed
+  std::string user_id;      // CURVE: the ZAP user id of the sender's key; else empty
 };
 
 class RouterChannel {
@@ -76,6 +94,11 @@ class RouterChannel {
   // For zmq::poll together with other sockets (owning thread only).
   zmq::socket_ref socket() { return socket_; }
   void Close() { socket_.close(); }
+
+  // A PAIR socket that receives this socket's connection events (`events`, a
+  // ZMQ_EVENT_* mask; zmq_socket_monitor's two-frame format). Call before the
+  // channel moves to its owning thread; the returned socket goes with it.
+  Result<zmq::socket_t> Monitor(zmq::context_t& context, int events);
 
  private:
   RouterChannel(zmq::socket_t socket, std::string endpoint, ChannelOptions options)
