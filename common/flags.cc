@@ -112,6 +112,21 @@ std::string FlagSet::Help() const {
   return os.str();
 }
 
+std::vector<std::string> TakeConfigOverrides(const std::vector<std::string>& args,
+                                             std::vector<std::string>* rest) {
+  std::vector<std::string> sets;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--set" && i + 1 < args.size()) {
+      sets.push_back(args[++i]);
+    } else if (args[i].rfind("--set=", 0) == 0) {
+      sets.push_back(args[i].substr(6));
+    } else {
+      rest->push_back(args[i]);
+    }
+  }
+  return sets;
+}
+
 std::string DefaultModelPath() {
   if (const char* p = std::getenv("SKIPJOIN_MODEL_PATH"); p != nullptr && *p != '\0') return p;
   std::string cache;

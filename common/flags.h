@@ -47,6 +47,12 @@ class FlagSet {
   bool help_ = false;
 };
 
+// Splits the repeatable config overrides ("--set k=v" and "--set=k=v") from
+// the other arguments (FlagSet keeps one value per flag): returns the
+// overrides in order and leaves the rest in *rest.
+std::vector<std::string> TakeConfigOverrides(const std::vector<std::string>& args,
+                                             std::vector<std::string>* rest);
+
 // The default model: $SKIPJOIN_MODEL_PATH, else
 // ${SKIPJOIN_CACHE:-$HOME/.cache/skipjoin}/models/SmolLM2-135M-Instruct.Q4_1.gguf
 // (what scripts/fetch_model.sh writes).

@@ -83,6 +83,7 @@ void Fields(V& v, Is<WorkerRegister> auto& s) {
   v("device_memory_bytes", s.device_memory_bytes);
   v("host_memory_bytes", s.host_memory_bytes);
   v("pid", s.pid);
+  v("cluster_id", s.cluster_id);
 }
 template <typename V>
 void Fields(V& v, Is<KvSettings> auto& s) {

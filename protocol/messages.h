@@ -28,7 +28,7 @@ namespace skipjoin::protocol {
 // block table travel once), plan epochs, kPendingToken decodes; dead fields
 // (capabilities, kv.dtype, nccl_unique_id, group_epoch, use_cuda_graphs) gone.
 // Frames with another version are refused.
-inline constexpr uint32_t kProtocolVersion = 2;
+inline constexpr uint32_t kProtocolVersion = 3;
 
 enum class MessageType : uint32_t {
   // worker <-> coordinator
@@ -87,6 +87,9 @@ struct WorkerRegister {
   uint64_t device_memory_bytes = 0;  // total memory of the device (CPU: usable RAM share)
   uint64_t host_memory_bytes = 0;    // host RAM available for the swap pool
   int64_t pid = 0;
+  // config::ClusterId of the config the worker was started from; the
+  // coordinator refuses another cluster's.
+  std::string cluster_id;
   bool operator==(const WorkerRegister&) const = default;
 };
 

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -48,6 +49,45 @@ std::string DefaultModelPath() { return CacheRoot() + "/models/SmolLM2-135M-Inst
 
 std::string DefaultCostModelDir() { return CacheRoot() + "/cost_models"; }
 
+const char* AuthModeName(AuthMode mode) {
+  switch (mode) {
+    case AuthMode::kCurve:
+      return "curve";
+    case AuthMode::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+std::string KeysDirFor(const ClusterConfig& config) {
+  if (!config.security.keys_dir.empty()) return config.security.keys_dir;
+  return CacheRoot() + "/keys/" + config.name;
+}
+
+std::string ClusterId(const ClusterConfig& c) {
+  // FNV-1a over a canonical text of the topology.
+  std::string text = c.name + "|" + c.coordinator.host + "|" +
+                     std::to_string(c.coordinator.worker_port) + "|" +
+                     std::to_string(c.coordinator.client_port);
+  for (const NodeConfig& n : c.nodes) {
+    text += "|node " + n.name + "@" + n.host;
+    for (const DeviceConfig& d : n.devices)
+      text += " " + std::string(DeviceKindName(d.kind)) + ":" + std::to_string(d.index);
+  }
+  for (const ReplicaConfig& r : c.replicas) {
+    text += "|replica " + r.name + " tp" + std::to_string(r.tp);
+    for (const DeviceRef& d : r.devices) text += " " + d.ToString();
+  }
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : text) {
+    h ^= ch;
+    h *= 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
+  return c.name + "/" + hex;
+}
+
 namespace {
 
 class Parser {
@@ -66,6 +106,7 @@ class Parser {
     SJ_RETURN_IF_ERROR(ParseKv(top, c));
     SJ_RETURN_IF_ERROR(ParseMetrics(top, c));
     SJ_RETURN_IF_ERROR(ParseHeartbeat(top, c));
+    SJ_RETURN_IF_ERROR(ParseSecurity(top, c));
     SJ_RETURN_IF_ERROR(ParseReplicas(top, c));
     SJ_RETURN_IF_ERROR(top.Finish());
     if (c->name.empty()) return ErrorAt(source_, top.Get("name"), "name", "must not be empty");
@@ -316,6 +357,32 @@ class Parser {
       return ErrorAt(source_,
                      r.Get("timeout_ms").IsDefined() ? r.Get("timeout_ms") : r.Get("interval_ms"),
                      "heartbeat.timeout_ms", "must be greater than heartbeat.interval_ms");
+    }
+    return r.Finish();
+  }
+
+  Status ParseSecurity(MapReader& top, ClusterConfig* c) {
+    MapReader r(source_, top.Get("security"), "security");
+    SJ_RETURN_IF_ERROR(r.status());
+    if (r.Has("auth")) {
+      std::string mode;
+      SJ_RETURN_IF_ERROR(internal::ParseString(source_, r.Get("auth"), "security.auth", &mode));
+      if (mode == "curve") {
+        c->security.auth = AuthMode::kCurve;
+      } else if (mode == "none") {
+        c->security.auth = AuthMode::kNone;
+      } else {
+        return ErrorAt(source_, r.Get("auth"), "security.auth",
+                       "unknown mode '" + mode + "' (expected curve or none)");
+      }
+    }
+    SJ_RETURN_IF_ERROR(r.Optional("keys_dir", &c->security.keys_dir));
+    for (const NodeConfig& n : c->nodes) {
+      if (n.name.empty() || n.name[0] == '.' || n.name.find('/') != std::string::npos) {
+        return ErrorAt(
+            source_, top.Get("nodes"), "nodes",
+            "node name '" + n.name + "' cannot name its key file (no '/', no leading '.')");
+      }
     }
     return r.Finish();
   }

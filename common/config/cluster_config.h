@@ -135,6 +135,20 @@ struct HeartbeatConfig {
   uint32_t timeout_ms = 5000;  // a worker silent this long is declared dead
 };
 
+// Who may use the worker and native ports (docs/SECURITY.md).
+enum class AuthMode { kCurve, kNone };  // YAML: curve, none
+const char* AuthModeName(AuthMode mode);
+
+struct SecurityConfig {
+  // curve: both ZeroMQ ports use CurveZMQ with the cluster's keys, and only a
+  // listed key gets in. none: plaintext, anyone who reaches a port may use it.
+  AuthMode auth = AuthMode::kCurve;
+  // The cluster's key directory ("" = KeysDirFor: ${SKIPJOIN_CACHE:-
+  // $HOME/.cache/skipjoin}/keys/<name>). `skipjoin keygen` fills it;
+  // `skipjoin launch` creates the keys on first use.
+  std::string keys_dir;
+};
+
 struct ClusterConfig {
   std::string source;  // the file it came from (for messages)
   std::string name;
@@ -146,6 +160,7 @@ struct ClusterConfig {
   KvConfig kv;
   MetricsConfig metrics;
   HeartbeatConfig heartbeat;
+  SecurityConfig security;
 
   const NodeConfig* FindNode(std::string_view name) const;
 };
@@ -157,6 +172,12 @@ std::string DefaultModelPath();
 std::string CacheRoot();
 // ${SKIPJOIN_CACHE:-$HOME/.cache/skipjoin}/cost_models.
 std::string DefaultCostModelDir();
+// security.keys_dir, or ${SKIPJOIN_CACHE:-$HOME/.cache/skipjoin}/keys/<name>.
+std::string KeysDirFor(const ClusterConfig& config);
+// "<name>/<16 hex digits>": the name and a hash of what every process of one
+// cluster must agree on (nodes, devices, replicas, coordinator address and
+// ports). Workers send it when they register; another cluster's is refused.
+std::string ClusterId(const ClusterConfig& config);
 
 // Loads, applies overrides, and validates. Each override is "key.path=value"
 // (the argument of --set): dots separate map keys, a number indexes a list

@@ -143,6 +143,9 @@ TEST(ClusterConfigTest, ValidationErrorsNameFileLineAndKey) {
        "t.yaml:15: kv: set host_swap_bytes or host_swap_gib, not both"},
       {"heartbeat:\n  interval_ms: 1000\n  timeout_ms: 500\n",
        "t.yaml:15: heartbeat.timeout_ms: must be greater than heartbeat.interval_ms"},
+      {"security:\n  auth: tls\n",
+       "t.yaml:14: security.auth: unknown mode 'tls' (expected curve or none)"},
+      {"security:\n  keys: /k\n", "t.yaml:14: security: unknown key 'keys'"},
       {"model:\n  path: /x\n", "t.yaml:13: duplicate key 'model'"},
       {"name: [a\n", "t.yaml:14: invalid YAML: end of sequence flow not found"},
   };
@@ -257,6 +260,37 @@ TEST(ClusterConfigTest, OverrideErrorsAreClear) {
   EXPECT_EQ(ErrorOf(kBase, {"name.x=1"}),
             "--set name.x=1: 'name' is a single value, not a section");
   EXPECT_EQ(ErrorOf(kBase, {"name=[a"}).rfind("--set name=[a: value is not valid YAML", 0), 0u);
+}
+
+}  // namespace
+}  // namespace skipjoin::config
+
+namespace skipjoin::config {
+namespace {
+
+TEST(ClusterConfigTest, SecurityDefaultsToCurveWithAKeysDirPerCluster) {
+  auto c = ParseClusterConfig(kBase, "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->security.auth, AuthMode::kCurve);
+  EXPECT_EQ(KeysDirFor(*c), CacheRoot() + "/keys/" + c->name);
+  auto set = ParseClusterConfig(std::string(kBase) + "security: {auth: none, keys_dir: /etc/sj}\n",
+                                "t.yaml");
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->security.auth, AuthMode::kNone);
+  EXPECT_EQ(KeysDirFor(*set), "/etc/sj");
+}
+
+TEST(ClusterConfigTest, ClusterIdNamesTheClusterAndChangesWithItsTopology) {
+  auto a = ParseClusterConfig(kBase, "t.yaml");
+  auto same = ParseClusterConfig(kBase, "other.yaml", {"scheduler.policy=fcfs"});
+  auto moved = ParseClusterConfig(kBase, "t.yaml", {"coordinator.worker_port=7000"});
+  ASSERT_TRUE(a.ok() && same.ok() && moved.ok());
+  const std::string id = ClusterId(*a);
+  EXPECT_EQ(id.rfind(a->name + "/", 0), 0u) << id;
+  EXPECT_EQ(id.size(), a->name.size() + 17);
+  // Scheduling knobs may differ per launch; the topology may not.
+  EXPECT_EQ(ClusterId(*same), id);
+  EXPECT_NE(ClusterId(*moved), id);
 }
 
 }  // namespace
