@@ -14,6 +14,8 @@
 #include "coordinator/server/core.h"
 #include "coordinator/server/prometheus_metrics.h"
 #include "monitoring/metrics_server.h"
+#include "protocol/curve.h"
+#include "protocol/zap_authenticator.h"
 #include "coordinator/tokenizer/tokenizer.h"
 
 namespace skipjoin {
@@ -38,20 +40,46 @@ int64_t PathBytes(const std::string& path) {
   return total;
 }
 
+struct Security {
+  std::unique_ptr<protocol::ZapAuthenticator> zap;
+  protocol::CurveOptions workers, clients;  // off with security.auth: none
+};
+
+// Loads the cluster's keys (creating them on first use on this machine) and
+// starts the ZAP handler before any socket binds.
+Result<Security> SetUpSecurity(const config::ClusterConfig& c, zmq::context_t& context) {
+  Security sec;
+  if (c.security.auth == config::AuthMode::kNone) {
+    SJ_LOG(Warn) << "security.auth is none: anyone who reaches the worker port (" << c.coordinator.worker_port
+                 << ") or the native port (" << c.coordinator.client_port << ") can use this cluster";
+    return sec;
+  }
+  const std::string dir = config::KeysDirFor(c);
+  std::vector<std::string> nodes;
+  for (const auto& n : c.nodes) nodes.push_back(n.name);
+  std::vector<std::string> created;
+  SJ_RETURN_IF_ERROR(protocol::EnsureClusterKeys(dir, nodes, c.name, &created));
+  if (!created.empty()) SJ_LOG(Info) << "created " << created.size() << " key file(s) in " << dir;
+  SJ_ASSIGN_OR_RETURN(protocol::CurveKeypair server,
+                      protocol::ReadCurveKeyFile(dir + "/" + protocol::kClusterKeyStem + ".key", true));
+  SJ_ASSIGN_OR_RETURN(auto node_keys, protocol::LoadNodeKeys(dir, nodes));
+  SJ_ASSIGN_OR_RETURN(auto client_keys, protocol::LoadClientKeys(dir));
+  SJ_LOG(Info) << "CURVE keys from " << dir << ": " << node_keys.size() << " node key(s), " << client_keys.size()
+               << " client key(s)";
+  SJ_ASSIGN_OR_RETURN(sec.zap, protocol::ZapAuthenticator::Start(
+                                   context, {{"workers", std::move(node_keys)}, {"clients", std::move(client_keys)}}));
+  sec.workers.own = server;
+  sec.workers.zap_domain = "workers";
+  sec.clients.own = server;
+  sec.clients.zap_domain = "clients";
+  return sec;
+}
+
 }  // namespace
 
 int CoordinatorMain(const std::vector<std::string>& args) {
-  // --set may repeat: collect it before FlagSet sees the rest.
-  std::vector<std::string> overrides, rest;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--set" && i + 1 < args.size()) {
-      overrides.push_back(args[++i]);
-    } else if (args[i].rfind("--set=", 0) == 0) {
-      overrides.push_back(args[i].substr(6));
-    } else {
-      rest.push_back(args[i]);
-    }
-  }
+  std::vector<std::string> rest;
+  const std::vector<std::string> overrides = TakeConfigOverrides(args, &rest);
   std::string config_path;
   int64_t http_threads = 2;
   FlagSet flags(kUsage);
@@ -109,6 +137,12 @@ int CoordinatorMain(const std::vector<std::string>& args) {
   file->reset();
 
   zmq::context_t context;
+  auto security = SetUpSecurity(*config, context);
+  if (!security.ok()) {
+    std::fprintf(stderr, "skipjoin coordinator: keys: %s\n", security.status().message().c_str());
+    return 1;
+  }
+  core_options.worker_curve = security->workers;
   std::vector<std::string> replica_names;
   for (const auto& r : config->replicas) replica_names.push_back(r.name);
   server::PrometheusMetrics metrics(replica_names);
@@ -149,6 +183,7 @@ int CoordinatorMain(const std::vector<std::string>& args) {
   native.model_name = model_name;
   native.max_context = max_context;
   native.limits = config->coordinator.limits;
+  native.curve = security->clients;
   auto client = frontend::ClientEndpoint::Start(native, &context, core->get(), tokenizer->get(), &metrics);
   if (!client.ok()) {
     std::fprintf(stderr, "skipjoin coordinator: %s\n", client.status().message().c_str());
@@ -168,6 +203,7 @@ int CoordinatorMain(const std::vector<std::string>& args) {
   (*client)->Stop();
   (*frontend)->Stop();
   (*core)->Stop();
+  if (security->zap) security->zap->Stop();
   return 0;
 }
 

@@ -312,7 +312,9 @@ Result<std::unique_ptr<ClientEndpoint>> ClientEndpoint::Start(const ClientEndpoi
                                                               server::CoordinatorCore* core,
                                                               const Tokenizer* tokenizer,
                                                               server::CoordinatorMetrics* metrics) {
-  auto channel = protocol::RouterChannel::Bind(*context, options.endpoint);
+  protocol::ChannelOptions channel_options;
+  channel_options.curve = options.curve;
+  auto channel = protocol::RouterChannel::Bind(*context, options.endpoint, channel_options);
   if (!channel.ok()) return channel.status().WithContext("client endpoint " + options.endpoint);
   std::unique_ptr<ClientEndpoint> endpoint(new ClientEndpoint());
   endpoint->endpoint_ = channel->endpoint();

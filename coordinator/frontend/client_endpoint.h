@@ -41,6 +41,7 @@
 #include "coordinator/server/core.h"
 #include "coordinator/server/metrics.h"
 #include "coordinator/tokenizer/tokenizer.h"
+#include "protocol/channel.h"
 
 namespace skipjoin::frontend {
 
@@ -53,6 +54,9 @@ struct ClientEndpointOptions {
   // How long a send may wait on a peer whose queue is full before the peer
   // counts as gone (its requests are cancelled).
   std::chrono::milliseconds send_timeout{200};
+  // CURVE on the native port (ZAP domain "clients"; the process's
+  // ZapAuthenticator must be running). Off when empty.
+  protocol::CurveOptions curve;
 };
 
 class ClientEndpoint {

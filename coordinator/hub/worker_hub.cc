@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstring>
 
 #include "common/logging.h"
 
@@ -9,20 +11,28 @@ namespace skipjoin::hub {
 
 namespace {
 
-constexpr auto kSendTimeout = std::chrono::milliseconds(1000);
+// The longest the core thread waits on one worker's full send queue.
+constexpr auto kSendTimeout = std::chrono::milliseconds(100);
 // A worker loading its model may be silent for this long before it is given up.
 constexpr double kLoadTimeoutSeconds = 600;
 
 }  // namespace
 
 WorkerHub::WorkerHub(const config::ClusterConfig& config, const KvGeometry& geometry,
-                     protocol::RouterChannel channel, Listener* listener)
-    : config_(config), geometry_(geometry), channel_(std::move(channel)), listener_(listener) {
+                     protocol::RouterChannel channel, Listener* listener, Options options)
+    : config_(config),
+      geometry_(geometry),
+      channel_(std::move(channel)),
+      listener_(listener),
+      options_(options),
+      cluster_id_(config::ClusterId(config)) {
   replicas_.resize(config_.replicas.size());
   for (size_t r = 0; r < replicas_.size(); ++r) replicas_[r].ranks.resize(config_.replicas[r].devices.size());
 }
 
 void WorkerHub::Poll(double now) {
+  now_ = now;
+  DrainMonitor(now);
   for (int i = 0; i < 10000; ++i) {  // bounded so one flood cannot starve the loop
     auto in = channel_.Recv(std::chrono::milliseconds(0));
     if (!in.ok()) {
@@ -32,20 +42,84 @@ void WorkerHub::Poll(double now) {
       return;
     }
     if (!in->message.ok()) {
-      SJ_LOG(Warn) << "worker link: malformed frame from peer " << in->peer.size() << "-byte id: "
-                   << in->message.status().ToString();
-      Reply(in->peer, in->message.status());
+      // Logged and answered within the peer's error budget only, so a flood
+      // costs a decode per frame and nothing more.
+      Reply(in->peer, in->message.status(), "malformed frame");
       continue;
     }
-    Handle(in->peer, std::move(in->message).value(), now);
+    Handle(in->peer, in->user_id, std::move(in->message).value(), now);
   }
 }
 
-void WorkerHub::Reply(const std::string& peer, const Status& status) {
+void WorkerHub::DrainMonitor(double now) {
+  if (!monitor_) return;
+  bool disconnected = false;
+  for (int i = 0; i < 10000; ++i) {
+    zmq::message_t event;
+    try {
+      if (!monitor_.recv(event, zmq::recv_flags::dontwait)) break;
+      zmq::message_t address;
+      if (event.more()) (void)monitor_.recv(address, zmq::recv_flags::dontwait);
+    } catch (const zmq::error_t&) {
+      break;
+    }
+    uint16_t id = 0;
+    if (event.size() >= sizeof(id)) std::memcpy(&id, event.data(), sizeof(id));
+    if (id == ZMQ_EVENT_DISCONNECTED) disconnected = true;
+  }
+  if (!disconnected) return;
+  // The pipe of a dropped connection is torn down asynchronously: probe now
+  // and twice more shortly after. Coalesced, so a storm of failed handshakes
+  // costs a few probes, not one per event.
+  for (double delay : {0.0, 0.2, 1.0}) {
+    const double at = now + delay;
+    bool near = false;
+    for (double d : probes_due_) near = near || std::abs(d - at) < 0.05;
+    if (!near) probes_due_.push_back(at);
+  }
+}
+
+void WorkerHub::ProbeConnections() {
+  for (size_t r = 0; r < replicas_.size(); ++r) {
+    for (const Slot& s : replicas_[r].ranks) {
+      if (s.peer.empty()) continue;
+      Status st = channel_.Send(s.peer, protocol::Heartbeat{}, std::chrono::milliseconds(0));
+      if (st.code() == StatusCode::kUnavailable) {
+        ++stats_.disconnects_detected;
+        LoseReplica(static_cast<int>(r), "worker " + std::to_string(s.worker_id) + " (" +
+                                             config_.replicas[r].devices[&s - replicas_[r].ranks.data()].ToString() +
+                                             ") disconnected");
+        break;
+      }
+    }
+  }
+}
+
+void WorkerHub::Reply(const std::string& peer, const Status& status, const char* log_what) {
+  ErrorBudget& b = budgets_[peer];
+  if (now_ - b.window_start > options_.error_window_seconds) b = ErrorBudget{now_, 0};
+  if (++b.used > options_.error_budget) {
+    ++stats_.error_replies_dropped;
+    if (b.used == options_.error_budget + 1) {
+      SJ_LOG(Warn) << "worker link: a peer keeps sending bad frames; ignoring its errors for "
+                   << options_.error_window_seconds << " s";
+    }
+    return;
+  }
+  if (log_what != nullptr) SJ_LOG(Warn) << "worker link: " << log_what << ": " << status.ToString();
   protocol::ErrorReply reply;
   reply.error = protocol::ErrorInfo::FromStatus(status);
-  Status s = channel_.Send(peer, reply, kSendTimeout);
-  if (!s.ok()) SJ_LOG(Debug) << "worker link: cannot answer a peer: " << s.ToString();
+  // Never waits: a peer that does not read its replies loses them.
+  Status s = channel_.Send(peer, reply, std::chrono::milliseconds(0));
+  if (!s.ok()) {
+    ++stats_.error_replies_dropped;
+    SJ_LOG(Debug) << "worker link: cannot answer a peer: " << s.ToString();
+  }
+}
+
+void WorkerHub::Refuse(const std::string& peer, const std::string& device, const Status& why) {
+  ++stats_.registrations_refused;
+  Reply(peer, why, ("refused a worker registering for " + device).c_str());
 }
 
 WorkerHub::Slot* WorkerHub::FindByPeer(const std::string& peer, int* replica, uint32_t* rank) {
@@ -61,12 +135,13 @@ WorkerHub::Slot* WorkerHub::FindByPeer(const std::string& peer, int* replica, ui
   return nullptr;
 }
 
-void WorkerHub::Handle(const std::string& peer, protocol::Message message, double now) {
+void WorkerHub::Handle(const std::string& peer, const std::string& user_id, protocol::Message message,
+                       double now) {
   int replica = -1;
   uint32_t rank = 0;
   if (Slot* slot = FindByPeer(peer, &replica, &rank)) slot->last_seen = now;
 
-  if (auto* reg = std::get_if<protocol::WorkerRegister>(&message)) return OnRegister(peer, *reg, now);
+  if (auto* reg = std::get_if<protocol::WorkerRegister>(&message)) return OnRegister(peer, user_id, *reg, now);
   if (auto* ready = std::get_if<protocol::WorkerReady>(&message)) return OnReady(peer, *ready, now);
   if (std::holds_alternative<protocol::Heartbeat>(message)) {
     if (replica < 0) Reply(peer, FailedPrecondition("heartbeat from an unregistered worker; send WorkerRegister"));
@@ -85,9 +160,10 @@ void WorkerHub::Handle(const std::string& peer, protocol::Message message, doubl
                  << " reported: " << err->error.ToStatus().ToString();
     return;
   }
-  SJ_LOG(Warn) << "worker link: unexpected " << protocol::MessageTypeName(protocol::TypeOf(message));
-  Reply(peer, InvalidArgument(std::string("unexpected ") + protocol::MessageTypeName(protocol::TypeOf(message)) +
-                              " on the worker link"));
+  Reply(peer,
+        InvalidArgument(std::string("unexpected ") + protocol::MessageTypeName(protocol::TypeOf(message)) +
+                        " on the worker link"),
+        "unexpected message");
 }
 
 Result<protocol::ModelAssignment> WorkerHub::AssignmentFor(const protocol::WorkerRegister& reg, int replica,
@@ -145,7 +221,21 @@ Result<protocol::ModelAssignment> WorkerHub::AssignmentFor(const protocol::Worke
   return a;
 }
 
-void WorkerHub::OnRegister(const std::string& peer, const protocol::WorkerRegister& reg, double now) {
+void WorkerHub::OnRegister(const std::string& peer, const std::string& user_id, const protocol::WorkerRegister& reg,
+                           double now) {
+  const std::string device =
+      reg.node + ":" + protocol::DeviceKindName(reg.device_kind) + ":" + std::to_string(reg.device_index);
+  if (reg.cluster_id != cluster_id_) {
+    return Refuse(peer, device,
+                  FailedPrecondition("this coordinator serves cluster " + cluster_id_ + ", the worker was started for " +
+                                     (reg.cluster_id.empty() ? "no cluster" : reg.cluster_id) +
+                                     "; start it from the same cluster config"));
+  }
+  if (options_.require_node_keys && user_id != reg.node) {
+    return Refuse(peer, device,
+                  FailedPrecondition("a worker of node " + reg.node + " must connect with that node's key; this " +
+                                     "connection holds " + (user_id.empty() ? "no node key" : "node " + user_id + "'s key")));
+  }
   int found = -1;
   uint32_t found_rank = 0;
   for (size_t r = 0; r < config_.replicas.size() && found < 0; ++r) {
@@ -159,18 +249,19 @@ void WorkerHub::OnRegister(const std::string& peer, const protocol::WorkerRegist
       }
     }
   }
-  const std::string device =
-      reg.node + ":" + protocol::DeviceKindName(reg.device_kind) + ":" + std::to_string(reg.device_index);
   if (found < 0) {
-    SJ_LOG(Warn) << "worker on " << device << " registered, but no replica in the config uses that device";
-    return Reply(peer, InvalidArgument("no replica in the cluster config uses device " + device));
+    return Refuse(peer, device, InvalidArgument("no replica in the cluster config uses device " + device));
   }
   Replica& replica = replicas_[found];
   Slot& slot = replica.ranks[found_rank];
   if (!slot.peer.empty() && slot.peer != peer) {
-    // A worker restarted on the same device: the old one is gone.
-    SJ_LOG(Warn) << "device " << device << " re-registered; replacing worker " << slot.worker_id;
-    LoseReplica(found, "worker on " + device + " restarted");
+    // Never replaced: the live worker keeps the device. A worker that died is
+    // noticed by the connection probe or its missing heartbeats, and then the
+    // device is free again.
+    return Refuse(peer, device,
+                  FailedPrecondition("device " + device + " already has a live worker (id " +
+                                     std::to_string(slot.worker_id) + "); stop it first, or wait " +
+                                     std::to_string(config_.heartbeat.timeout_ms) + " ms if it died"));
   } else if (slot.peer == peer && slot.ready) {
     LoseReplica(found, "worker on " + device + " registered again");
   }
@@ -246,6 +337,13 @@ void WorkerHub::LoseReplica(int replica, const std::string& reason) {
 }
 
 void WorkerHub::CheckLiveness(double now) {
+  if (!probes_due_.empty()) {
+    const size_t before = probes_due_.size();
+    probes_due_.erase(std::remove_if(probes_due_.begin(), probes_due_.end(), [&](double t) { return t <= now; }),
+                      probes_due_.end());
+    if (probes_due_.size() != before) ProbeConnections();
+  }
+  if (budgets_.size() > 4096) budgets_.clear();  // bounded, whatever peers come and go
   const double timeout = config_.heartbeat.timeout_ms / 1000.0;
   for (size_t r = 0; r < replicas_.size(); ++r) {
     for (const Slot& s : replicas_[r].ranks) {
@@ -270,7 +368,12 @@ Status WorkerHub::SendPlan(int replica, const protocol::StepPlan& plan) {
   for (const Slot& s : r.ranks) {
     Status st = channel_.SendEncoded(s.peer, plan_frame_, kSendTimeout);
     if (!st.ok()) {
-      LoseReplica(replica, "cannot send a step plan to worker " + std::to_string(s.worker_id) + ": " + st.message());
+      const std::string who = "worker " + std::to_string(s.worker_id) + " (" +
+                              config_.replicas[replica].devices[&s - r.ranks.data()].ToString() + ")";
+      if (st.code() == StatusCode::kUnavailable) ++stats_.disconnects_detected;
+      LoseReplica(replica, st.code() == StatusCode::kUnavailable
+                               ? who + " disconnected"
+                               : "cannot send a step plan to " + who + ": " + st.message());
       return st;
     }
     ++stats_.plans_sent;

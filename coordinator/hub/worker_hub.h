@@ -5,9 +5,18 @@
 // step results from rank 0, heartbeats and failure detection.
 //
 // A malformed or unexpected frame is answered with an ErrorReply and logged;
-// it never crashes the hub. A worker silent for heartbeat.timeout_ms (or a
-// step plan that cannot be delivered) takes its whole replica down: the other
-// ranks get a Shutdown and their slots are freed for re-registration.
+// it never crashes the hub, and never blocks it: replies are sent without
+// waiting, and a peer that earns more than a few error replies in a window
+// gets no more (it is ignored until the window passes). A worker whose
+// connection drops (socket monitor, then a send probe: < 1 s), that is silent
+// for heartbeat.timeout_ms, or that cannot take a step plan takes its whole
+// replica down: the other ranks get a Shutdown and their slots are freed for
+// re-registration.
+//
+// Registration is refused (ErrorReply, nothing else sent) when the worker
+// names another cluster (WorkerRegister.cluster_id != config::ClusterId),
+// when its device already has a live worker, and, with keys required, when
+// the CURVE key of its connection is not its node's key.
 //
 // Threading: owned by the coordinator core's thread, which polls socket() and
 // calls every method; nothing here blocks longer than a send timeout.
@@ -15,7 +24,9 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
+#include <zmq.hpp>
 
 #include "common/config/cluster_config.h"
 #include "common/status.h"
@@ -32,8 +43,18 @@ struct KvGeometry {
   int64_t max_context = 0;      // served context window, tokens
 };
 
+struct WorkerHubOptions {
+  // The channel uses CURVE: a registration must come on a connection whose
+  // ZAP user id is the node it names.
+  bool require_node_keys = false;
+  // Error replies one peer may get per window before it is ignored.
+  int error_budget = 16;
+  double error_window_seconds = 10;
+};
+
 class WorkerHub {
  public:
+  using Options = WorkerHubOptions;
   // Callbacks into the owner; called synchronously on the owner's thread from
   // HandleInbound / CheckLiveness / SendPlan.
   class Listener {
@@ -61,15 +82,21 @@ class WorkerHub {
   };
 
   WorkerHub(const config::ClusterConfig& config, const KvGeometry& geometry, protocol::RouterChannel channel,
-            Listener* listener);
+            Listener* listener, Options options = {});
+
+  // Connection events of the channel (RouterChannel::Monitor with
+  // ZMQ_EVENT_DISCONNECTED), for prompt failure detection. Optional.
+  void SetMonitor(zmq::socket_t monitor) { monitor_ = std::move(monitor); }
+  // The monitor socket for zmq::poll (null when none).
+  void* monitor_handle() { return monitor_ ? monitor_.handle() : nullptr; }
 
   zmq::socket_ref socket() { return channel_.socket(); }
   const std::string& endpoint() const { return channel_.endpoint(); }
 
-  // Drains every message waiting on the socket (never blocks). `now` is
-  // steady-clock seconds.
+  // Drains every message and connection event waiting (never blocks). `now`
+  // is steady-clock seconds.
   void Poll(double now);
-  // Declares silent workers dead.
+  // Declares silent and disconnected workers dead.
   void CheckLiveness(double now);
   // Sends a plan to every rank of a live replica, encoded once. On failure the
   // replica is declared lost (OnReplicaLost has been called when this returns
@@ -82,6 +109,9 @@ class WorkerHub {
     uint64_t plans_sent = 0;  // one per rank
     uint64_t plan_bytes_sent = 0;
     uint64_t last_plan_bytes = 0;  // size of the latest encoded plan
+    uint64_t registrations_refused = 0;
+    uint64_t error_replies_dropped = 0;  // over a peer's error budget, or its queue was full
+    uint64_t disconnects_detected = 0;   // workers lost by the connection probe
   };
   const Stats& stats() const { return stats_; }
   // Tells every registered worker to exit.
@@ -109,10 +139,23 @@ class WorkerHub {
     bool alive = false;
   };
 
-  void Handle(const std::string& peer, protocol::Message message, double now);
-  void OnRegister(const std::string& peer, const protocol::WorkerRegister& reg, double now);
+  struct ErrorBudget {
+    double window_start = 0;
+    int used = 0;
+  };
+
+  void Handle(const std::string& peer, const std::string& user_id, protocol::Message message, double now);
+  void OnRegister(const std::string& peer, const std::string& user_id, const protocol::WorkerRegister& reg,
+                  double now);
+  void Refuse(const std::string& peer, const std::string& device, const Status& why);
+  void DrainMonitor(double now);
+  // Sends a no-op to every registered worker; ROUTER_MANDATORY makes a send to
+  // a departed peer fail at once, which marks it gone.
+  void ProbeConnections();
   void OnReady(const std::string& peer, const protocol::WorkerReady& ready, double now);
-  void Reply(const std::string& peer, const Status& status);
+  // An ErrorReply within the peer's error budget (logged as `log_what` when
+  // given); dropped past it.
+  void Reply(const std::string& peer, const Status& status, const char* log_what = nullptr);
   // Frees every slot of the replica, shuts the surviving ranks down and, if it
   // was live, tells the listener.
   void LoseReplica(int replica, const std::string& reason);
@@ -122,6 +165,12 @@ class WorkerHub {
   KvGeometry geometry_;
   protocol::RouterChannel channel_;
   Listener* listener_;
+  Options options_;
+  std::string cluster_id_;  // config::ClusterId(config_)
+  zmq::socket_t monitor_;
+  std::vector<double> probes_due_;  // steady seconds of pending connection probes
+  std::unordered_map<std::string, ErrorBudget> budgets_;
+  double now_ = 0;  // of the latest Poll
   std::vector<Replica> replicas_;
   uint32_t next_worker_id_ = 1;
   std::string plan_frame_;  // reused encoding buffer

@@ -56,12 +56,14 @@ double SteadySeconds() {
 class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
  public:
   Impl(CoordinatorCore* owner, CoreOptions options, protocol::RouterChannel channel,
-       CoordinatorMetrics* metrics)
+       zmq::socket_t monitor, CoordinatorMetrics* metrics)
       : owner_(owner),
         options_(std::move(options)),
         metrics_(metrics),
         scheduler_(SchedulerOptionsFrom(options_.config), &clock_),
-        hub_(options_.config, options_.geometry, std::move(channel), this) {
+        hub_(options_.config, options_.geometry, std::move(channel), this,
+             hub::WorkerHub::Options{.require_node_keys = options_.worker_curve.enabled()}) {
+    hub_.SetMonitor(std::move(monitor));
     for (size_t r = 0; r < options_.config.replicas.size(); ++r) {
       runs_.emplace_back(static_cast<uint32_t>(r),
                          static_cast<int32_t>(options_.config.scheduler.steps_in_flight));
@@ -621,10 +623,11 @@ void CoordinatorCore::Impl::ReportGauges() {
 void CoordinatorCore::Impl::Run() {
   double last_liveness = 0;
   while (!owner_->stopping_.load()) {
-    zmq::pollitem_t items[2] = {{hub_.socket().handle(), 0, ZMQ_POLLIN, 0},
-                                {nullptr, owner_->mailbox_.fd(), ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[3] = {{hub_.socket().handle(), 0, ZMQ_POLLIN, 0},
+                                {nullptr, owner_->mailbox_.fd(), ZMQ_POLLIN, 0},
+                                {hub_.monitor_handle(), 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(50));
+      zmq::poll(items, hub_.monitor_handle() ? 3 : 2, std::chrono::milliseconds(50));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) SJ_LOG(Error) << "core poll: " << e.what();
     }
@@ -652,11 +655,19 @@ void CoordinatorCore::Impl::Run() {
 Result<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Start(CoreOptions options,
                                                                 zmq::context_t* context,
                                                                 CoordinatorMetrics* metrics) {
-  SJ_ASSIGN_OR_RETURN(protocol::RouterChannel channel,
-                      protocol::RouterChannel::Bind(*context, options.worker_endpoint));
+  protocol::ChannelOptions channel_options;
+  channel_options.curve = options.worker_curve;
+  SJ_ASSIGN_OR_RETURN(
+      protocol::RouterChannel channel,
+      protocol::RouterChannel::Bind(*context, options.worker_endpoint, channel_options));
+  // Disconnects make the hub probe its workers: a killed worker is noticed
+  // in well under a second instead of at the heartbeat timeout.
+  SJ_ASSIGN_OR_RETURN(zmq::socket_t monitor, channel.Monitor(*context, ZMQ_EVENT_DISCONNECTED));
   std::unique_ptr<CoordinatorCore> core(new CoordinatorCore());
   core->worker_endpoint_ = channel.endpoint();
-  core->impl_ = std::make_unique<Impl>(core.get(), std::move(options), std::move(channel), metrics);
+  core->cluster_id_ = config::ClusterId(options.config);
+  core->impl_ = std::make_unique<Impl>(core.get(), std::move(options), std::move(channel),
+                                       std::move(monitor), metrics);
   // The channel moves to the core thread here; std::thread's start is the
   // memory barrier ZeroMQ asks for.
   core->thread_ = std::thread([c = core.get()] { c->impl_->Run(); });

@@ -36,6 +36,9 @@ struct CoreOptions {
   config::ClusterConfig config;
   // Where the worker ROUTER binds ("tcp://0.0.0.0:5556"; "tcp://127.0.0.1:*" in tests).
   std::string worker_endpoint;
+  // CURVE on the worker port (ZAP domain "workers"; the process's
+  // ZapAuthenticator must be running). Off when empty.
+  protocol::CurveOptions worker_curve;
   hub::KvGeometry geometry;
 };
 
@@ -74,6 +77,8 @@ class CoordinatorCore {
   // At least one replica has all its workers ready.
   bool ready() const { return live_replicas_.load() > 0; }
   const std::string& worker_endpoint() const { return worker_endpoint_; }
+  // config::ClusterId of the config: what a worker must register with.
+  const std::string& cluster_id() const { return cluster_id_; }
   // Shuts the workers down and joins the thread. Idempotent.
   void Stop();
 
@@ -84,6 +89,7 @@ class CoordinatorCore {
   std::atomic<RequestId> next_id_{1};
   std::atomic<int> live_replicas_{0};
   std::string worker_endpoint_;
+  std::string cluster_id_;
   Mailbox<std::function<void(Impl&)>> mailbox_;
   std::unique_ptr<Impl> impl_;  // touched only by thread_
   std::thread thread_;

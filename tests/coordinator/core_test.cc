@@ -113,7 +113,7 @@ TEST(CoordinatorCoreTest, GeneratesWithFakeWorker) {
   auto core = StartCore(ctx, metrics);
   EXPECT_FALSE(core->ready());
   auto sink = std::make_shared<CollectingSink>();
-  FakeWorker worker(ctx, core->worker_endpoint());
+  FakeWorker worker(ctx, *core);
   ASSERT_TRUE(WaitReady(*core));
   EXPECT_EQ(worker.assigned_blocks.load(), 64u);
 
@@ -175,9 +175,9 @@ TEST(CoordinatorCoreTest, TensorParallelRanksGetOnePlanEncodedOnce) {
   PlanMetrics metrics;
   auto core = StartCore(ctx, metrics, 60000, /*tp=*/3);
   auto sink = std::make_shared<CollectingSink>();
-  FakeWorker w0(ctx, core->worker_endpoint(), true, 0);
-  FakeWorker w1(ctx, core->worker_endpoint(), true, 1);
-  FakeWorker w2(ctx, core->worker_endpoint(), true, 2);
+  FakeWorker w0(ctx, *core, true, 0);
+  FakeWorker w1(ctx, *core, true, 1);
+  FakeWorker w2(ctx, *core, true, 2);
   ASSERT_TRUE(WaitReady(*core));
   std::vector<SubmitItem> items;
   for (int i = 0; i < 4; ++i) items.push_back(Item(*core, 20, 10 + 9 * i));
@@ -207,7 +207,7 @@ TEST(CoordinatorCoreTest, CancelFreesBlocksAndStopsEvents) {
   zmq::context_t ctx;
   NullMetrics metrics;
   auto core = StartCore(ctx, metrics);
-  FakeWorker worker(ctx, core->worker_endpoint());
+  FakeWorker worker(ctx, *core);
   ASSERT_TRUE(WaitReady(*core));
   auto sink = std::make_shared<CollectingSink>();
   SubmitItem item = Item(*core, 400, 30);
@@ -246,7 +246,7 @@ TEST(CoordinatorCoreTest, SilentWorkerFailsItsRequests) {
   zmq::context_t ctx;
   NullMetrics metrics;
   auto core = StartCore(ctx, metrics, /*timeout_ms=*/300);
-  FakeWorker worker(ctx, core->worker_endpoint());
+  FakeWorker worker(ctx, *core);
   ASSERT_TRUE(WaitReady(*core));
   auto sink = std::make_shared<CollectingSink>();
   worker.StopHeartbeats();

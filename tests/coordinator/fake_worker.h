@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "protocol/channel.h"
+#include "coordinator/server/core.h"
 #include "protocol/codec.h"
 
 namespace skipjoin::server {
@@ -26,10 +27,10 @@ inline constexpr int32_t kFakeToken = 42;
 
 class FakeWorker {
  public:
-  FakeWorker(zmq::context_t& ctx, const std::string& endpoint, bool heartbeat = true,
+  FakeWorker(zmq::context_t& ctx, const CoordinatorCore& core, bool heartbeat = true,
              uint32_t device_index = 0)
-      : heartbeat_(heartbeat), device_index_(device_index) {
-    auto ch = protocol::DealerChannel::Connect(ctx, endpoint);
+      : heartbeat_(heartbeat), device_index_(device_index), cluster_id_(core.cluster_id()) {
+    auto ch = protocol::DealerChannel::Connect(ctx, core.worker_endpoint());
     EXPECT_TRUE(ch.ok());
     thread_ = std::thread([this, ch = std::make_shared<protocol::DealerChannel>(std::move(*ch))] { Run(*ch); });
   }
@@ -52,6 +53,7 @@ class FakeWorker {
     reg.device_kind = protocol::DeviceKind::kCpu;
     reg.device_index = device_index_;
     reg.device_memory_bytes = 1ull << 30;
+    reg.cluster_id = cluster_id_;
     EXPECT_TRUE(ch.Send(reg, 1000ms).ok());
     auto last_hb = std::chrono::steady_clock::now();
     while (!stop_) {
@@ -105,6 +107,7 @@ class FakeWorker {
   std::atomic<bool> silent_{false};
   std::atomic<int> steps_{0};
   uint32_t device_index_;
+  std::string cluster_id_;
   uint32_t worker_id_ = 0;
   uint32_t rank_ = 0;
   std::mutex mu_;

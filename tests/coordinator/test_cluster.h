@@ -68,7 +68,7 @@ kv: {block_size: 16, num_device_blocks: 64, host_swap_bytes: 0}
   }
 
   void StartWorker() {
-    worker_ = std::make_unique<FakeWorker>(ctx_, core_->worker_endpoint());
+    worker_ = std::make_unique<FakeWorker>(ctx_, *core_);
     for (int i = 0; i < 500 && !core_->ready(); ++i) std::this_thread::sleep_for(10ms);
     ASSERT_TRUE(core_->ready());
   }
