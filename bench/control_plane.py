@@ -59,6 +59,8 @@ class Replica:
         sched = f"cost_model_dir: {os.path.join(run_dir, 'cost')}, step_trace: {self.trace}"
         if steps_in_flight:
             sched += f", steps_in_flight: {steps_in_flight}"
+        # A binary with CURVE keys (keygen) needs them and the worker --config.
+        secure = subprocess.run([binary, "keygen", "--help"], capture_output=True).returncode == 0
         config = os.path.join(run_dir, "cluster.yaml")
         with open(config, "w") as f:
             f.write(f"""name: control-plane-bench
@@ -72,11 +74,14 @@ replicas: {{count: 1, tp: 1}}
 scheduler: {{token_budget: 256, max_running: 64, {sched}}}
 kv: {{block_size: 16, num_device_blocks: 2048, host_swap_bytes: 0}}
 metrics: {{coordinator_port: {free_port()}, worker_port_base: {free_port()}}}
-""")
+""" + (f"security: {{keys_dir: {os.path.join(self.dir, 'keys')}}}\n" if secure else ""))
         self.log = open(os.path.join(run_dir, "log"), "w")
+        if secure:  # the keys exist before either process reads them
+            subprocess.run([binary, "keygen", config], check=True, stdout=self.log, stderr=subprocess.STDOUT)
         self.procs = [self._spawn([binary, "coordinator", "--config", config])]
         self.relay = TcpRelay(("127.0.0.1", worker_port), delay_s=delay_s).start()
-        self.procs.append(self._spawn([binary, "worker", "--coordinator", f"tcp://127.0.0.1:{self.relay.port}",
+        self.procs.append(self._spawn([binary, "worker"] + (["--config", config] if secure else []) + [
+                                       "--coordinator", f"tcp://127.0.0.1:{self.relay.port}",
                                        "--node", "local", "--device", "cpu:0", "--threads", str(threads)]))
         deadline = time.time() + 300
         while time.time() < deadline:

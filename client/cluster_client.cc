@@ -25,17 +25,36 @@ milliseconds Left(Clock::time_point deadline) {
 
 }  // namespace
 
-Result<std::string> ResolveClientEndpoint(const std::string& coordinator,
-                                          const std::string& config) {
-  if (!coordinator.empty()) {
-    return coordinator.find("://") == std::string::npos ? "tcp://" + coordinator : coordinator;
-  }
+Result<ClientTarget> ResolveClientTarget(const std::string& coordinator, const std::string& config,
+                                         const std::string& keys_dir, const std::string& key_file) {
+  ClientTarget target;
+  std::string dir = keys_dir;
   std::string path = config;
-  if (path.empty() && std::filesystem::exists(kDefaultConfig)) path = kDefaultConfig;
-  if (path.empty()) return std::string(kFallbackClientEndpoint);
-  auto cfg = config::LoadClusterConfig(path);
-  if (!cfg.ok()) return cfg.status();
-  return "tcp://" + cfg->coordinator.host + ":" + std::to_string(cfg->coordinator.client_port);
+  if (path.empty() && coordinator.empty() && std::filesystem::exists(kDefaultConfig))
+    path = kDefaultConfig;
+  if (!path.empty()) {
+    auto cfg = config::LoadClusterConfig(path);
+    if (!cfg.ok()) return cfg.status();
+    target.endpoint =
+        "tcp://" + cfg->coordinator.host + ":" + std::to_string(cfg->coordinator.client_port);
+    if (dir.empty() && cfg->security.auth == config::AuthMode::kCurve)
+      dir = config::KeysDirFor(*cfg);
+  }
+  if (!coordinator.empty()) {
+    target.endpoint =
+        coordinator.find("://") == std::string::npos ? "tcp://" + coordinator : coordinator;
+  }
+  if (target.endpoint.empty()) target.endpoint = kFallbackClientEndpoint;
+  if (!dir.empty()) {
+    SJ_ASSIGN_OR_RETURN(
+        protocol::CurveKeypair server,
+        protocol::ReadCurveKeyFile(dir + "/" + protocol::kClusterKeyStem + ".pub", false));
+    const std::string own =
+        key_file.empty() ? dir + "/" + protocol::kClientKeyStem + ".key" : key_file;
+    SJ_ASSIGN_OR_RETURN(target.curve.own, protocol::ReadCurveKeyFile(own, true));
+    target.curve.server_public_key = server.public_key;
+  }
+  return target;
 }
 
 Status UnreachableError(const std::string& endpoint, milliseconds timeout) {
@@ -46,30 +65,73 @@ Status UnreachableError(const std::string& endpoint, milliseconds timeout) {
 }
 
 NativeClient::NativeClient(std::unique_ptr<zmq::context_t> context, protocol::DealerChannel channel,
-                           std::string endpoint)
-    : context_(std::move(context)), channel_(std::move(channel)), endpoint_(std::move(endpoint)) {}
+                           zmq::socket_t monitor, std::string endpoint, bool with_keys)
+    : context_(std::move(context)),
+      channel_(std::move(channel)),
+      monitor_(std::move(monitor)),
+      endpoint_(std::move(endpoint)),
+      with_keys_(with_keys) {}
 
-NativeClient::~NativeClient() { channel_.Close(); }
+NativeClient::~NativeClient() {
+  zmq_socket_monitor(channel_.socket().handle(), nullptr, 0);
+  monitor_.close();
+  channel_.Close();
+}
 
-Result<std::unique_ptr<NativeClient>> NativeClient::Connect(const std::string& endpoint) {
+Result<std::unique_ptr<NativeClient>> NativeClient::Connect(const ClientTarget& target) {
   auto context = std::make_unique<zmq::context_t>(1);
-  auto channel = protocol::DealerChannel::Connect(*context, endpoint);
-  if (!channel.ok()) return channel.status().WithContext("connecting to " + endpoint);
+  protocol::ChannelOptions options;
+  options.curve = target.curve;
+  auto channel = protocol::DealerChannel::Connect(*context, target.endpoint, options);
+  if (!channel.ok()) return channel.status().WithContext("connecting to " + target.endpoint);
+  // Handshake failures tell "wrong or missing key" from "nobody there".
+  zmq::socket_t monitor;
+  const char* monitor_endpoint = "inproc://skipjoin-native-client-monitor";
+  if (zmq_socket_monitor(channel->socket().handle(), monitor_endpoint,
+                         ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+    monitor = zmq::socket_t(*context, zmq::socket_type::pair);
+    monitor.set(zmq::sockopt::linger, 0);
+    monitor.connect(monitor_endpoint);
+  }
   return std::unique_ptr<NativeClient>(
-      new NativeClient(std::move(context), std::move(channel).value(), endpoint));
+      new NativeClient(std::move(context), std::move(channel).value(), std::move(monitor),
+                       target.endpoint, target.curve.enabled()));
+}
+
+Status NativeClient::NoAnswer(milliseconds timeout) {
+  uint16_t failure = 0;
+  while (monitor_) {
+    zmq::message_t event, address;
+    if (!monitor_.recv(event, zmq::recv_flags::dontwait)) break;
+    if (event.more()) (void)monitor_.recv(address, zmq::recv_flags::dontwait);
+    if (event.size() >= sizeof(failure)) std::memcpy(&failure, event.data(), sizeof(failure));
+  }
+  if (failure == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+    return Unavailable(
+        "the coordinator at " + endpoint_ +
+        " refused this client's key (is it this cluster's client key? see docs/SECURITY.md)");
+  }
+  if (failure != 0) {
+    return Unavailable("the secure handshake with the coordinator at " + endpoint_ + " failed" +
+                       (with_keys_
+                            ? " (its cluster.pub may not be this cluster's)"
+                            : " (the cluster uses keys: pass --config FILE or --keys-dir DIR)"));
+  }
+  return UnreachableError(endpoint_, timeout);
 }
 
 template <typename T>
 Result<T> NativeClient::Call(const protocol::Message& request, milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   if (Status st = channel_.Send(request, timeout); !st.ok()) {
-    return st.code() == StatusCode::kDeadlineExceeded ? UnreachableError(endpoint_, timeout) : st;
+    return st.code() == StatusCode::kDeadlineExceeded ? NoAnswer(timeout) : st;
   }
   while (true) {
     auto m = channel_.Recv(Left(deadline));
     if (!m.ok()) {
-      if (m.status().code() == StatusCode::kDeadlineExceeded)
-        return UnreachableError(endpoint_, timeout);
+      if (m.status().code() == StatusCode::kDeadlineExceeded) return NoAnswer(timeout);
       return m.status().WithContext("reply from " + endpoint_);
     }
     if (T* t = std::get_if<T>(&*m)) return std::move(*t);
@@ -82,14 +144,13 @@ Status NativeClient::Submit(const protocol::SubmitRequest& request,
                             const std::function<void(const protocol::TokenChunk&)>& on_chunk,
                             milliseconds idle_timeout) {
   if (Status st = channel_.Send(request, idle_timeout); !st.ok()) {
-    return st.code() == StatusCode::kDeadlineExceeded ? UnreachableError(endpoint_, idle_timeout)
-                                                      : st;
+    return st.code() == StatusCode::kDeadlineExceeded ? NoAnswer(idle_timeout) : st;
   }
   while (true) {
     auto m = channel_.Recv(idle_timeout);
     if (!m.ok()) {
       if (m.status().code() == StatusCode::kDeadlineExceeded) {
-        return UnreachableError(endpoint_, idle_timeout);
+        return NoAnswer(idle_timeout);
       }
       return m.status().WithContext("reply from " + endpoint_);
     }

@@ -22,15 +22,25 @@ inline constexpr const char* kDefaultConfig = "cluster_configs/local-cpu.yaml";
 // local-cpu.yaml's client endpoint, used when that file is not at hand either.
 inline constexpr const char* kFallbackClientEndpoint = "tcp://127.0.0.1:5555";
 
+// Where a native client connects and with which keys.
+struct ClientTarget {
+  std::string endpoint;
+  protocol::CurveOptions curve;  // off for a plaintext (security.auth: none) cluster
+};
+
 // The native client endpoint: `coordinator` when given, else the config's
 // coordinator host and client_port (`config` or kDefaultConfig when it exists),
 // else kFallbackClientEndpoint. A bare "host:port" gets "tcp://" prepended.
-Result<std::string> ResolveClientEndpoint(const std::string& coordinator,
-                                          const std::string& config);
+// Keys: `keys_dir` (its cluster.pub and `key_file`, default client.key) when
+// given, else the config's (security.keys_dir, unless security.auth is none);
+// with neither, the client connects without keys.
+Result<ClientTarget> ResolveClientTarget(const std::string& coordinator, const std::string& config,
+                                         const std::string& keys_dir,
+                                         const std::string& key_file = "");
 
 class NativeClient {
  public:
-  static Result<std::unique_ptr<NativeClient>> Connect(const std::string& endpoint);
+  static Result<std::unique_ptr<NativeClient>> Connect(const ClientTarget& target);
   ~NativeClient();
 
   // Sends one request and calls on_chunk for every TokenChunk until the one
@@ -48,14 +58,19 @@ class NativeClient {
 
  private:
   NativeClient(std::unique_ptr<zmq::context_t> context, protocol::DealerChannel channel,
-               std::string endpoint);
+               zmq::socket_t monitor, std::string endpoint, bool with_keys);
+  // Why no answer came: a refused CURVE handshake (from the socket monitor),
+  // else UnreachableError.
+  Status NoAnswer(std::chrono::milliseconds timeout);
   // Waits for a reply of type T, skipping stale TokenChunks.
   template <typename T>
   Result<T> Call(const protocol::Message& request, std::chrono::milliseconds timeout);
 
   std::unique_ptr<zmq::context_t> context_;
   protocol::DealerChannel channel_;
+  zmq::socket_t monitor_;
   std::string endpoint_;
+  bool with_keys_ = false;
 };
 
 // "no answer from the coordinator at X within N s (is the cluster running? ...)".

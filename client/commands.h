@@ -22,5 +22,7 @@ int SubmitMain(const std::vector<std::string>& args);
 int StatusMain(const std::vector<std::string>& args);
 // models: the served models.
 int ModelsMain(const std::vector<std::string>& args);
+// keygen: make the cluster's CURVE keys.
+int KeygenMain(const std::vector<std::string>& args);
 
 }  // namespace skipjoin::cli

@@ -20,6 +20,7 @@
 #include "client/process_group.h"
 #include "common/config/cluster_config.h"
 #include "common/flags.h"
+#include "protocol/curve.h"
 
 namespace skipjoin::cli {
 namespace {
@@ -58,17 +59,8 @@ void Report(const ExitedChild& e) {
 }  // namespace
 
 int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_args) {
-  // --set may repeat; FlagSet keeps one value per flag, so collect them first.
-  std::vector<std::string> sets, args;
-  for (size_t i = 0; i < raw_args.size(); ++i) {
-    if (raw_args[i] == "--set" && i + 1 < raw_args.size()) {
-      sets.push_back(raw_args[++i]);
-    } else if (raw_args[i].rfind("--set=", 0) == 0) {
-      sets.push_back(raw_args[i].substr(6));
-    } else {
-      args.push_back(raw_args[i]);
-    }
-  }
+  std::vector<std::string> args;
+  const std::vector<std::string> sets = TakeConfigOverrides(raw_args, &args);
   std::string node_name, run_dir;
   int64_t health_timeout_s = 600, grace_ms = 10000;
   FlagSet flags(kUsage);
@@ -141,6 +133,42 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
 
   std::printf("skipjoin launch: cluster '%s', node '%s'; logs in %s\n", cfg.name.c_str(),
               node_name.c_str(), run_dir.c_str());
+  if (cfg.security.auth == config::AuthMode::kCurve) {
+    // Secure by default: a local cluster gets its keys on first use. On a
+    // multi-node cluster the coordinator's node makes them; the others need a
+    // copy (docs/SECURITY.md), and say so if it is missing.
+    const std::string keys = config::KeysDirFor(cfg);
+    if (cfg.coordinator.node == node_name) {
+      std::vector<std::string> nodes, created;
+      for (const auto& n : cfg.nodes) nodes.push_back(n.name);
+      if (Status st = protocol::EnsureClusterKeys(keys, nodes, cfg.name, &created); !st.ok()) {
+        std::fprintf(stderr, "skipjoin launch: keys: %s\n", st.message().c_str());
+        return 1;
+      }
+      if (!created.empty()) {
+        std::printf("  created the cluster's CURVE keys in %s (copy it to the other nodes)\n",
+                    keys.c_str());
+      }
+    } else {
+      auto stem = protocol::NodeKeyStem(node_name);
+      auto key = stem.ok() ? protocol::ReadCurveKeyFile(keys + "/" + *stem + ".key", true)
+                           : Result<protocol::CurveKeypair>(stem.status());
+      if (!key.ok()) {
+        std::fprintf(
+            stderr,
+            "skipjoin launch: keys: %s\n  copy %s from the coordinator's node (%s), or set "
+            "security.keys_dir\n",
+            key.status().message().c_str(), keys.c_str(), cfg.coordinator.node.c_str());
+        return 1;
+      }
+    }
+  } else {
+    std::fprintf(
+        stderr,
+        "skipjoin launch: warning: security.auth is none; anyone who reaches ports %u and %u "
+        "can use this cluster\n",
+        cfg.coordinator.worker_port, cfg.coordinator.client_port);
+  }
   const bool coordinator_here = cfg.coordinator.node == node_name;
   bool coordinator_alive = false;
   if (coordinator_here) {
@@ -176,11 +204,15 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
     std::replace(log_name.begin(), log_name.end(), ':', '-');
     ChildSpec spec{
         "worker " + node_name + "/" + device,
-        {self_exe, "worker", "--coordinator", worker_endpoint, "--node", node_name, "--device",
-         device, "--metrics-port", std::to_string(metrics_port), "--threads",
+        {self_exe, "worker", "--config", config_path, "--coordinator", worker_endpoint, "--node",
+         node_name, "--device", device, "--metrics-port", std::to_string(metrics_port), "--threads",
          std::to_string(d.threads), "--heartbeat-ms", std::to_string(cfg.heartbeat.interval_ms),
          "--coordinator-timeout-ms", std::to_string(coordinator_timeout_ms)},
         run_dir + "/" + log_name + ".log"};
+    for (const auto& s : sets) {
+      spec.argv.push_back("--set");
+      spec.argv.push_back(s);
+    }
     auto pid = group.Spawn(spec);
     if (!pid.ok()) {
       std::fprintf(stderr, "skipjoin launch: %s\n", pid.status().ToString().c_str());

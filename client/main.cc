@@ -42,6 +42,7 @@ constexpr const char* kHelp =
     "  submit      send a prompt to a running cluster and stream the completion\n"
     "  status      show replicas, workers, queues and KV cache use of a cluster\n"
     "  models      list the models a cluster serves\n"
+    "  keygen      make the CURVE keys that let nodes and clients into a cluster\n"
 #endif
     "  generate    run one prompt on a model in this process and stream the text\n"
 #ifdef SKIPJOIN_HAVE_BENCH
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
   if (cmd == "submit") return skipjoin::cli::SubmitMain(args);
   if (cmd == "status") return skipjoin::cli::StatusMain(args);
   if (cmd == "models") return skipjoin::cli::ModelsMain(args);
+  if (cmd == "keygen") return skipjoin::cli::KeygenMain(args);
   if (cmd == "worker") return skipjoin::worker::WorkerMain(args);
 #endif
 #ifdef SKIPJOIN_HAVE_COORDINATOR

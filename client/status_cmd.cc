@@ -18,11 +18,13 @@ struct Target {
 // command should end (help, bad flags), -1 to go on.
 int ParseAndConnect(const char* name, const char* usage, const std::vector<std::string>& args,
                     Target* target) {
-  std::string coordinator, config;
+  std::string coordinator, config, keys_dir, key_file;
   int64_t timeout_ms = 5000;
   FlagSet flags(usage);
   flags.String("coordinator", &coordinator, "native client endpoint, tcp://HOST:PORT");
-  flags.String("config", &config, "cluster config to read the endpoint from");
+  flags.String("config", &config, "cluster config to read the endpoint and keys from");
+  flags.String("keys-dir", &keys_dir, "the cluster's key directory (cluster.pub, client.key)");
+  flags.String("key", &key_file, "this client's key file (default: client.key of the keys)");
   flags.Int("timeout-ms", &timeout_ms, "how long to wait for the answer, ms");
   if (Status st = flags.Parse(args); !st.ok()) {
     std::fprintf(stderr, "skipjoin %s: %s\n", name, st.message().c_str());
@@ -36,7 +38,7 @@ int ParseAndConnect(const char* name, const char* usage, const std::vector<std::
     std::fprintf(stderr, "skipjoin %s: --timeout-ms must be positive\n", name);
     return 2;
   }
-  auto endpoint = ResolveClientEndpoint(coordinator, config);
+  auto endpoint = ResolveClientTarget(coordinator, config, keys_dir, key_file);
   if (!endpoint.ok()) {
     std::fprintf(stderr, "skipjoin %s: %s\n", name, endpoint.status().message().c_str());
     return 2;

@@ -25,13 +25,15 @@ constexpr const char* kUsage =
 }  // namespace
 
 int SubmitMain(const std::vector<std::string>& args) {
-  std::string coordinator, config, prompt, chat, system, stop;
+  std::string coordinator, config, keys_dir, key_file, prompt, chat, system, stop;
   bool stream = false, show_ids = false;
   int64_t max_tokens = 0, top_k = 0, seed = -1, priority = 0, logprobs = 0, timeout_ms = 30000;
   double temperature = 0.0, top_p = 1.0, min_p = 0.0;
   FlagSet flags(kUsage);
   flags.String("coordinator", &coordinator, "native client endpoint, tcp://HOST:PORT");
-  flags.String("config", &config, "cluster config to read the endpoint from");
+  flags.String("config", &config, "cluster config to read the endpoint and keys from");
+  flags.String("keys-dir", &keys_dir, "the cluster's key directory (cluster.pub, client.key)");
+  flags.String("key", &key_file, "this client's key file (default: client.key of the keys)");
   flags.String("prompt", &prompt, "prompt text (a completion)");
   flags.String("chat", &chat, "a user message; the coordinator applies the chat template");
   flags.String("system", &system, "system message for --chat");
@@ -67,7 +69,7 @@ int SubmitMain(const std::vector<std::string>& args) {
         "max-tokens >= 0, 0 <= logprobs <= 20, timeout-ms > 0\n");
     return 2;
   }
-  auto endpoint = ResolveClientEndpoint(coordinator, config);
+  auto endpoint = ResolveClientTarget(coordinator, config, keys_dir, key_file);
   if (!endpoint.ok()) {
     std::fprintf(stderr, "skipjoin submit: %s\n", endpoint.status().message().c_str());
     return 2;

@@ -73,11 +73,15 @@ replicas: {{count: 1, tp: 1}}
 scheduler: {{steps_in_flight: {steps_in_flight}, cost_model_dir: {os.path.join(self.dir, 'cost')}, step_trace: {self.trace}}}
 kv: {{block_size: 16, num_device_blocks: 256, host_swap_bytes: 0}}
 metrics: {{coordinator_port: {free_port()}, worker_port_base: {free_port()}}}
+security: {{keys_dir: {os.path.join(self.dir, 'keys')}}}
 """)
         self.log = open(os.path.join(self.dir, "log"), "w")
+        # The keys exist before either process reads them.
+        subprocess.run([BIN, "keygen", config], check=True, stdout=self.log, stderr=subprocess.STDOUT)
         self.procs = [self._spawn([BIN, "coordinator", "--config", config])]
         self.relay = TcpRelay(("127.0.0.1", worker_port)).start()
-        self.procs.append(self._spawn([BIN, "worker", "--coordinator", f"tcp://127.0.0.1:{self.relay.port}",
+        self.procs.append(self._spawn([BIN, "worker", "--config", config,
+                                       "--coordinator", f"tcp://127.0.0.1:{self.relay.port}",
                                        "--node", "local", "--device", "cpu:0", "--threads", "1"]))
         deadline = time.time() + 300
         while time.time() < deadline:

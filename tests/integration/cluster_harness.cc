@@ -186,7 +186,8 @@ Cluster::Cluster(std::string cost_model_dir) : cost_model_dir_(std::move(cost_mo
       << "kv: {block_size: 16, num_device_blocks: 256, host_swap_bytes: 4194304}\n"
       << "metrics: {coordinator_port: " << metrics_port_
       << ", worker_port_base: " << worker_metrics_base_ << "}\n"
-      << "heartbeat: {interval_ms: 200, timeout_ms: 1500}\n";
+      << "heartbeat: {interval_ms: 200, timeout_ms: 1500}\n"
+      << "security: {keys_dir: " << keys_dir() << "}\n";
 }
 
 Cluster::~Cluster() {

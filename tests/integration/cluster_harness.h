@@ -53,6 +53,8 @@ class Cluster {
   std::string cost_model_path() const { return cost_model_dir_ + "/tiny.cpu-t1.tp1.json"; }
   // scheduler.step_trace of the config: one JSON line per finished step.
   std::string step_trace_path() const { return dir_ + "/steps.jsonl"; }
+  // security.keys_dir of the config (launch creates the keys there).
+  std::string keys_dir() const { return dir_ + "/keys"; }
   std::string client_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(client_port_); }
   int http_port() const { return http_port_; }
   int worker_port() const { return worker_port_; }

@@ -81,7 +81,7 @@ TEST_F(ClusterTest, SubmitGreedyOutputEqualsGenerate) {
   ASSERT_EQ(gen.exit_code, 0) << gen.err;
   for (const char* stream : {"--stream", "--stream=false"}) {
     auto sub = RunCommand(
-        {cluster_.cli(), "submit", "--coordinator", cluster_.client_endpoint(), "--prompt",
+        {cluster_.cli(), "submit", "--config", cluster_.config_path(), "--prompt",
          "hello world", "--max-tokens", "16", stream, "--timeout-ms", "30000"},
         seconds(60));
     ASSERT_EQ(sub.exit_code, 0) << sub.err << cluster_.log();
@@ -134,9 +134,11 @@ TEST_F(ClusterTest, StepCostModelIsFittedExportedSavedAndReloaded) {
   }
   EXPECT_EQ(lines, observed);
   EXPECT_GE(decodes, 3 * 23);  // every token after each request's first comes from a decode
-  // The saved fit describes the steps it saw: the median of predicted /
-  // measured over the traced steps is within 2x of 1 (the fit minimizes
-  // relative error, so a warm-up step of 10x the others does not move it).
+  // The saved fit describes the steps it saw: it minimizes relative error, so
+  // over the traced steps its mean squared relative error is below that of the
+  // same model scaled down or up. (A median-ratio check is not robust here:
+  // on a VM, waking an idle vCPU makes step times bimodal, 0.1 ms or several
+  // ms, and the relative fit sits near the fast mode.)
   auto back = scheduler::StepCostModel::FromJson(saved.dump());
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   std::ifstream again_trace(cluster_.step_trace_path());
@@ -148,9 +150,13 @@ TEST_F(ClusterTest, StepCostModelIsFittedExportedSavedAndReloaded) {
     ratios.push_back(back->Predict(f) / step["seconds"].get<double>());
   }
   ASSERT_FALSE(ratios.empty());
-  std::nth_element(ratios.begin(), ratios.begin() + ratios.size() / 2, ratios.end());
-  EXPECT_GT(ratios[ratios.size() / 2], 0.5);
-  EXPECT_LT(ratios[ratios.size() / 2], 2.0);
+  auto relative_error = [&](double scale) {
+    double sum = 0;
+    for (double r : ratios) sum += (scale * r - 1) * (scale * r - 1);
+    return sum / static_cast<double>(ratios.size());
+  };
+  EXPECT_LT(relative_error(1.0), relative_error(0.6));
+  EXPECT_LT(relative_error(1.0), relative_error(1.6));
 
   Cluster again(cluster_.cost_model_dir());
   ASSERT_TRUE(again.Start()) << again.log();
@@ -166,12 +172,13 @@ TEST_F(ClusterTest, StepCostModelIsFittedExportedSavedAndReloaded) {
 }
 
 TEST_F(ClusterTest, StatusAndModelsPrintTheCluster) {
-  auto status = RunCommand({cluster_.cli(), "status", "--coordinator", cluster_.client_endpoint()},
+  auto status = RunCommand({cluster_.cli(), "status", "--config", cluster_.config_path()},
                            seconds(30));
   ASSERT_EQ(status.exit_code, 0) << status.err;
   EXPECT_NE(status.out.find("replica-0"), std::string::npos) << status.out;
   EXPECT_NE(status.out.find("replica-1"), std::string::npos) << status.out;
-  auto models = RunCommand({cluster_.cli(), "models", "--coordinator", cluster_.client_endpoint()},
+  auto models = RunCommand({cluster_.cli(), "models", "--coordinator", cluster_.client_endpoint(), "--keys-dir",
+                            cluster_.keys_dir()},
                            seconds(30));
   ASSERT_EQ(models.exit_code, 0) << models.err;
   EXPECT_NE(models.out.find("tiny"), std::string::npos) << models.out;
@@ -204,6 +211,17 @@ TEST_F(ClusterTest, KilledWorkerIsDetectedAndNoRequestHangs) {
   }
   std::this_thread::sleep_for(milliseconds(100));
   ASSERT_EQ(kill(victim, SIGKILL), 0);
+  // The coordinator sees the connection drop (not the heartbeat timeout).
+  const auto killed = std::chrono::steady_clock::now();
+  bool detected = false;
+  while (!detected && std::chrono::steady_clock::now() - killed < seconds(5)) {
+    detected = cluster_.log().find(") disconnected") != std::string::npos;
+    if (!detected) std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_TRUE(detected) << cluster_.log();
+  std::printf("killed worker detected by the coordinator after <= %.3f s (log polled every 10 ms)\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count());
+  EXPECT_EQ(cluster_.log().find("silent for"), std::string::npos) << cluster_.log();
   for (auto& t : clients) t.join();
   // Every request got an answer (completed on the other replica, or an
   // error); none hung until the client's timeout.

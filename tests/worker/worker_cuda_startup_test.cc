@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -74,11 +75,25 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, std::chrono::seco
   return r;
 }
 
+// A one-node config for the worker (plaintext, so no keys are needed).
+std::string ConfigFile() {
+  static const std::string path = [] {
+    std::string p = "/tmp/sj-cuda-startup-" + std::to_string(getpid()) + ".yaml";
+    std::ofstream(p) << "name: cuda-startup\n"
+                        "nodes: [{name: local, host: 127.0.0.1, devices: [{kind: cuda, index: 0}]}]\n"
+                        "model: {path: /tmp/none.gguf}\n"
+                        "replicas: [{devices: [local:cuda:0]}]\n"
+                        "security: {auth: none}\n";
+    return p;
+  }();
+  return path;
+}
+
 std::vector<std::string> WorkerArgs(const std::string& device) {
   // Nothing listens on the discard port; long timeouts, so only a startup
   // check can end the process within the test's limit.
-  return {SKIPJOIN_CLI_PATH, "worker", "--coordinator", "tcp://127.0.0.1:9", "--device", device,
-          "--coordinator-timeout-ms", "120000", "--register-timeout-ms", "120000"};
+  return {SKIPJOIN_CLI_PATH, "worker", "--config", ConfigFile(), "--coordinator", "tcp://127.0.0.1:9",
+          "--device", device, "--coordinator-timeout-ms", "120000", "--register-timeout-ms", "120000"};
 }
 
 TEST(WorkerCudaStartupTest, UnusableDeviceFailsAtStartupNamingDeviceAndReason) {

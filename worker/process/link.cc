@@ -36,6 +36,7 @@ long long Ms(Clock::duration d) { return std::chrono::duration_cast<milliseconds
 struct MonitorState {
   bool connected = false;
   bool ever_connected = false;
+  bool auth_refused = false;  // the coordinator refused this worker's key
   Clock::time_point since = Clock::now();  // last change
 };
 
@@ -52,6 +53,11 @@ void DrainMonitor(zmq::socket_t& monitor, MonitorState& state) {
       state.ever_connected = true;
       state.since = Clock::now();
       SJ_LOG(Info) << "connected to the coordinator";
+    } else if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      state.auth_refused = true;
+    } else if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+      SJ_LOG(Warn) << "the secure handshake with the coordinator failed (does it use this cluster's keys and "
+                      "security.auth?); retrying";
     } else if (id == ZMQ_EVENT_DISCONNECTED && state.connected) {
       state.connected = false;
       state.since = Clock::now();
@@ -71,6 +77,7 @@ int Link::Run() {
   channel_options.routing_id = "worker-" + options_.registration.node + "-" +
                                options_.executor.device + "-" +
                                std::to_string(options_.registration.pid);
+  channel_options.curve = options_.curve;
   auto channel = protocol::DealerChannel::Connect(context, options_.coordinator, channel_options);
   if (!channel.ok()) {
     SJ_LOG(Error) << "cannot connect to the coordinator at " << options_.coordinator << ": "
@@ -82,7 +89,8 @@ int Link::Run() {
   // Connection events tell a coordinator that is gone from one that is idle.
   const std::string monitor_endpoint = "inproc://skipjoin-worker-link-monitor";
   zmq_socket_monitor(dealer.socket().handle(), monitor_endpoint.c_str(),
-                     ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED);
+                     ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
   zmq::socket_t monitor(context, zmq::socket_type::pair);
   monitor.connect(monitor_endpoint);
 
@@ -194,7 +202,15 @@ int Link::Run() {
       continue;  // a signal: re-check the stop flag
     }
 
-    if (items[1].revents & ZMQ_POLLIN) DrainMonitor(monitor, conn);
+    if (items[1].revents & ZMQ_POLLIN) {
+      DrainMonitor(monitor, conn);
+      if (conn.auth_refused) {
+        SJ_LOG(Error) << "the coordinator at " << options_.coordinator
+                      << " refused this worker's key; is node-" << options_.registration.node
+                      << ".key the one of this cluster's key directory? The worker exits";
+        return finish(kExitFatal);
+      }
+    }
 
     if (items[2].revents & ZMQ_POLLIN) {
       for (Outgoing& out : outbox.PopAll()) {

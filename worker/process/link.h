@@ -17,6 +17,7 @@
 #include <string>
 
 #include "monitoring/worker_metrics.h"
+#include "protocol/channel.h"
 #include "protocol/messages.h"
 #include "worker/process/executor.h"
 
@@ -25,6 +26,7 @@ namespace skipjoin::worker {
 struct LinkOptions {
   std::string coordinator;  // "tcp://host:port" of the coordinator's worker port
   protocol::WorkerRegister registration;
+  protocol::CurveOptions curve;  // the node's key and the coordinator's; off when empty
   ExecutorOptions executor;
   std::chrono::milliseconds heartbeat_interval{1000};
   // Disconnected (or never connected) from the coordinator this long: exit.

@@ -7,10 +7,12 @@
 #include <cstdio>
 #include <memory>
 
+#include "common/config/cluster_config.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "monitoring/metrics_server.h"
 #include "monitoring/worker_metrics.h"
+#include "protocol/curve.h"
 #include "worker/engine.h"
 #include "worker/process/link.h"
 
@@ -18,12 +20,15 @@ namespace skipjoin::worker {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: skipjoin worker --coordinator tcp://HOST:PORT --node NAME --device cpu:0|cuda:N\n"
-    "                       [--metrics-port P] [--threads N] [--heartbeat-ms MS]\n"
+    "usage: skipjoin worker --config FILE [--set key=value ...] --node NAME --device cpu:0|cuda:N\n"
+    "                       [--coordinator tcp://HOST:PORT] [--metrics-port P] [--threads N]\n"
     "\n"
     "One worker process: registers with the coordinator's worker port, loads the\n"
     "model it is assigned, executes step plans and sends heartbeats. Normally\n"
-    "started by `skipjoin launch`. A cuda:N device is opened at startup (the CUDA\n"
+    "started by `skipjoin launch`. The cluster config names the cluster (its id\n"
+    "goes with the registration), the coordinator's address and the keys: the\n"
+    "worker connects with its node's key (node-NAME.key in security.keys_dir). A cuda:N device is "
+    "opened at startup (the CUDA\n"
     "backend module, driver and device must be there). Exits 0 on Shutdown or\n"
     "SIGTERM, 1 on a fatal error (device unusable, model load failed,\n"
     "registration refused), 3 when the coordinator is unreachable for\n"
@@ -68,17 +73,21 @@ Status ParseDevice(const std::string& text, protocol::DeviceKind* kind, uint32_t
 
 }  // namespace
 
-int WorkerMain(const std::vector<std::string>& args) {
-  std::string coordinator, node = "local", device = "cpu:0", metrics_host = "0.0.0.0";
+int WorkerMain(const std::vector<std::string>& raw_args) {
+  std::vector<std::string> args;
+  const std::vector<std::string> overrides = TakeConfigOverrides(raw_args, &args);
+  std::string config_path, coordinator, node = "local", device = "cpu:0", metrics_host;
   int64_t metrics_port = 0, threads = 0, heartbeat_ms = 1000, coordinator_timeout_ms = 10000,
           register_timeout_ms = 120000;
   FlagSet flags(kUsage);
+  flags.String("config", &config_path, "the cluster config (required)");
   flags.String("coordinator", &coordinator,
-               "the coordinator's worker endpoint, tcp://HOST:PORT (required)");
+               "the coordinator's worker endpoint, tcp://HOST:PORT (default: from the config)");
   flags.String("node", &node, "this node's name in the cluster config");
   flags.String("device", &device, "the device this worker runs: cpu:N or cuda:N");
   flags.Int("metrics-port", &metrics_port, "serve Prometheus /metrics on this port; 0 is off");
-  flags.String("metrics-host", &metrics_host, "address the metrics port binds");
+  flags.String("metrics-host", &metrics_host,
+               "address the metrics port binds (default: the node's host in the config)");
   flags.Int("threads", &threads,
             "CPU compute threads; 0 takes the coordinator's setting (else all cores)");
   flags.Int("heartbeat-ms", &heartbeat_ms,
@@ -95,10 +104,26 @@ int WorkerMain(const std::vector<std::string>& args) {
     std::printf("%s", flags.Help().c_str());
     return 0;
   }
-  if (coordinator.empty()) {
-    std::fprintf(stderr, "skipjoin worker: --coordinator is required (see --help)\n");
+  if (config_path.empty()) {
+    std::fprintf(stderr, "skipjoin worker: --config is required (see --help)\n");
     return 2;
   }
+  auto config = config::LoadClusterConfig(config_path, overrides);
+  if (!config.ok()) {
+    std::fprintf(stderr, "skipjoin worker: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  const config::NodeConfig* node_config = config->FindNode(node);
+  if (node_config == nullptr) {
+    std::fprintf(stderr, "skipjoin worker: --node %s is not a node of %s\n", node.c_str(),
+                 config_path.c_str());
+    return 2;
+  }
+  if (coordinator.empty()) {
+    coordinator =
+        "tcp://" + config->coordinator.host + ":" + std::to_string(config->coordinator.worker_port);
+  }
+  if (metrics_host.empty()) metrics_host = node_config->host;
   if (metrics_port < 0 || metrics_port > 65535 || threads < 0 || heartbeat_ms <= 0 ||
       coordinator_timeout_ms <= 0 || register_timeout_ms <= 0) {
     std::fprintf(
@@ -108,6 +133,22 @@ int WorkerMain(const std::vector<std::string>& args) {
   }
   LinkOptions options;
   options.coordinator = coordinator;
+  options.registration.cluster_id = config::ClusterId(*config);
+  if (config->security.auth == config::AuthMode::kCurve) {
+    const std::string dir = config::KeysDirFor(*config);
+    auto server = protocol::ReadCurveKeyFile(dir + "/" + protocol::kClusterKeyStem + ".pub", false);
+    auto stem = protocol::NodeKeyStem(node);
+    Result<protocol::CurveKeypair> own =
+        stem.ok() ? protocol::ReadCurveKeyFile(dir + "/" + *stem + ".key", true)
+                  : Result<protocol::CurveKeypair>(stem.status());
+    if (!server.ok() || !own.ok()) {
+      std::fprintf(stderr, "skipjoin worker: keys: %s\n",
+                   (!server.ok() ? server.status() : own.status()).message().c_str());
+      return kExitFatal;
+    }
+    options.curve.own = *own;
+    options.curve.server_public_key = server->public_key;
+  }
   if (Status st = ParseDevice(device, &options.registration.device_kind,
                               &options.registration.device_index);
       !st.ok()) {
