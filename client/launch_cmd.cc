@@ -269,8 +269,8 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
   std::printf("skipjoin launch: cluster healthy after %.1f s\n", ready_s);
   std::printf("  HTTP API        http://%s:%u/v1  (health: /health)\n",
               cfg.coordinator.host.c_str(), cfg.coordinator.http_port);
-  std::printf("  native clients  tcp://%s:%u  (skipjoin submit --coordinator ...)\n",
-              cfg.coordinator.host.c_str(), cfg.coordinator.client_port);
+  std::printf("  native clients  tcp://%s:%u  (skipjoin submit --config %s ...)\n",
+              cfg.coordinator.host.c_str(), cfg.coordinator.client_port, config_path.c_str());
   std::printf("  workers         %s\n", worker_endpoint.c_str());
   for (const auto& m : metrics_urls) std::printf("  metrics         %s\n", m.c_str());
   std::printf("  logs            %s\n", run_dir.c_str());
