@@ -81,18 +81,22 @@ void WorkerHub::DrainMonitor(double now) {
 
 void WorkerHub::ProbeConnections() {
   for (size_t r = 0; r < replicas_.size(); ++r) {
-    for (const Slot& s : replicas_[r].ranks) {
+    for (size_t k = 0; k < replicas_[r].ranks.size(); ++k) {
+      const Slot& s = replicas_[r].ranks[k];
       if (s.peer.empty()) continue;
       Status st = channel_.Send(s.peer, protocol::Heartbeat{}, std::chrono::milliseconds(0));
       if (st.code() == StatusCode::kUnavailable) {
         ++stats_.disconnects_detected;
-        LoseReplica(static_cast<int>(r), "worker " + std::to_string(s.worker_id) + " (" +
-                                             config_.replicas[r].devices[&s - replicas_[r].ranks.data()].ToString() +
-                                             ") disconnected");
+        LoseReplica(static_cast<int>(r), WorkerLabel(static_cast<int>(r), k) + " disconnected");
         break;
       }
     }
   }
+}
+
+std::string WorkerHub::WorkerLabel(int replica, size_t rank) const {
+  return "worker " + std::to_string(replicas_[replica].ranks[rank].worker_id) + " (" +
+         config_.replicas[replica].devices[rank].ToString() + ")";
 }
 
 void WorkerHub::Reply(const std::string& peer, const Status& status, const char* log_what) {
@@ -368,8 +372,7 @@ Status WorkerHub::SendPlan(int replica, const protocol::StepPlan& plan) {
   for (const Slot& s : r.ranks) {
     Status st = channel_.SendEncoded(s.peer, plan_frame_, kSendTimeout);
     if (!st.ok()) {
-      const std::string who = "worker " + std::to_string(s.worker_id) + " (" +
-                              config_.replicas[replica].devices[&s - r.ranks.data()].ToString() + ")";
+      const std::string who = WorkerLabel(replica, static_cast<size_t>(&s - r.ranks.data()));
       if (st.code() == StatusCode::kUnavailable) ++stats_.disconnects_detected;
       LoseReplica(replica, st.code() == StatusCode::kUnavailable
                                ? who + " disconnected"

@@ -152,6 +152,8 @@ class WorkerHub {
   // Sends a no-op to every registered worker; ROUTER_MANDATORY makes a send to
   // a departed peer fail at once, which marks it gone.
   void ProbeConnections();
+  // "worker ID (device)" for the worker at `rank` of `replica`, in logs.
+  std::string WorkerLabel(int replica, size_t rank) const;
   void OnReady(const std::string& peer, const protocol::WorkerReady& ready, double now);
   // An ErrorReply within the peer's error budget (logged as `log_what` when
   // given); dropped past it.
