@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/config/monitoring_section.h"
 #include "common/config/overrides.h"
 #include "common/config/yaml_reader.h"
 
@@ -107,6 +108,7 @@ class Parser {
     SJ_RETURN_IF_ERROR(ParseMetrics(top, c));
     SJ_RETURN_IF_ERROR(ParseHeartbeat(top, c));
     SJ_RETURN_IF_ERROR(ParseSecurity(top, c));
+    SJ_RETURN_IF_ERROR(ParseMonitoring(top, c));
     SJ_RETURN_IF_ERROR(ParseReplicas(top, c));
     SJ_RETURN_IF_ERROR(top.Finish());
     if (c->name.empty()) return ErrorAt(source_, top.Get("name"), "name", "must not be empty");
@@ -345,6 +347,17 @@ class Parser {
         {"metrics.coordinator_port", c->metrics.coordinator_port, r.Get("coordinator_port")});
     worker_base_node_ = r.Get("worker_port_base");
     return r.Finish();
+  }
+
+  // Prometheus runs on the coordinator's node, so its port joins the
+  // coordinator's in the clash checks (unless it is off).
+  Status ParseMonitoring(MapReader& top, ClusterConfig* c) {
+    YAML::Node port;
+    SJ_RETURN_IF_ERROR(
+        internal::ParseMonitoring(source_, top.Get("monitoring"), &c->monitoring, &port));
+    if (c->monitoring.prometheus != PrometheusMode::kOff)
+      ports_.push_back({"monitoring.port", c->monitoring.port, port});
+    return Status::Ok();
   }
 
   Status ParseHeartbeat(MapReader& top, ClusterConfig* c) {

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/config/monitoring_config.h"
 #include "common/serving_types.h"
 #include "common/status.h"
 
@@ -161,6 +162,7 @@ struct ClusterConfig {
   MetricsConfig metrics;
   HeartbeatConfig heartbeat;
   SecurityConfig security;
+  MonitoringConfig monitoring;
 
   const NodeConfig* FindNode(std::string_view name) const;
 };
