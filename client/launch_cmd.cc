@@ -4,6 +4,10 @@
 // coordinator reports healthy, prints the endpoints, and supervises: a child
 // that dies is reported with its exit status and the end of its log; Ctrl-C or
 // SIGTERM stops everything (SIGTERM, then SIGKILL after --grace-ms).
+// On the coordinator's node it also runs Prometheus (`monitoring:` in the
+// config) with a scrape config generated from the cluster's endpoints; that one
+// is optional: a missing binary or a Prometheus that exits is reported and the
+// cluster keeps running.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,11 +17,13 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "client/cluster_client.h"
 #include "client/commands.h"
 #include "client/process_group.h"
+#include "client/prometheus_setup.h"
 #include "common/config/cluster_config.h"
 #include "common/flags.h"
 #include "protocol/curve.h"
@@ -40,20 +46,57 @@ std::string DeviceName(const config::DeviceConfig& d) {
   return std::string(DeviceKindName(d.kind)) + ":" + std::to_string(d.index);
 }
 
-bool Serves(const config::ClusterConfig& cfg, const std::string& node,
-            const config::DeviceConfig& d) {
-  for (const auto& r : cfg.replicas) {
-    for (const auto& ref : r.devices) {
-      if (ref.node == node && ref.kind == d.kind && ref.index == d.index) return true;
-    }
-  }
-  return false;
-}
-
 void Report(const ExitedChild& e) {
   std::fprintf(stderr, "skipjoin launch: %s (pid %d) %s; log %s\n", e.name.c_str(), e.pid,
                e.how.c_str(), e.log_path.c_str());
   if (!e.clean) std::fprintf(stderr, "%s", TailOfFile(e.log_path, 8).c_str());
+}
+
+// monitoring.files_dir, or the monitoring/ folder of the source tree this
+// binary was built from.
+std::string MonitoringFilesDir(const config::ClusterConfig& cfg) {
+  if (!cfg.monitoring.files_dir.empty()) return cfg.monitoring.files_dir;
+#ifdef SKIPJOIN_MONITORING_DIR
+  return SKIPJOIN_MONITORING_DIR;
+#else
+  return "monitoring";
+#endif
+}
+
+// Starts Prometheus into `group` when the config asks for it and it can run;
+// says why not otherwise. Never fails the launch.
+std::optional<PrometheusPlan> StartPrometheus(const config::ClusterConfig& cfg,
+                                              const std::string& run_dir, ProcessGroup& group) {
+  const config::PrometheusMode mode = cfg.monitoring.prometheus;
+  if (mode == config::PrometheusMode::kOff) return std::nullopt;
+  auto plan = PreparePrometheus(cfg, run_dir, MonitoringFilesDir(cfg));
+  if (!plan.ok()) {
+    const bool quiet =
+        mode == config::PrometheusMode::kAuto && plan.status().code() == StatusCode::kNotFound;
+    std::fprintf(stderr, "skipjoin launch: %s: %s; running without Prometheus\n",
+                 quiet ? "note" : "warning", plan.status().message().c_str());
+    return std::nullopt;
+  }
+  for (const auto& w : plan->warnings)
+    std::fprintf(stderr, "skipjoin launch: warning: %s\n", w.c_str());
+  auto pid = group.Spawn(plan->child);
+  if (!pid.ok()) {
+    std::fprintf(stderr, "skipjoin launch: warning: %s; running without Prometheus\n",
+                 pid.status().message().c_str());
+    return std::nullopt;
+  }
+  std::printf("  started prometheus (pid %d), log %s\n", *pid, plan->child.log_path.c_str());
+  return std::move(*plan);
+}
+
+// Reports a Prometheus that ended; the cluster does not depend on it.
+void ReapMonitors(ProcessGroup& monitors) {
+  for (const auto& e : monitors.Reap()) {
+    Report(e);
+    std::fprintf(stderr,
+                 "skipjoin launch: warning: Prometheus is gone; the cluster keeps "
+                 "running without it\n");
+  }
 }
 
 }  // namespace
@@ -121,12 +164,16 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
   sigaction(SIGHUP, &sa, nullptr);
 
   ProcessGroup group;
+  ProcessGroup monitors;  // Prometheus: optional, so kept apart from the cluster's processes
   const auto grace = std::chrono::milliseconds(grace_ms);
   auto stop_all = [&](int code) {
-    std::fprintf(stderr, "skipjoin launch: stopping %d process(es)\n", group.num_alive());
-    for (const auto& e : group.TerminateAll(grace)) {
-      std::fprintf(stderr, "skipjoin launch: %s (pid %d) %s\n", e.name.c_str(), e.pid,
-                   e.how.c_str());
+    std::fprintf(stderr, "skipjoin launch: stopping %d process(es)\n",
+                 group.num_alive() + monitors.num_alive());
+    for (ProcessGroup* g : {&group, &monitors}) {
+      for (const auto& e : g->TerminateAll(grace)) {
+        std::fprintf(stderr, "skipjoin launch: %s (pid %d) %s\n", e.name.c_str(), e.pid,
+                     e.how.c_str());
+      }
     }
     return code;
   };
@@ -195,11 +242,11 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
     metrics_urls.push_back("http://" + cfg.coordinator.host + ":" +
                            std::to_string(cfg.metrics.coordinator_port) + "/metrics (coordinator)");
   }
-  for (size_t k = 0; k < node->devices.size(); ++k) {
-    const auto& d = node->devices[k];
-    if (!Serves(cfg, node_name, d)) continue;
+  for (const WorkerEndpoint& w : ServingWorkers(cfg)) {
+    if (w.node != node_name) continue;
+    const auto& d = w.device;
     const std::string device = DeviceName(d);
-    const int metrics_port = cfg.metrics.worker_port_base + static_cast<int>(k);
+    const int metrics_port = w.metrics_port;
     std::string log_name = "worker-" + node_name + "-" + device;
     std::replace(log_name.begin(), log_name.end(), ':', '-');
     ChildSpec spec{
@@ -222,6 +269,8 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
     metrics_urls.push_back("http://" + node->host + ":" + std::to_string(metrics_port) +
                            "/metrics (" + spec.name + ")");
   }
+  std::optional<PrometheusPlan> prometheus;
+  if (coordinator_here) prometheus = StartPrometheus(cfg, run_dir, monitors);
   std::fflush(stdout);
 
   // Wait for /health (the coordinator answers 200 once a replica is live).
@@ -239,6 +288,7 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
       std::fprintf(stderr, "skipjoin launch: a process died while the cluster was starting\n");
       return stop_all(1);
     }
+    ReapMonitors(monitors);
     std::string body;
     auto code = HttpGet(cfg.coordinator.host, cfg.coordinator.http_port, "/health",
                         std::chrono::milliseconds(1000), &body);
@@ -273,6 +323,11 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
               cfg.coordinator.host.c_str(), cfg.coordinator.client_port, config_path.c_str());
   std::printf("  workers         %s\n", worker_endpoint.c_str());
   for (const auto& m : metrics_urls) std::printf("  metrics         %s\n", m.c_str());
+  if (prometheus && monitors.num_alive() > 0) {
+    std::printf("  prometheus      %s  (alerts: /alerts, targets: /targets)\n",
+                prometheus->url.c_str());
+    for (const auto& c : prometheus->consoles) std::printf("  console         %s\n", c.c_str());
+  }
   std::printf("  logs            %s\n", run_dir.c_str());
   std::printf("Press Ctrl-C to stop.\n");
   std::fflush(stdout);
@@ -287,13 +342,14 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
       Report(e);
       if (e.name == "coordinator") coordinator_alive = false;
     }
+    ReapMonitors(monitors);
     if (coordinator_here && !coordinator_alive) {
       std::fprintf(stderr, "skipjoin launch: the coordinator is gone; stopping the workers\n");
       return stop_all(1);
     }
     if (group.num_alive() == 0) {
       std::fprintf(stderr, "skipjoin launch: every process has exited\n");
-      return 1;
+      return stop_all(1);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }

@@ -138,7 +138,10 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::seco
   return result;
 }
 
-Cluster::Cluster(std::string cost_model_dir) : cost_model_dir_(std::move(cost_model_dir)) {
+Cluster::Cluster(std::string cost_model_dir)
+    : Cluster(ClusterOptions{.cost_model_dir = std::move(cost_model_dir)}) {}
+
+Cluster::Cluster(const ClusterOptions& options) : cost_model_dir_(options.cost_model_dir) {
   static int counter = 0;
   dir_ = (std::filesystem::temp_directory_path() /
           ("skipjoin_cluster_" + std::to_string(getpid()) + "_" + std::to_string(counter++)))
@@ -146,10 +149,13 @@ Cluster::Cluster(std::string cost_model_dir) : cost_model_dir_(std::move(cost_mo
   std::filesystem::create_directories(dir_);
   if (cost_model_dir_.empty()) cost_model_dir_ = dir_ + "/cost_models";
   cli_ = SKIPJOIN_CLI_PATH;
-  model_path_ = dir_ + "/tiny.gguf";
-  testutil::TinyModelSpec spec;
-  spec.max_context = 512;
-  (void)testutil::WriteTinyGguf(spec, model_path_);
+  model_path_ = options.model_path;
+  if (model_path_.empty()) {
+    model_path_ = dir_ + "/tiny.gguf";
+    testutil::TinyModelSpec spec;
+    spec.max_context = 512;
+    (void)testutil::WriteTinyGguf(spec, model_path_);
+  }
   http_port_ = FreePort();
   client_port_ = FreePort();
   worker_port_ = FreePort();
@@ -187,7 +193,8 @@ Cluster::Cluster(std::string cost_model_dir) : cost_model_dir_(std::move(cost_mo
       << "metrics: {coordinator_port: " << metrics_port_
       << ", worker_port_base: " << worker_metrics_base_ << "}\n"
       << "heartbeat: {interval_ms: 200, timeout_ms: 1500}\n"
-      << "security: {keys_dir: " << keys_dir() << "}\n";
+      << "security: {keys_dir: " << keys_dir() << "}\n"
+      << "monitoring: " << options.monitoring << "\n";
 }
 
 Cluster::~Cluster() {
@@ -207,7 +214,7 @@ Cluster::~Cluster() {
 
 bool Cluster::Start(std::chrono::seconds timeout) {
   const std::string out = dir_ + "/launch.out", err = dir_ + "/launch.err";
-  const std::string run_dir = dir_ + "/run";
+  const std::string run_dir = this->run_dir();
   pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);  // the test kills this whole group in teardown

@@ -32,11 +32,22 @@ struct CommandResult {
 // Runs argv (argv[0] a path) to completion with a timeout (then SIGKILL).
 CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::seconds timeout);
 
+struct ClusterOptions {
+  // scheduler.cost_model_dir of the config; "" = a folder of this cluster's own.
+  std::string cost_model_dir;
+  // model.path; "" = a tiny random model written for this cluster.
+  std::string model_path;
+  // The config's `monitoring:` section (a YAML flow map). Prometheus is off
+  // unless a test asks for it, so that cluster tests do not share port 9090.
+  std::string monitoring = "{prometheus: off}";
+};
+
 class Cluster {
  public:
   // `cost_model_dir`: scheduler.cost_model_dir of the config; "" = a folder of
   // this cluster's own.
   explicit Cluster(std::string cost_model_dir = "");
+  explicit Cluster(const ClusterOptions& options);
   ~Cluster();  // SIGTERM to the group, SIGKILL after 10 s
 
   // Starts launch and waits for "cluster healthy". False on timeout (see log()).
@@ -64,6 +75,8 @@ class Cluster {
   pid_t WorkerPid(int k) const;
   // launch's stdout and stderr so far.
   std::string log() const;
+  // The run directory launch was given (its logs, prometheus/).
+  std::string run_dir() const { return dir_ + "/run"; }
   pid_t pgid() const { return pgid_; }
 
  private:

@@ -1,0 +1,73 @@
+// What `skipjoin launch` needs to run a Prometheus server beside the
+// coordinator (the config's `monitoring:` section): the metrics endpoints of
+// the cluster, a scrape config generated from them, where the console
+// libraries are, and the command line. Prometheus itself is started and
+// stopped by launch like its other children.
+//
+// Pure functions apart from PreparePrometheus (which writes files) and the
+// two lookups (which read the filesystem and PATH); thread-compatible.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "client/process_group.h"
+#include "common/config/cluster_config.h"
+#include "common/status.h"
+
+namespace skipjoin::cli {
+
+// One worker process of the cluster: a device of a node that serves a replica.
+struct WorkerEndpoint {
+  std::string node;             // node name
+  std::string host;             // the node's host
+  config::DeviceConfig device;  // as in the node's device list
+  std::string worker;           // "node:kind:index", the coordinator's `worker` label
+  uint16_t metrics_port = 0;    // metrics.worker_port_base + the device's position on its node
+};
+
+// Every worker `skipjoin launch` starts, over all nodes, in file order.
+std::vector<WorkerEndpoint> ServingWorkers(const config::ClusterConfig& cfg);
+
+// host:port of the coordinator's /metrics (coordinator.host and
+// metrics.coordinator_port).
+std::string CoordinatorMetricsAddress(const config::ClusterConfig& cfg);
+
+// A prometheus.yml scraping the coordinator (job skipjoin-coordinator) and
+// every serving worker (job skipjoin-worker) every scrape_interval_ms, with
+// target labels `cluster` (its name), `node` (node name), `role` and, on
+// workers, `worker` (the same "node:kind:index" the coordinator's
+// skipjoin_worker_up uses, so alert rules can join the two), and loading
+// `rules_file`.
+std::string PrometheusConfigYaml(const config::ClusterConfig& cfg, const std::string& rules_file);
+
+// `name` when it contains a '/' and is executable, else the first executable
+// PATH entry of that name; "" when none.
+std::string FindExecutable(const std::string& name);
+
+// The directory holding prom.lib: `configured` when set (even if it lacks
+// it: the caller warns), else the first of: next to the binary
+// (<dir of prometheus>/console_libraries, release tarballs),
+// /usr/share/prometheus/console_libraries, /etc/prometheus/console_libraries,
+// /usr/share/doc/prometheus/examples/console_libraries (Debian). "" when none
+// has prom.lib; *tried lists what was looked at.
+std::string FindConsoleLibraries(const std::string& configured, const std::string& prometheus_bin,
+                                 std::vector<std::string>* tried);
+
+struct PrometheusPlan {
+  ChildSpec child;                    // argv and log file
+  std::string url;                    // http://host:port
+  std::vector<std::string> consoles;  // URLs of the console pages
+  std::vector<std::string> warnings;  // things that work less well than they could
+};
+
+// For `monitoring.prometheus` on or auto: writes <run_dir>/prometheus/
+// (prometheus.yml, console_libraries/ with prom.lib and skipjoin.lib; the
+// TSDB goes to data/) and returns how to start it. `files_dir` is the
+// monitoring/ folder (alerts.yml, consoles/, console_libraries/).
+// NotFound when the binary is missing; another error when a file cannot be
+// written. Either way the cluster runs without Prometheus.
+Result<PrometheusPlan> PreparePrometheus(const config::ClusterConfig& cfg,
+                                         const std::string& run_dir, const std::string& files_dir);
+
+}  // namespace skipjoin::cli
