@@ -12,10 +12,11 @@ using prometheus::BuildHistogram;
 }  // namespace
 
 WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
-    : info_family_(BuildGauge()
-                       .Name("skipjoin_worker_info")
-                       .Help("Constant 1; labels name the worker's node, device and role.")
-                       .Register(r)),
+    : info_family_(
+          BuildGauge()
+              .Name("skipjoin_worker_info")
+              .Help("Constant 1; labels name the worker's node (cluster_node), device and role.")
+              .Register(r)),
       step_execution_(BuildHistogram()
                           .Name("skipjoin_worker_step_execution_seconds")
                           .Help("Forward pass and sampling time of one step on this worker.")
@@ -79,7 +80,7 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
 
 void WorkerMetrics::SetIdentity(const WorkerIdentity& id) {
   info_family_
-      .Add({{"node", id.node},
+      .Add({{"cluster_node", id.node},
             {"device", id.device},
             {"worker_id", id.worker_id},
             {"replica_id", id.replica_id},

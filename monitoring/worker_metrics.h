@@ -21,7 +21,10 @@ namespace skipjoin::monitoring {
 
 // Identity of the worker, known once the coordinator assigned it a role.
 struct WorkerIdentity {
-  std::string node;    // node name from the cluster config
+  // Node name from the cluster config; label `cluster_node`, since Prometheus
+  // targets carry their own `node` label (it would rename ours exported_node).
+  std::string node;
+
   std::string device;  // "cpu:0", "cuda:1"
   std::string worker_id;
   std::string replica_id;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing skipjoin needs on Debian 12 (bookworm):
 # compilers and CMake, the libraries of the design card, and the Python
-# packages the end-to-end tests use (openai client). Idempotent; run as root.
+# packages the end-to-end tests use (openai client), and the headless browser
+# the dashboard tests render with. Idempotent; run as root.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(
@@ -12,6 +13,7 @@ pkgs=(
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
   libboost-dev libboost-system-dev
   prometheus-cpp-dev prometheus
+  chromium  # renders the Prometheus console pages in tests/monitoring
 )
 missing=()
 for p in "${pkgs[@]}"; do
