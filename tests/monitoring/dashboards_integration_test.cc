@@ -7,8 +7,8 @@
 // SkipjoinWorkerDown, for that worker.
 //
 // The model is $SKIPJOIN_MODEL_PATH when it exists, else a tiny random one.
-// Chromium is required; SKIPJOIN_ALLOW_NO_CHROMIUM=1 turns its absence into
-// a skip of the browser checks.
+// Chromium (or $SKIPJOIN_CHROMIUM) is required; SKIPJOIN_ALLOW_NO_CHROMIUM=1
+// turns its absence into a skip of the browser checks.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -253,6 +253,8 @@ TEST_F(DashboardsTest, NoAlertFiresOnAHealthyClusterButEachReadsLiveSeries) {
 
 TEST_F(DashboardsTest, ConsolePagesDrawEveryGraph) {
   const std::string chromium = [] {
+    // SKIPJOIN_CHROMIUM names the browser (a path or a name on PATH).
+    if (const char* env = std::getenv("SKIPJOIN_CHROMIUM")) return cli::FindExecutable(env);
     for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
       if (std::string p = cli::FindExecutable(name); !p.empty()) return p;
     }
