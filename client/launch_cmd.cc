@@ -36,7 +36,10 @@ constexpr const char* kUsage =
     "\n"
     "Starts this node's coordinator (when the config puts it here) and workers,\n"
     "waits until GET /health answers 200, prints the endpoints, and supervises\n"
-    "the processes until Ctrl-C or SIGTERM. Logs go to DIR/<process>.log.";
+    "the processes until Ctrl-C or SIGTERM. Logs go to DIR/<process>.log.\n"
+    "Beside the coordinator it runs Prometheus for the whole cluster (config\n"
+    "section monitoring:, on when the prometheus binary is installed), with its\n"
+    "data in DIR/prometheus, and prints its console pages.";
 
 std::atomic<int> g_stop_signal{0};
 
