@@ -129,9 +129,8 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& r)
           HistogramFamily(r, "skipjoin_step_sequences", "Sequences in one step.")),
       step_failures_family_(CounterFamily(r, "skipjoin_step_failures_total",
                                           "Steps that returned an error or lost a worker.")),
-      step_host_family_(HistogramFamily(
-          r, "skipjoin_step_host_seconds",
-          "Coordinator time to plan, encode and send one step.")),
+      step_host_family_(HistogramFamily(r, "skipjoin_step_host_seconds",
+                                        "Coordinator time to plan, encode and send one step.")),
       step_plan_bytes_family_(CounterFamily(
           r, "skipjoin_step_plan_bytes_total",
           "Bytes of encoded step plans, each encoded once whatever the number of ranks.")),
@@ -145,9 +144,15 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& r)
                                        "Bytes copied between the device and host KV pools.")),
       preemptions_family_(CounterFamily(r, "skipjoin_preemptions_total",
                                         "Requests preempted, by mode (swap or recompute).")),
-      step_cost_family_(GaugeFamily(
-          r, "skipjoin_step_cost_coefficient",
-          "Fitted step cost model t = a + b*tokens + c*sequences + d*context + e*prefill_pairs, seconds per unit of term.")),
+      mlfq_demotions_(CounterFamily(r, "skipjoin_mlfq_demotions_total",
+                                    "Jobs moved one MLFQ level down after using up their quantum.")
+                          .Add({})),
+      mlfq_promotions_(CounterFamily(r, "skipjoin_mlfq_promotions_total",
+                                     "Jobs moved one MLFQ level up after starving.")
+                           .Add({})),
+      step_cost_family_(GaugeFamily(r, "skipjoin_step_cost_coefficient",
+                                    "Fitted step cost model t = a + b*tokens + c*sequences + "
+                                    "d*context + e*prefill_pairs, seconds per unit of term.")),
       step_cost_observations_(GaugeFamily(r, "skipjoin_step_cost_observations",
                                           "Measured steps behind the fitted step cost model.")
                                   .Add({})),

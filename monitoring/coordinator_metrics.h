@@ -66,6 +66,11 @@ class CoordinatorMetrics {
   prometheus::Gauge& requests_swapped() { return requests_swapped_; }
   // skipjoin_queue_level_requests{level}: requests in one MLFQ level (0 = highest).
   prometheus::Gauge& QueueLevelRequests(int level);
+  // skipjoin_mlfq_demotions_total / _promotions_total: MLFQ level moves, all
+  // replicas: one level down when a job used up its quantum, one level up when
+  // it waited past the starvation threshold.
+  prometheus::Counter& mlfq_demotions() { return mlfq_demotions_; }
+  prometheus::Counter& mlfq_promotions() { return mlfq_promotions_; }
 
   // Latency histograms, seconds.
   prometheus::Histogram& time_to_first_token() { return ttft_; }
@@ -148,6 +153,8 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Counter>& swap_blocks_family_;
   prometheus::Family<prometheus::Counter>& swap_bytes_family_;
   prometheus::Family<prometheus::Counter>& preemptions_family_;
+  prometheus::Counter& mlfq_demotions_;
+  prometheus::Counter& mlfq_promotions_;
   prometheus::Family<prometheus::Gauge>& step_cost_family_;
   prometheus::Gauge& step_cost_observations_;
   prometheus::Family<prometheus::Gauge>& replica_up_family_;

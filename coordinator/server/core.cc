@@ -610,6 +610,7 @@ void CoordinatorCore::Impl::ReportGauges() {
   waiting += std::max<int64_t>(0, static_cast<int64_t>(entries_.size()) - placed);
   metrics_->Queue(running, waiting, swapped);
   metrics_->QueueLevels(s.queue_levels);
+  metrics_->MlfqMoves(scheduler_.stats().demotions, scheduler_.stats().starvation_promotions);
   std::vector<WorkerLiveness> workers;
   for (const hub::WorkerHub::WorkerView& w : hub_.Workers()) {
     workers.push_back({w.device, options_.config.replicas[w.replica].name, w.ready});

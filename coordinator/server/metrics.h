@@ -48,6 +48,8 @@ class CoordinatorMetrics {
   virtual void Queue(int64_t running, int64_t waiting, int64_t swapped) {}
   // Requests per MLFQ level, level 0 first.
   virtual void QueueLevels(const std::vector<uint32_t>& requests_per_level) {}
+  // MLFQ level moves since the scheduler started, all replicas (running totals).
+  virtual void MlfqMoves(int64_t demotions, int64_t promotions) {}
   virtual void KvBlocks(const std::string& replica, int64_t device_used, int64_t device_free,
                         int64_t host_used, int64_t host_free) {}
   // One step that completed: plan sent to result received.

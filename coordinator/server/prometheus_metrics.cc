@@ -83,6 +83,12 @@ void PrometheusMetrics::QueueLevels(const std::vector<uint32_t>& requests_per_le
   }
 }
 
+// Running totals in, counters out: add what is new since the last report.
+void PrometheusMetrics::MlfqMoves(int64_t demotions, int64_t promotions) {
+  Add(m_->mlfq_demotions(), static_cast<double>(demotions) - m_->mlfq_demotions().Value());
+  Add(m_->mlfq_promotions(), static_cast<double>(promotions) - m_->mlfq_promotions().Value());
+}
+
 void PrometheusMetrics::KvBlocks(const std::string& replica, int64_t device_used,
                                  int64_t device_free, int64_t host_used, int64_t host_free) {
   m_->KvBlocksUsed(replica, KvPool::kDevice).Set(static_cast<double>(device_used));

@@ -49,6 +49,7 @@ class PrometheusMetrics final : public CoordinatorMetrics {
   void Tokens(int64_t prompt_tokens, int64_t generation_tokens) override;
   void Queue(int64_t running, int64_t waiting, int64_t swapped) override;
   void QueueLevels(const std::vector<uint32_t>& requests_per_level) override;
+  void MlfqMoves(int64_t demotions, int64_t promotions) override;
   void KvBlocks(const std::string& replica, int64_t device_used, int64_t device_free,
                 int64_t host_used, int64_t host_free) override;
   void Step(const std::string& replica, double seconds, int64_t tokens, int64_t sequences) override;

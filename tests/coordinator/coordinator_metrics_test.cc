@@ -255,5 +255,17 @@ TEST_F(CoordinatorMetricsTest, GaugesFollowARunningRequest) {
   ASSERT_TRUE(ch->Send(protocol::CancelRequest{"run"}, 1000ms).ok());
 }
 
+// The scheduler reports running totals; the counters follow them without
+// counting a total twice.
+TEST(PrometheusMetricsTest, MlfqMovesTurnRunningTotalsIntoCounters) {
+  PrometheusMetrics m({"replica-0"});
+  m.MlfqMoves(3, 1);
+  m.MlfqMoves(3, 1);
+  m.MlfqMoves(5, 2);
+  const std::string text = m.Exposition();
+  EXPECT_NE(text.find("skipjoin_mlfq_demotions_total 5"), std::string::npos) << text;
+  EXPECT_NE(text.find("skipjoin_mlfq_promotions_total 2"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace skipjoin::server

@@ -107,6 +107,8 @@ TEST(MetricsTest, CoordinatorExpositionHasEveryFamily) {
            "# TYPE skipjoin_requests_running gauge",
            "skipjoin_requests_waiting 5",
            "skipjoin_queue_level_requests{level=\"0\"} 4",
+           "skipjoin_mlfq_demotions_total 0",
+           "skipjoin_mlfq_promotions_total 0",
            "# TYPE skipjoin_time_to_first_token_seconds histogram",
            "# TYPE skipjoin_time_per_output_token_seconds histogram",
            "# TYPE skipjoin_e2e_request_latency_seconds histogram",
