@@ -46,6 +46,26 @@ Status WriteFile(const std::string& path, const std::string& text) {
   return Status::Ok();
 }
 
+// What else on the coordinator's node listens on monitoring.port, or "". The
+// config checks this when it sets the port or says prometheus: on; with auto
+// and the default port it is checked here.
+std::string PortTakenBy(const config::ClusterConfig& cfg) {
+  const uint16_t port = cfg.monitoring.port;
+  const std::pair<const char*, uint16_t> others[] = {
+      {"coordinator.http_port", cfg.coordinator.http_port},
+      {"coordinator.client_port", cfg.coordinator.client_port},
+      {"coordinator.worker_port", cfg.coordinator.worker_port},
+      {"metrics.coordinator_port", cfg.metrics.coordinator_port}};
+  for (const auto& [name, p] : others) {
+    if (p == port) return name;
+  }
+  const config::NodeConfig* node = cfg.FindNode(cfg.coordinator.node);
+  if (node != nullptr && port >= cfg.metrics.worker_port_base &&
+      port < cfg.metrics.worker_port_base + node->devices.size())
+    return "a worker metrics port (metrics.worker_port_base + k)";
+  return "";
+}
+
 }  // namespace
 
 std::vector<WorkerEndpoint> ServingWorkers(const config::ClusterConfig& cfg) {
@@ -146,6 +166,10 @@ Result<PrometheusPlan> PreparePrometheus(const config::ClusterConfig& cfg,
   if (bin.empty()) {
     return NotFound("no Prometheus executable '" + m.binary +
                     "' (install the 'prometheus' package or set monitoring.binary)");
+  }
+  if (const std::string other = PortTakenBy(cfg); !other.empty()) {
+    return FailedPrecondition("monitoring.port " + std::to_string(m.port) + " is also " + other +
+                              "; set monitoring.port to a free port");
   }
   std::error_code ec;
   if (!fs::is_regular_file(files_dir + "/alerts.yml", ec)) {

@@ -65,8 +65,9 @@ struct PrometheusPlan {
 // (prometheus.yml, console_libraries/ with prom.lib and skipjoin.lib; the
 // TSDB goes to data/) and returns how to start it. `files_dir` is the
 // monitoring/ folder (alerts.yml, consoles/, console_libraries/).
-// NotFound when the binary is missing; another error when a file cannot be
-// written. Either way the cluster runs without Prometheus.
+// NotFound when the binary is missing; FailedPrecondition when
+// monitoring.port is also a port of the coordinator's node; another error
+// when a file cannot be written. Either way the cluster runs without it.
 Result<PrometheusPlan> PreparePrometheus(const config::ClusterConfig& cfg,
                                          const std::string& run_dir, const std::string& files_dir);
 

@@ -350,12 +350,15 @@ class Parser {
   }
 
   // Prometheus runs on the coordinator's node, so its port joins the
-  // coordinator's in the clash checks (unless it is off).
+  // coordinator's in the clash checks when the file asks for Prometheus (on)
+  // or sets the port. A config that says neither stays valid whatever its
+  // ports: with auto and a clashing default, launch warns and runs without.
   Status ParseMonitoring(MapReader& top, ClusterConfig* c) {
     YAML::Node port;
     SJ_RETURN_IF_ERROR(
         internal::ParseMonitoring(source_, top.Get("monitoring"), &c->monitoring, &port));
-    if (c->monitoring.prometheus != PrometheusMode::kOff)
+    const PrometheusMode mode = c->monitoring.prometheus;
+    if (mode == PrometheusMode::kOn || (mode == PrometheusMode::kAuto && port.IsDefined()))
       ports_.push_back({"monitoring.port", c->monitoring.port, port});
     return Status::Ok();
   }

@@ -87,6 +87,16 @@ TEST(MonitoringConfigTest, PortMustNotClashWhenPrometheusRuns) {
             "m.yaml:9: metrics.worker_port_base: worker metrics ports 9401..9401 on node 'n0' "
             "overlap monitoring.port");
   EXPECT_EQ(ErrorOf("monitoring:\n  prometheus: off\n  port: 8000\n"), "OK");
+  // auto with the default port leaves a config valid (launch warns instead).
+  EXPECT_EQ(ParseClusterConfig(std::string(kCluster), "m.yaml", {"coordinator.http_port=9090"})
+                .status()
+                .ToString(),
+            "OK");
+  EXPECT_EQ(ParseClusterConfig(std::string(kCluster), "m.yaml",
+                               {"coordinator.http_port=9090", "monitoring.prometheus=on"})
+                .status()
+                .message(),
+            "command line: coordinator.http_port: port 9090 is also monitoring.port");
   EXPECT_EQ(ErrorOf("monitoring:\n  port: 0\n"),
             "m.yaml:11: monitoring.port: port must be between 1 and 65535");
 }

@@ -145,6 +145,28 @@ TEST(PrometheusSetupTest, MissingBinaryIsNotFoundAndNamesTheKey) {
   EXPECT_NE(plan.status().message().find("monitoring.binary"), std::string::npos);
 }
 
+// With auto and the default port the config does not check for a clash;
+// launch gets this error and runs without Prometheus.
+TEST(PrometheusSetupTest, APortTakenOnTheCoordinatorsNodeIsRefused) {
+  TempDir dir;
+  WriteExecutable(dir.path() + "/prom");
+  auto cfg = TwoNodes("monitoring: {binary: " + dir.path() + "/prom}\n");
+  cfg.coordinator.http_port = cfg.monitoring.port;
+  auto plan = PreparePrometheus(cfg, dir.path(), MonitoringDir());
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(plan.status().message(),
+            "monitoring.port 9090 is also coordinator.http_port; set monitoring.port to a free "
+            "port");
+  cfg.coordinator.http_port = 8000;
+  cfg.monitoring.port = 9601;  // worker_port_base on n0
+  EXPECT_NE(PreparePrometheus(cfg, dir.path(), MonitoringDir())
+                .status()
+                .message()
+                .find("worker metrics port"),
+            std::string::npos);
+}
+
 TEST(PrometheusSetupTest, WritesConfigAndLibrariesAndBuildsTheCommandLine) {
   TempDir dir;
   WriteExecutable(dir.path() + "/prom");
