@@ -139,7 +139,11 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::seco
 }
 
 Cluster::Cluster(std::string cost_model_dir)
-    : Cluster(ClusterOptions{.cost_model_dir = std::move(cost_model_dir)}) {}
+    : Cluster([&] {
+        ClusterOptions options;
+        options.cost_model_dir = std::move(cost_model_dir);
+        return options;
+      }()) {}
 
 Cluster::Cluster(const ClusterOptions& options) : cost_model_dir_(options.cost_model_dir) {
   static int counter = 0;
