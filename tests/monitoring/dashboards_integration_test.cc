@@ -133,6 +133,8 @@ bool WaitFor(int port, const std::string& expr, double at_least, seconds timeout
 class DashboardsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    have_prometheus_ = !cli::FindExecutable("prometheus").empty();
+    if (!have_prometheus_) return;
     prom_port_ = integration::FreePort();
     integration::ClusterOptions options;
     const char* model = std::getenv("SKIPJOIN_MODEL_PATH");
@@ -174,6 +176,8 @@ class DashboardsTest : public ::testing::Test {
   static void TearDownTestSuite() { cluster_.reset(); }
 
   void SetUp() override {
+    ASSERT_TRUE(have_prometheus_) << "prometheus is not installed (scripts/install_deps.sh "
+                                     "installs Debian's package)";
     ASSERT_TRUE(started_) << "cluster did not start\n" << cluster_->log();
     ASSERT_TRUE(ready_) << "Prometheus not answering on port " << prom_port_ << "\n"
                         << cluster_->log() << "--- prometheus.log\n"
@@ -190,6 +194,7 @@ class DashboardsTest : public ::testing::Test {
 
   static inline std::unique_ptr<Cluster> cluster_;
   static inline int prom_port_ = 0;
+  static inline bool have_prometheus_ = false;
   static inline bool started_ = false, ready_ = false, traffic_seen_ = false;
   static inline std::atomic<int> completed_{0};
 };
