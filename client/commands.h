@@ -20,6 +20,8 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& args
 int SubmitMain(const std::vector<std::string>& args);
 // status: replicas, workers, queues and KV use as a table.
 int StatusMain(const std::vector<std::string>& args);
+// top: rates, latency percentiles, queues and KV use from /metrics, refreshed.
+int TopMain(const std::vector<std::string>& args);
 // models: the served models.
 int ModelsMain(const std::vector<std::string>& args);
 // keygen: make the cluster's CURVE keys.

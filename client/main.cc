@@ -41,6 +41,7 @@ constexpr const char* kHelp =
     "  launch      start this node's coordinator and workers from a cluster config\n"
     "  submit      send a prompt to a running cluster and stream the completion\n"
     "  status      show replicas, workers, queues and KV cache use of a cluster\n"
+    "  top         watch a cluster's rates, latencies, queues and KV use\n"
     "  models      list the models a cluster serves\n"
     "  keygen      make the CURVE keys that let nodes and clients into a cluster\n"
 #endif
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
   if (cmd == "launch") return skipjoin::cli::LaunchMain(SelfExe(argv[0]), args);
   if (cmd == "submit") return skipjoin::cli::SubmitMain(args);
   if (cmd == "status") return skipjoin::cli::StatusMain(args);
+  if (cmd == "top") return skipjoin::cli::TopMain(args);
   if (cmd == "models") return skipjoin::cli::ModelsMain(args);
   if (cmd == "keygen") return skipjoin::cli::KeygenMain(args);
   if (cmd == "worker") return skipjoin::worker::WorkerMain(args);

@@ -314,6 +314,37 @@ TEST_F(DashboardsTest, ConsolePagesDrawEveryGraph) {
   }
 }
 
+// `skipjoin top` against the same cluster: both replicas with their KV pools,
+// and the completion sent while it watches shows up as generated tokens.
+TEST_F(DashboardsTest, TopShowsTheClusterAndItsTraffic) {
+  std::thread client([] {
+    std::this_thread::sleep_for(milliseconds(300));
+    HttpRequest(cluster_->http_port(), "POST", "/v1/completions",
+                R"({"model":"tiny","prompt":"Watched","max_tokens":16,"ignore_eos":true})",
+                seconds(60));
+  });
+  integration::CommandResult r =
+      integration::RunCommand({cluster_->cli(), "top", "--config", cluster_->config_path(),
+                               "--interval-ms", "1500", "--iterations", "3"},
+                              seconds(30));
+  client.join();
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("replicas up 2/2   workers up 2/2"), std::string::npos) << r.out;
+  static const std::regex kReplica(R"(replica-[01] +1 +[0-9]+/256 )");
+  EXPECT_EQ(std::distance(std::sregex_iterator(r.out.begin(), r.out.end(), kReplica),
+                          std::sregex_iterator()),
+            6)
+      << r.out;
+  static const std::regex kGenerated(R"(generated tok/s ([0-9.]+))");
+  double most = 0;
+  for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), kGenerated);
+       it != std::sregex_iterator(); ++it) {
+    most = std::max(most, std::stod((*it)[1].str()));
+  }
+  EXPECT_GT(most, 0) << r.out;
+  EXPECT_NE(r.out.find("TTFT p50 "), std::string::npos) << r.out;
+}
+
 // Last: it kills a worker.
 TEST_F(DashboardsTest, ADeadWorkerRaisesOneAlertNamingIt) {
   const std::string expr = [] {
