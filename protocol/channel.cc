@@ -168,7 +168,16 @@ Result<Inbound> RouterChannel::Recv(std::chrono::milliseconds timeout) {
     // Set by libzmq from the ZAP reply of the connection the message came on.
     if (const char* id = zmq_msg_gets(parts[1].handle(), "User-Id")) user_id = id;
   }
-  return Inbound{std::move(peer), DecodePart(parts[1], options_.limits), std::move(user_id)};
+  CodecLimits limits = options_.limits;
+  if (options_.max_inbound_frame_bytes > 0)
+    limits.max_frame_bytes = std::min(limits.max_frame_bytes, options_.max_inbound_frame_bytes);
+  return Inbound{std::move(peer), DecodePart(parts[1], limits), std::move(user_id)};
+}
+
+void RouterChannel::Close() {
+  if (!socket_) return;
+  (void)zmq_socket_monitor(socket_.handle(), nullptr, 0);  // no-op when not monitored
+  socket_.close();
 }
 
 Result<zmq::socket_t> RouterChannel::Monitor(zmq::context_t& context, int events) {

@@ -51,6 +51,10 @@ struct CurveOptions {
 
 struct ChannelOptions {
   CodecLimits limits;                // limits.max_frame_bytes is also ZMQ_MAXMSGSIZE
+  // RouterChannel::Recv: frames over this (when > 0) get a kResourceExhausted
+  // decode error instead of a message, so the owner can answer; frames over
+  // limits.max_frame_bytes never arrive (ZeroMQ drops the connection).
+  size_t max_inbound_frame_bytes = 0;
   int send_high_water_mark = 10000;  // messages queued per peer before Send waits
   int recv_high_water_mark = 10000;
   std::string routing_id;  // DealerChannel: the id the ROUTER sees; empty: random
@@ -73,7 +77,16 @@ class RouterChannel {
                                     const ChannelOptions& options = {});
 
   RouterChannel(RouterChannel&&) = default;
-  RouterChannel& operator=(RouterChannel&&) = default;
+  RouterChannel& operator=(RouterChannel&& other) {
+    if (this != &other) {
+      Close();
+      socket_ = std::move(other.socket_);
+      endpoint_ = std::move(other.endpoint_);
+      options_ = std::move(other.options_);
+    }
+    return *this;
+  }
+  ~RouterChannel() { Close(); }
 
   // The endpoint actually bound, with the port resolved ("tcp://127.0.0.1:40123").
   const std::string& endpoint() const { return endpoint_; }
@@ -93,11 +106,15 @@ class RouterChannel {
 
   // For zmq::poll together with other sockets (owning thread only).
   zmq::socket_ref socket() { return socket_; }
-  void Close() { socket_.close(); }
+  // Stops the monitor (if any), then closes the socket. Idempotent.
+  void Close();
 
   // A PAIR socket that receives this socket's connection events (`events`, a
   // ZMQ_EVENT_* mask; zmq_socket_monitor's two-frame format). Call before the
   // channel moves to its owning thread; the returned socket goes with it.
+  // Close the channel before the returned socket: libzmq's I/O thread sends
+  // each event with a blocking send, so events for a monitor whose reader is
+  // gone stall every socket of the context (Close stops the monitor first).
   Result<zmq::socket_t> Monitor(zmq::context_t& context, int events);
 
  private:

@@ -32,7 +32,7 @@ WorkerHub::WorkerHub(const config::ClusterConfig& config, const KvGeometry& geom
 
 void WorkerHub::Poll(double now) {
   now_ = now;
-  DrainMonitor(now);
+  disconnects_.Drain(now);
   for (int i = 0; i < 10000; ++i) {  // bounded so one flood cannot starve the loop
     auto in = channel_.Recv(std::chrono::milliseconds(0));
     if (!in.ok()) {
@@ -48,34 +48,6 @@ void WorkerHub::Poll(double now) {
       continue;
     }
     Handle(in->peer, in->user_id, std::move(in->message).value(), now);
-  }
-}
-
-void WorkerHub::DrainMonitor(double now) {
-  if (!monitor_) return;
-  bool disconnected = false;
-  for (int i = 0; i < 10000; ++i) {
-    zmq::message_t event;
-    try {
-      if (!monitor_.recv(event, zmq::recv_flags::dontwait)) break;
-      zmq::message_t address;
-      if (event.more()) (void)monitor_.recv(address, zmq::recv_flags::dontwait);
-    } catch (const zmq::error_t&) {
-      break;
-    }
-    uint16_t id = 0;
-    if (event.size() >= sizeof(id)) std::memcpy(&id, event.data(), sizeof(id));
-    if (id == ZMQ_EVENT_DISCONNECTED) disconnected = true;
-  }
-  if (!disconnected) return;
-  // The pipe of a dropped connection is torn down asynchronously: probe now
-  // and twice more shortly after. Coalesced, so a storm of failed handshakes
-  // costs a few probes, not one per event.
-  for (double delay : {0.0, 0.2, 1.0}) {
-    const double at = now + delay;
-    bool near = false;
-    for (double d : probes_due_) near = near || std::abs(d - at) < 0.05;
-    if (!near) probes_due_.push_back(at);
   }
 }
 
@@ -341,12 +313,7 @@ void WorkerHub::LoseReplica(int replica, const std::string& reason) {
 }
 
 void WorkerHub::CheckLiveness(double now) {
-  if (!probes_due_.empty()) {
-    const size_t before = probes_due_.size();
-    probes_due_.erase(std::remove_if(probes_due_.begin(), probes_due_.end(), [&](double t) { return t <= now; }),
-                      probes_due_.end());
-    if (probes_due_.size() != before) ProbeConnections();
-  }
+  if (disconnects_.ProbeDue(now)) ProbeConnections();
   if (budgets_.size() > 4096) budgets_.clear();  // bounded, whatever peers come and go
   const double timeout = config_.heartbeat.timeout_ms / 1000.0;
   for (size_t r = 0; r < replicas_.size(); ++r) {

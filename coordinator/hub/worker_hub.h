@@ -32,6 +32,7 @@
 #include "common/status.h"
 #include "coordinator/scheduler/kv_block_manager.h"
 #include "protocol/channel.h"
+#include "protocol/disconnect_watch.h"
 #include "protocol/messages.h"
 
 namespace skipjoin::hub {
@@ -86,9 +87,9 @@ class WorkerHub {
 
   // Connection events of the channel (RouterChannel::Monitor with
   // ZMQ_EVENT_DISCONNECTED), for prompt failure detection. Optional.
-  void SetMonitor(zmq::socket_t monitor) { monitor_ = std::move(monitor); }
+  void SetMonitor(zmq::socket_t monitor) { disconnects_ = protocol::DisconnectWatch(std::move(monitor)); }
   // The monitor socket for zmq::poll (null when none).
-  void* monitor_handle() { return monitor_ ? monitor_.handle() : nullptr; }
+  void* monitor_handle() { return disconnects_.handle(); }
 
   zmq::socket_ref socket() { return channel_.socket(); }
   const std::string& endpoint() const { return channel_.endpoint(); }
@@ -148,7 +149,6 @@ class WorkerHub {
   void OnRegister(const std::string& peer, const std::string& user_id, const protocol::WorkerRegister& reg,
                   double now);
   void Refuse(const std::string& peer, const std::string& device, const Status& why);
-  void DrainMonitor(double now);
   // Sends a no-op to every registered worker; ROUTER_MANDATORY makes a send to
   // a departed peer fail at once, which marks it gone.
   void ProbeConnections();
@@ -165,12 +165,12 @@ class WorkerHub {
 
   const config::ClusterConfig& config_;
   KvGeometry geometry_;
+  // Before the channel, so it is destroyed after it (RouterChannel::Monitor).
+  protocol::DisconnectWatch disconnects_;
   protocol::RouterChannel channel_;
   Listener* listener_;
   Options options_;
   std::string cluster_id_;  // config::ClusterId(config_)
-  zmq::socket_t monitor_;
-  std::vector<double> probes_due_;  // steady seconds of pending connection probes
   std::unordered_map<std::string, ErrorBudget> budgets_;
   double now_ = 0;  // of the latest Poll
   std::vector<Replica> replicas_;
