@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -203,8 +204,18 @@ class Parser {
     SJ_RETURN_IF_ERROR(lr.Optional("max_body_bytes", &co.limits.max_body_bytes));
     SJ_RETURN_IF_ERROR(lr.Optional("max_tokens_default", &co.limits.max_tokens_default));
     SJ_RETURN_IF_ERROR(lr.Optional("max_tokens_limit", &co.limits.max_tokens_limit));
+    SJ_RETURN_IF_ERROR(lr.Optional("max_pending_requests", &co.limits.max_pending_requests));
+    SJ_RETURN_IF_ERROR(lr.Optional("max_pending_tokens", &co.limits.max_pending_tokens));
+    SJ_RETURN_IF_ERROR(lr.Optional("max_queue_seconds", &co.limits.max_queue_seconds));
     SJ_RETURN_IF_ERROR(Positive(lr, "max_body_bytes", co.limits.max_body_bytes));
     SJ_RETURN_IF_ERROR(Positive(lr, "max_tokens_default", co.limits.max_tokens_default));
+    SJ_RETURN_IF_ERROR(Positive(lr, "max_pending_requests", co.limits.max_pending_requests));
+    SJ_RETURN_IF_ERROR(Positive(lr, "max_pending_tokens", co.limits.max_pending_tokens));
+    if (co.limits.max_queue_seconds &&
+        !(*co.limits.max_queue_seconds > 0 && std::isfinite(*co.limits.max_queue_seconds))) {
+      return ErrorAt(source_, lr.Get("max_queue_seconds"), "coordinator.limits",
+                     "max_queue_seconds must be a positive number of seconds (omit it for no limit)");
+    }
     if (co.limits.max_tokens_limit < co.limits.max_tokens_default) {
       return ErrorAt(source_,
                      lr.Get("max_tokens_limit").IsDefined() ? lr.Get("max_tokens_limit")

@@ -57,6 +57,14 @@ struct RequestLimits {
   uint64_t max_body_bytes = 1u << 20;  // HTTP request body, bytes
   uint32_t max_tokens_default = 256;   // when a request does not say
   uint32_t max_tokens_limit = 4096;    // largest max_tokens a request may ask for
+  // Admission: requests (each choice of n counts) and their prompt tokens
+  // accepted and not yet ended; past either, a request gets 429 (HTTP) or
+  // kResourceExhausted (native) at once, before it is tokenized.
+  uint32_t max_pending_requests = 1024;
+  uint64_t max_pending_tokens = 1u << 20;
+  // A request still waiting for its first step after this long fails with
+  // 429 / kResourceExhausted; unset: no limit.
+  std::optional<double> max_queue_seconds;
 };
 
 struct CoordinatorConfig {

@@ -36,6 +36,11 @@ ApiError PayloadTooLarge(std::string message) {
 ApiError ServiceUnavailable(std::string message) {
   return Make(503, "service_unavailable", std::move(message), "", "service_unavailable");
 }
+ApiError TooManyRequests(std::string message, int retry_after_seconds) {
+  ApiError e = Make(429, "rate_limit_error", std::move(message), "", "server_overloaded");
+  e.retry_after_seconds = retry_after_seconds;
+  return e;
+}
 ApiError InternalError(std::string message) {
   return Make(500, "internal_error", std::move(message), "", "internal_error");
 }
@@ -46,9 +51,10 @@ ApiError ErrorFromStatus(const Status& status, std::string param) {
       return InternalError("error reported with an OK status");
     case StatusCode::kInvalidArgument:
     case StatusCode::kOutOfRange:
-    case StatusCode::kResourceExhausted:
     case StatusCode::kFailedPrecondition:
       return BadRequest(status.message(), std::move(param));
+    case StatusCode::kResourceExhausted:
+      return TooManyRequests(status.message(), 1);
     case StatusCode::kNotFound:
       return NotFoundError(status.message(), std::move(param), "not_found");
     case StatusCode::kUnavailable:
@@ -74,6 +80,11 @@ Status StatusFromError(const ApiError& error) {
       return FailedPrecondition(std::move(msg));
     case 404:
       return NotFound(std::move(msg));
+    case 429:
+      if (error.retry_after_seconds > 0) {
+        msg += " (retry after " + std::to_string(error.retry_after_seconds) + " s)";
+      }
+      return ResourceExhausted(std::move(msg));
     case 503:
       return Unavailable(std::move(msg));
     default:

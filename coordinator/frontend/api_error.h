@@ -25,6 +25,7 @@ struct ApiError {
   std::string type = "invalid_request_error";  // OpenAI error type
   std::string param;                           // the offending field; "" -> null
   std::string code;                            // machine-readable; "" -> null
+  int retry_after_seconds = 0;                 // > 0: sent as Retry-After (429, 503)
 };
 
 // 400 invalid_request_error naming `param`.
@@ -36,11 +37,15 @@ ApiError Unauthorized(std::string message);
 ApiError MethodNotAllowed(std::string message);
 ApiError PayloadTooLarge(std::string message);
 ApiError ServiceUnavailable(std::string message);
+// 429: the coordinator's queue is full (coordinator.limits); retry after the
+// given seconds (0: no Retry-After header).
+ApiError TooManyRequests(std::string message, int retry_after_seconds);
 ApiError InternalError(std::string message);
 
 // Maps a Status from the coordinator to the HTTP error a client sees:
-// InvalidArgument/OutOfRange/ResourceExhausted -> 400, NotFound -> 404,
-// Unavailable/Cancelled/DeadlineExceeded -> 503, the rest -> 500.
+// InvalidArgument/OutOfRange/FailedPrecondition -> 400, NotFound -> 404,
+// ResourceExhausted (overload) -> 429, Unavailable/Cancelled/DeadlineExceeded
+// -> 503, the rest -> 500.
 ApiError ErrorFromStatus(const Status& status, std::string param = "");
 // The inverse, for the native protocol (ErrorInfo carries a StatusCode).
 Status StatusFromError(const ApiError& error);

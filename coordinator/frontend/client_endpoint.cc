@@ -1,6 +1,8 @@
 #include "coordinator/frontend/client_endpoint.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <thread>
 #include <unordered_map>
@@ -13,6 +15,7 @@
 #include "coordinator/frontend/native_response.h"
 #include "common/mailbox.h"
 #include "protocol/channel.h"
+#include "protocol/disconnect_watch.h"
 
 namespace skipjoin::frontend {
 
@@ -43,9 +46,10 @@ class ClientEndpoint::Impl {
   using Task = std::function<void(Impl&)>;
 
   Impl(const ClientEndpointOptions& options, protocol::RouterChannel channel,
-       server::CoordinatorCore* core, const Tokenizer* tokenizer,
+       zmq::socket_t monitor, server::CoordinatorCore* core, const Tokenizer* tokenizer,
        server::CoordinatorMetrics* metrics)
       : options_(options),
+        disconnects_(std::move(monitor)),
         channel_(std::move(channel)),
         core_(core),
         tokenizer_(tokenizer),
@@ -102,9 +106,14 @@ class ClientEndpoint::Impl {
   // requests are then cancelled and erased, `key` included).
   bool SendChunks(const Key& key, std::vector<protocol::TokenChunk>& chunks);
   void DropPeer(const std::string& peer, const Status& why);
+  // After a connection dropped: a no-op send to each peer with open
+  // requests; one that is gone has its requests cancelled.
+  void ProbePeers();
   void Erase(const Key& key);
 
   const ClientEndpointOptions options_;
+  // Before the channel, so it is destroyed after it (RouterChannel::Monitor).
+  protocol::DisconnectWatch disconnects_;
   protocol::RouterChannel channel_;  // this thread only
   server::CoordinatorCore* core_;
   const Tokenizer* tokenizer_;
@@ -120,16 +129,21 @@ class ClientEndpoint::Impl {
 
 void ClientEndpoint::Impl::Run() {
   while (!stopping_.load()) {
-    zmq::pollitem_t items[2] = {{channel_.socket().handle(), 0, ZMQ_POLLIN, 0},
-                                {nullptr, mailbox_->fd(), ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[3] = {{channel_.socket().handle(), 0, ZMQ_POLLIN, 0},
+                                {nullptr, mailbox_->fd(), ZMQ_POLLIN, 0},
+                                {disconnects_.handle(), 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(100));
+      zmq::poll(items, disconnects_.handle() ? 3 : 2, std::chrono::milliseconds(100));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) {
         SJ_LOG(Error) << "client endpoint poll: " << e.what();
       }
     }
     for (Task& task : mailbox_->PopAll()) task(*this);
+    const double now =
+        std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    disconnects_.Drain(now);
+    if (disconnects_.ProbeDue(now)) ProbePeers();
     for (int i = 0; i < kMaxInboundPerTurn && !stopping_.load(); ++i) {
       auto inbound = channel_.Recv(0ms);
       if (!inbound.ok()) {
@@ -155,10 +169,13 @@ void ClientEndpoint::Impl::Run() {
 void ClientEndpoint::Impl::Handle(protocol::Inbound inbound) {
   const std::string& peer = inbound.peer;
   if (!inbound.message.ok()) {
-    SJ_LOG(Warn) << "client " << PeerName(peer)
-                 << ": malformed frame: " << inbound.message.status().ToString();
-    return Reply(
-        peer, protocol::ErrorReply{protocol::ErrorInfo::FromStatus(inbound.message.status()), ""});
+    Status why = inbound.message.status();
+    if (why.code() == StatusCode::kResourceExhausted) {
+      // Over the request size limit, as an HTTP body over it gets a 413.
+      why = InvalidArgument(why.message() + " (coordinator.limits.max_body_bytes)");
+    }
+    SJ_LOG(Warn) << "client " << PeerName(peer) << ": malformed frame: " << why.ToString();
+    return Reply(peer, protocol::ErrorReply{protocol::ErrorInfo::FromStatus(why), ""});
   }
   protocol::Message& m = *inbound.message;
   if (auto* submit = std::get_if<protocol::SubmitRequest>(&m))
@@ -215,7 +232,7 @@ void ClientEndpoint::Impl::OnSubmit(const std::string& peer, protocol::SubmitReq
                                                    std::move(prepared.prompt_text), seq);
   open_.emplace(key, std::move(open));
   by_seq_.emplace(seq, std::move(key));
-  core_->Submit(std::move(prepared.items), std::make_shared<Sink>(mailbox_));
+  core_->Submit(std::move(prepared.items), std::make_shared<Sink>(mailbox_), /*reserved=*/true);
 }
 
 void ClientEndpoint::Impl::OnCancel(const std::string& peer,
@@ -300,6 +317,17 @@ void ClientEndpoint::Impl::DropPeer(const std::string& peer, const Status& why) 
   for (const Key& key : keys) Erase(key);
 }
 
+void ClientEndpoint::Impl::ProbePeers() {
+  std::vector<std::string> peers;
+  for (const auto& [key, open] : open_) {
+    if (peers.empty() || peers.back() != key.first) peers.push_back(key.first);
+  }
+  for (const std::string& peer : peers) {
+    Status st = channel_.Send(peer, protocol::Heartbeat{}, 0ms);
+    if (st.code() == StatusCode::kUnavailable) DropPeer(peer, st);
+  }
+}
+
 void ClientEndpoint::Impl::Erase(const Key& key) {
   auto it = open_.find(key);
   if (it == open_.end()) return;
@@ -314,11 +342,22 @@ Result<std::unique_ptr<ClientEndpoint>> ClientEndpoint::Start(const ClientEndpoi
                                                               server::CoordinatorMetrics* metrics) {
   protocol::ChannelOptions channel_options;
   channel_options.curve = options.curve;
+  // A request may be as large as an HTTP body (a larger one gets an error
+  // reply); ZeroMQ drops a connection whose frame is far over that. Replies
+  // (a long completion with logprobs) may be larger.
+  channel_options.max_inbound_frame_bytes = options.limits.max_body_bytes;
+  channel_options.limits.max_frame_bytes =
+      std::max<size_t>(size_t{16} << 20, 4 * options.limits.max_body_bytes);
   auto channel = protocol::RouterChannel::Bind(*context, options.endpoint, channel_options);
   if (!channel.ok()) return channel.status().WithContext("client endpoint " + options.endpoint);
+  // Disconnects make the endpoint probe its clients: the requests of a client
+  // that exited are cancelled at once, not at their next token.
+  auto monitor = channel->Monitor(*context, ZMQ_EVENT_DISCONNECTED);
+  if (!monitor.ok()) return monitor.status().WithContext("client endpoint monitor");
   std::unique_ptr<ClientEndpoint> endpoint(new ClientEndpoint());
   endpoint->endpoint_ = channel->endpoint();
-  endpoint->impl_ = std::make_unique<Impl>(options, std::move(*channel), core, tokenizer, metrics);
+  endpoint->impl_ = std::make_unique<Impl>(options, std::move(*channel), std::move(*monitor), core,
+                                           tokenizer, metrics);
   // The socket moves to the endpoint's thread here; std::thread's start is the
   // memory barrier ZeroMQ asks for.
   endpoint->thread_ = std::thread([impl = endpoint->impl_.get()] { impl->Run(); });

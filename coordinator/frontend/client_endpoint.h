@@ -18,8 +18,13 @@
 // A client that goes away: the ROUTER uses ROUTER_MANDATORY, so a send to a
 // departed peer fails; the first failed send to a peer (or one whose queue
 // stays full for send_timeout) cancels every open request of that peer. A
-// streaming request notices at its next token; a non-streaming one when its
-// result is ready, or sooner if another request of the same peer notices.
+// dropped connection (a socket monitor event) makes the endpoint probe every
+// peer with open requests at once, so even a queued, non-streaming request of
+// a client that exited is cancelled within about a second.
+//
+// Limits: a request frame over limits.max_body_bytes (the HTTP body limit)
+// gets an ErrorReply; admission (limits.max_pending_*) refuses a request with
+// kResourceExhausted before it is tokenized, as the HTTP API answers 429.
 //
 // Threading: an actor. One thread owns the ROUTER socket and every open
 // request; it polls the socket together with a Mailbox (eventfd). The core

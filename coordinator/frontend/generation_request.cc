@@ -2,6 +2,17 @@
 
 namespace skipjoin::frontend {
 
+namespace {
+// 429 for a request refused for room; `what` names the limit that is full.
+ApiError Overloaded(const server::CoordinatorCore& core, const std::string& what) {
+  return TooManyRequests("the coordinator is at its limit of pending " + what + " (" +
+                             std::to_string(core.pending_requests()) + " requests, " +
+                             std::to_string(core.pending_tokens()) +
+                             " prompt tokens; coordinator.limits.max_pending_*); retry later",
+                         core.RetryAfterSeconds());
+}
+}  // namespace
+
 std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationSetup& setup,
                                           server::CoordinatorCore& core, PreparedGeneration* out) {
   if (r.model != setup.model_name) {
@@ -11,6 +22,7 @@ std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationS
                          "model");
   }
   if (!core.ready()) return ServiceUnavailable("no replica is ready yet");
+  if (!core.HasRoom(r.n)) return Overloaded(core, "requests");
   const Tokenizer& tok = *setup.tokenizer;
   *out = PreparedGeneration{};
   if (r.kind == ApiKind::kChat) {
@@ -54,6 +66,9 @@ std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationS
     item.sampling.logprobs = r.logprobs ? r.top_logprobs : 0;
     item.echo = r.echo && r.logprobs;
     out->ids.push_back(item.id);
+  }
+  if (!core.Reserve(r.n, static_cast<int64_t>(r.n) * static_cast<int64_t>(out->prompt_ids.size()))) {
+    return Overloaded(core, "prompt tokens");
   }
   return std::nullopt;
 }

@@ -41,9 +41,12 @@ struct PreparedGeneration {
 };
 
 // In order: the model must be the served one (404), a replica must be ready
-// (503), the chat template must apply, prompt token ids must be in the
-// vocabulary, and the lengths must fit (ResolveMaxNewTokens). On error returns
-// the ApiError and leaves *out unspecified.
+// (503), the coordinator must have room for n more requests (429, before
+// tokenizing), the chat template must apply, prompt token ids must be in the
+// vocabulary, the lengths must fit (ResolveMaxNewTokens), and the room for
+// the n requests' prompt tokens is taken (429). On success the caller must
+// pass the items to core.Submit(..., /*reserved=*/true). On error returns
+// the ApiError, has taken no room, and leaves *out unspecified.
 std::optional<ApiError> PrepareGeneration(const ApiRequest& request, const GenerationSetup& setup,
                                           server::CoordinatorCore& core, PreparedGeneration* out);
 

@@ -13,6 +13,9 @@
 #include <chrono>
 #include <ctime>
 #include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -157,6 +160,32 @@ class HttpFrontend::Impl {
   }
 
   void Accept();
+  // An accept failed with `ec`: make room or back off, then accept again.
+  void OnAcceptError(const beast::error_code& ec);
+
+  // Idle sessions (waiting for a request), oldest first; each entry closes
+  // its session on the session's strand. Any thread.
+  uint64_t AddIdle(std::function<void()> close) {
+    std::lock_guard<std::mutex> lock(idle_mu);
+    const uint64_t id = next_idle_id++;
+    idle.emplace(id, std::move(close));
+    return id;
+  }
+  void RemoveIdle(uint64_t id) {
+    std::lock_guard<std::mutex> lock(idle_mu);
+    idle.erase(id);
+  }
+  bool CloseOldestIdle() {
+    std::function<void()> close;
+    {
+      std::lock_guard<std::mutex> lock(idle_mu);
+      if (idle.empty()) return false;
+      close = std::move(idle.begin()->second);
+      idle.erase(idle.begin());
+    }
+    close();
+    return true;
+  }
 
   HttpFrontendOptions options;
   server::CoordinatorCore* core;
@@ -170,6 +199,17 @@ class HttpFrontend::Impl {
   std::vector<std::thread> threads;
   std::atomic<bool> stopped{false};
   uint16_t bound_port = 0;
+
+  std::mutex idle_mu;
+  std::map<uint64_t, std::function<void()>> idle;  // by age
+  uint64_t next_idle_id = 1;
+  // Accept loop: one accept outstanding at a time, so these are not shared.
+  net::steady_timer accept_timer{ioc};
+  std::chrono::milliseconds accept_backoff{0};
+  std::chrono::steady_clock::time_point accept_log_at{};
+  int64_t accept_errors_unlogged = 0;
+  std::atomic<int64_t> accept_errors{0};
+  std::atomic<int64_t> idle_evictions{0};
 };
 
 namespace {
@@ -195,12 +235,19 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(fe_->options.limits.max_body_bytes);
     stream_.expires_after(kReadTimeout);
+    // Idle until the request is in: the first to close when descriptors run out.
+    idle_id_ = fe_->AddIdle([weak = weak_from_this()] {
+      if (auto self = weak.lock()) {
+        net::post(self->stream_.get_executor(), [self] { self->Close(); });
+      }
+    });
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
+    fe_->RemoveIdle(idle_id_);
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
       // The header is in: echo a valid client id. An invalid one keeps the
@@ -224,13 +271,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // `allow`: the Allow header of a 405; empty for every other response.
+  // `retry_after` > 0: a Retry-After header (seconds), for 429 and 503.
   void Send(http::status status, const std::string& content_type, std::string body,
-            const std::string& allow = "") {
+            const std::string& allow = "", int retry_after = 0) {
     auto res = std::make_shared<http::response<http::string_body>>(status, 11);
     res->set(http::field::server, "skipjoin");
     res->set(http::field::content_type, content_type);
     res->set(kRequestIdHeader, request_id_);
     if (!allow.empty()) res->set(http::field::allow, allow);
+    if (retry_after > 0) res->set(http::field::retry_after, std::to_string(retry_after));
     res->keep_alive(keep_alive_);
     res->body() = std::move(body);
     res->prepare_payload();
@@ -244,7 +293,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void SendJson(const std::string& body) { Send(http::status::ok, "application/json", body); }
   void SendError(const ApiError& e, const std::string& allow = "") {
     LogIfInternal(e);
-    Send(static_cast<http::status>(e.http_status), "application/json", ErrorBody(e), allow);
+    Send(static_cast<http::status>(e.http_status), "application/json", ErrorBody(e), allow,
+         e.retry_after_seconds);
   }
   // 500s are the failures an operator has to chase; the request id ties the
   // line to what the client saw. Client errors and 503s are not logged: a
@@ -444,7 +494,8 @@ class Session : public std::enable_shared_from_this<Session> {
     head_sent_ = false;
     stream_.expires_never();
     WatchDisconnect();
-    fe_->core->Submit(std::move(items), std::make_shared<Sink>(shared_from_this()));
+    fe_->core->Submit(std::move(items), std::make_shared<Sink>(shared_from_this()),
+                      /*reserved=*/true);
   }
 
   // Detects a client that goes away while its request is queued or running:
@@ -548,6 +599,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   HttpFrontend::Impl* fe_;
+  uint64_t idle_id_ = 0;  // the entry in fe_->idle while reading a request
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
@@ -568,12 +620,39 @@ class Session : public std::enable_shared_from_this<Session> {
 void HttpFrontend::Impl::Accept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (stopped.load()) return;
-    if (!ec) {
-      std::make_shared<Session>(std::move(socket), this)->Start();
-    } else {
-      SJ_LOG(Warn) << "http accept: " << ec.message();
-    }
+    if (ec) return OnAcceptError(ec);
+    accept_backoff = std::chrono::milliseconds(0);
+    std::make_shared<Session>(std::move(socket), this)->Start();
     Accept();
+  });
+}
+
+void HttpFrontend::Impl::OnAcceptError(const beast::error_code& ec) {
+  accept_errors.fetch_add(1);
+  ++accept_errors_unlogged;
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= accept_log_at) {
+    SJ_LOG(Warn) << "http accept: " << ec.message() << " (" << accept_errors_unlogged
+                 << " failure(s) since the last report; " << idle_evictions.load()
+                 << " idle connection(s) closed so far to make room)";
+    accept_errors_unlogged = 0;
+    accept_log_at = now + std::chrono::seconds(10);
+  }
+  const bool out_of_fds =
+      ec == net::error::no_descriptors || ec.value() == ENFILE || ec.value() == ENOBUFS ||
+      ec.value() == ENOMEM;
+  std::chrono::milliseconds wait{0};
+  if (out_of_fds && CloseOldestIdle()) {
+    idle_evictions.fetch_add(1);
+    wait = std::chrono::milliseconds(1);  // the close runs on the session's strand
+  } else {
+    accept_backoff = std::clamp(accept_backoff * 2, std::chrono::milliseconds(10),
+                                std::chrono::milliseconds(1000));
+    wait = accept_backoff;
+  }
+  accept_timer.expires_after(wait);
+  accept_timer.async_wait([this](beast::error_code timer_ec) {
+    if (!timer_ec && !stopped.load()) Accept();
   });
 }
 
@@ -605,6 +684,8 @@ Result<std::unique_ptr<HttpFrontend>> HttpFrontend::Start(const HttpFrontendOpti
 HttpFrontend::HttpFrontend(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpFrontend::~HttpFrontend() { Stop(); }
 uint16_t HttpFrontend::port() const { return impl_->bound_port; }
+int64_t HttpFrontend::accept_errors() const { return impl_->accept_errors.load(); }
+int64_t HttpFrontend::idle_evictions() const { return impl_->idle_evictions.load(); }
 
 void HttpFrontend::Stop() {
   if (!impl_ || impl_->stopped.exchange(true)) return;

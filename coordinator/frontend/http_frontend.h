@@ -12,6 +12,11 @@
 // CoordinatorCore's thread through asio::post onto the session's strand. A
 // client that disconnects (streaming or not, queued or running) cancels its
 // requests in the core.
+//
+// Out of file descriptors (EMFILE/ENFILE on accept): the frontend closes its
+// oldest idle connection (one waiting for a request) and accepts again; with
+// none to close it retries after a backoff of 10 ms doubling to 1 s, and logs
+// once per 10 s with a count, never once per failure.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +51,9 @@ class HttpFrontend {
                                                      server::CoordinatorMetrics* metrics);
   ~HttpFrontend();  // Stop()
   uint16_t port() const;
+  // accept() calls that failed, and idle connections closed to make room.
+  int64_t accept_errors() const;
+  int64_t idle_evictions() const;
   // Stops accepting, closes connections, joins the threads. Idempotent; any
   // thread but the frontend's own.
   void Stop();

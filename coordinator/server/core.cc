@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -112,6 +113,10 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   };
 
   void Emit(const std::shared_ptr<EventSink>& sink, SequenceEvent e);
+  // Every request leaves the table here: its admission room is given back.
+  void EraseEntry(std::unordered_map<RequestId, Entry>::iterator it);
+  // The completion rate behind Retry-After, and max_queue_seconds.
+  void UpdateAdmission(double now);
   // Ends the request with an error event; `outcome` is its metrics outcome.
   void Fail(RequestId id, const Status& status, const char* outcome = "error");
   void ReportGauges();
@@ -143,6 +148,8 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   CoreOptions options_;
   CoordinatorMetrics* metrics_;
   scheduler::SteadyClock clock_;
+  double rate_window_start_ = -1;
+  int64_t ended_in_window_ = 0;
   scheduler::Scheduler scheduler_;
   hub::WorkerHub hub_;
   std::vector<ReplicaRun> runs_;
@@ -249,6 +256,39 @@ void CoordinatorCore::Impl::Emit(const std::shared_ptr<EventSink>& sink, Sequenc
   slot.second.push_back(std::move(e));
 }
 
+void CoordinatorCore::Impl::EraseEntry(std::unordered_map<RequestId, Entry>::iterator it) {
+  owner_->pending_requests_.fetch_sub(1);
+  owner_->pending_tokens_.fetch_sub(it->second.info.prompt_len);
+  ++ended_in_window_;
+  entries_.erase(it);
+}
+
+void CoordinatorCore::Impl::UpdateAdmission(double now) {
+  if (rate_window_start_ < 0) rate_window_start_ = now;
+  if (now - rate_window_start_ >= 1.0) {
+    const double rate = ended_in_window_ / (now - rate_window_start_);
+    const double old = owner_->completion_rate_.load();
+    owner_->completion_rate_.store(old > 0 ? 0.7 * old + 0.3 * rate : rate);
+    rate_window_start_ = now;
+    ended_in_window_ = 0;
+  }
+  const auto& limit = options_.config.coordinator.limits.max_queue_seconds;
+  if (!limit) return;
+  std::vector<RequestId> expired;
+  for (const auto& [id, e] : entries_) {
+    if (e.first_scheduled_at < 0 && now - e.arrival > *limit) expired.push_back(id);
+  }
+  for (RequestId id : expired) {
+    (void)scheduler_.Cancel(id);
+    char waited[32];
+    std::snprintf(waited, sizeof waited, "%.1f s", now - entries_.at(id).arrival);
+    Fail(id,
+         ResourceExhausted(std::string("the request waited ") + waited +
+                           " without being scheduled (coordinator.limits.max_queue_seconds)"),
+         "rejected");
+  }
+}
+
 void CoordinatorCore::Impl::FlushOutbox() {
   for (auto& [ptr, slot] : outbox_) slot.first->Deliver(std::move(slot.second));
   outbox_.clear();
@@ -263,7 +303,7 @@ void CoordinatorCore::Impl::Fail(RequestId id, const Status& status, const char*
   e.finish = protocol::FinishReason::kError;
   e.error = status;
   Emit(it->second.sink, std::move(e));
-  entries_.erase(it);
+  EraseEntry(it);
   metrics_->RequestDone(outcome);
 }
 
@@ -289,6 +329,8 @@ void CoordinatorCore::Impl::Submit(std::vector<SubmitItem> items, std::shared_pt
     if (!st.ok()) {
       if (st.code() == StatusCode::kUnavailable)
         st = Unavailable("no replica is live: " + st.message());
+      // Larger than any replica: no retry helps, so not an overload (429).
+      if (st.code() == StatusCode::kResourceExhausted) st = OutOfRange(st.message());
       Fail(item.id, st, "rejected");
       continue;
     }
@@ -306,7 +348,7 @@ void CoordinatorCore::Impl::End(const std::vector<RequestId>& ids, bool cancelle
     auto it = entries_.find(id);
     if (it != entries_.end()) {
       if (!cancelled) ObserveFinished(it->second, clock_.NowSeconds());  // a stop string
-      entries_.erase(it);
+      EraseEntry(it);
       metrics_->RequestDone(cancelled ? "abort" : "stop");
     }
     if (!st.ok() && st.code() != StatusCode::kNotFound)
@@ -490,7 +532,7 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
         metrics_->RequestDone(FinishReasonName(out.finish));
         run.driver.Forget(ev.request_id);
         Emit(entry.sink, std::move(out));
-        entries_.erase(it);
+        EraseEntry(it);
         break;
       }
       case scheduler::EventKind::kFailed:
@@ -639,6 +681,7 @@ void CoordinatorCore::Impl::Run() {
       hub_.CheckLiveness(now);
       last_liveness = now;
       ReportGauges();
+      UpdateAdmission(clock_.NowSeconds());
       MaybeSaveCostModel(now, /*force=*/false);
     }
     ScheduleSteps();
@@ -667,6 +710,8 @@ Result<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Start(CoreOptions opti
   std::unique_ptr<CoordinatorCore> core(new CoordinatorCore());
   core->worker_endpoint_ = channel.endpoint();
   core->cluster_id_ = config::ClusterId(options.config);
+  core->max_pending_requests_ = options.config.coordinator.limits.max_pending_requests;
+  core->max_pending_tokens_ = static_cast<int64_t>(options.config.coordinator.limits.max_pending_tokens);
   core->impl_ = std::make_unique<Impl>(core.get(), std::move(options), std::move(channel),
                                        std::move(monitor), metrics);
   // The channel moves to the core thread here; std::thread's start is the
@@ -687,13 +732,53 @@ void CoordinatorCore::Stop() {
   impl_.reset();
 }
 
-void CoordinatorCore::Submit(std::vector<SubmitItem> items, std::shared_ptr<EventSink> sink) {
+bool CoordinatorCore::HasRoom(int64_t requests) const {
+  return pending_requests_.load() + requests <= max_pending_requests_;
+}
+
+bool CoordinatorCore::Reserve(int64_t requests, int64_t prompt_tokens) {
+  int64_t r = pending_requests_.load();
+  do {
+    if (r + requests > max_pending_requests_) return false;
+  } while (!pending_requests_.compare_exchange_weak(r, r + requests));
+  int64_t t = pending_tokens_.load();
+  do {
+    if (t + prompt_tokens > max_pending_tokens_) {
+      pending_requests_.fetch_sub(requests);
+      return false;
+    }
+  } while (!pending_tokens_.compare_exchange_weak(t, t + prompt_tokens));
+  return true;
+}
+
+void CoordinatorCore::Unreserve(int64_t requests, int64_t prompt_tokens) {
+  pending_requests_.fetch_sub(requests);
+  pending_tokens_.fetch_sub(prompt_tokens);
+}
+
+int CoordinatorCore::RetryAfterSeconds() const {
+  const double rate = completion_rate_.load();
+  const double over =
+      static_cast<double>(pending_requests_.load() - max_pending_requests_ + 1);
+  if (!(rate > 0)) return 1;
+  return static_cast<int>(std::clamp(std::ceil(std::max(over, 1.0) / rate), 1.0, 60.0));
+}
+
+void CoordinatorCore::Submit(std::vector<SubmitItem> items, std::shared_ptr<EventSink> sink,
+                             bool reserved) {
+  if (!reserved) {
+    int64_t tokens = 0;
+    for (const SubmitItem& item : items) tokens += static_cast<int64_t>(item.prompt.size());
+    pending_requests_.fetch_add(static_cast<int64_t>(items.size()));
+    pending_tokens_.fetch_add(tokens);
+  }
   auto shared_items = std::make_shared<std::vector<SubmitItem>>(std::move(items));
   bool ok = mailbox_.Push(
       [shared_items, sink](Impl& impl) { impl.Submit(std::move(*shared_items), sink); });
   if (!ok) {
     std::vector<SequenceEvent> events;
     for (const SubmitItem& item : *shared_items) {
+      Unreserve(1, static_cast<int64_t>(item.prompt.size()));
       SequenceEvent e;
       e.kind = SequenceEvent::Kind::kError;
       e.id = item.id;

@@ -132,6 +132,11 @@ TEST(ClusterConfigTest, ValidationErrorsNameFileLineAndKey) {
       {"coordinator:\n  node: n9\n", "t.yaml:14: coordinator.node: unknown node 'n9'"},
       {"coordinator:\n  api_key: \"\"\n",
        "t.yaml:14: coordinator.api_key: must not be empty (omit it to disable)"},
+      {"coordinator:\n  limits: {max_pending_requests: 0}\n",
+       "t.yaml:14: coordinator.limits.max_pending_requests: must be greater than 0"},
+      {"coordinator:\n  limits: {max_queue_seconds: -1}\n",
+       "t.yaml:14: coordinator.limits: max_queue_seconds must be a positive number of seconds "
+       "(omit it for no limit)"},
       {"metrics:\n  worker_port_base: 5555\n",
        "t.yaml:14: metrics.worker_port_base: worker metrics ports 5555..5556 on node 'n0' overlap "
        "coordinator.client_port"},

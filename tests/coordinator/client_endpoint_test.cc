@@ -26,6 +26,9 @@ class ClientEndpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(cluster_.Start(&metrics_, "native"));
+    ASSERT_NO_FATAL_FAILURE(StartEndpoint());
+  }
+  void StartEndpoint() {
     ClientEndpointOptions o;
     o.endpoint = "tcp://127.0.0.1:*";
     o.model_name = "tiny";
@@ -34,6 +37,16 @@ class ClientEndpointTest : public ::testing::Test {
                                     &metrics_);
     ASSERT_TRUE(ep.ok()) << ep.status().ToString();
     endpoint_ = std::move(*ep);
+  }
+  // A fresh core whose coordinator map has `coordinator_yaml`, a worker that
+  // takes `step_delay` per step, and the endpoint.
+  void Restart(const std::string& coordinator_yaml, std::chrono::milliseconds step_delay) {
+    endpoint_->Stop();
+    endpoint_.reset();
+    cluster_.Stop();
+    ASSERT_NO_FATAL_FAILURE(cluster_.StartCore(&metrics_, "native", coordinator_yaml));
+    ASSERT_NO_FATAL_FAILURE(cluster_.StartWorker(step_delay));
+    ASSERT_NO_FATAL_FAILURE(StartEndpoint());
   }
   void TearDown() override {
     if (endpoint_) endpoint_->Stop();
@@ -376,6 +389,54 @@ TEST_F(ClientEndpointTest, ConcurrentClientsGetTheirOwnStreams) {
   ASSERT_FALSE(cb.empty());
   EXPECT_EQ(ca.back().usage->completion_tokens, 3u);
   EXPECT_EQ(cb.back().usage->completion_tokens, 5u);
+}
+
+TEST_F(ClientEndpointTest, RequestOverTheBodyLimitGetsErrorNamingIt) {
+  auto ch = Connect();
+  protocol::SubmitRequest r = Prompt("big", 4, /*stream=*/false);
+  r.prompt_text = std::string((1u << 20) + 1000, 'a');  // over limits.max_body_bytes (1 MiB)
+  ASSERT_TRUE(ch.Send(r, 1000ms).ok());
+  auto e = Await<protocol::ErrorReply>(ch);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->error.ToStatus().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(e->error.message.find("max_body_bytes"), std::string::npos) << e->error.message;
+  // The connection still serves.
+  ASSERT_TRUE(ch.Send(Prompt("small", 2, false), 1000ms).ok());
+  EXPECT_EQ(Collect(ch, "small").size(), 1u);
+}
+
+TEST_F(ClientEndpointTest, VanishedClientsQueuedNonStreamingRequestIsCancelled) {
+  // 50 ms a step: its 400 tokens would take 20 s.
+  ASSERT_NO_FATAL_FAILURE(Restart("", 50ms));
+  auto observer = Connect();
+  {
+    auto ch = Connect();
+    ASSERT_TRUE(ch.Send(Prompt("quiet", 400, /*stream=*/false), 1000ms).ok());
+    bool running = false;
+    for (int i = 0; i < 200 && !running; ++i) {
+      running = NativeStatus(observer).replicas.at(0).kv_device_blocks_used > 0;
+      if (!running) std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_TRUE(running);
+    ch.Close();  // no chunk is due until the end: only the disconnect tells
+  }
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(WaitBlocksFreed(observer));
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
+  EXPECT_EQ(cluster_.core()->pending_requests(), 0);
+}
+
+TEST_F(ClientEndpointTest, RequestsPastThePendingLimitGetResourceExhausted) {
+  ASSERT_NO_FATAL_FAILURE(Restart("limits: {max_pending_requests: 1}", 50ms));
+  auto ch = Connect();
+  ASSERT_TRUE(ch.Send(Prompt("first", 400, /*stream=*/true), 1000ms).ok());
+  ASSERT_TRUE(Await<TokenChunk>(ch).has_value());
+  ASSERT_TRUE(ch.Send(Prompt("second", 2, /*stream=*/false), 1000ms).ok());
+  auto e = Await<protocol::ErrorReply>(ch);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->request_id, "second");
+  EXPECT_EQ(e->error.ToStatus().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(e->error.message.find("retry after"), std::string::npos) << e->error.message;
 }
 
 }  // namespace

@@ -45,6 +45,7 @@ class FakeWorker {
     return plans_;
   }
   std::atomic<uint32_t> assigned_blocks{0};
+  std::atomic<int> step_delay_ms{2};  // time taken per step
 
  private:
   void Run(protocol::DealerChannel& ch) {
@@ -95,7 +96,7 @@ class FakeWorker {
           o.logprob = -0.25f;
           result.sequences.push_back(o);
         }
-        std::this_thread::sleep_for(2ms);
+        std::this_thread::sleep_for(std::chrono::milliseconds(step_delay_ms.load()));
         EXPECT_TRUE(ch.Send(result, 1000ms).ok());
       }
     }

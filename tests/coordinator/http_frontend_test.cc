@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -41,13 +45,18 @@ struct HttpReply {
   }
 };
 
-int Connect(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+sockaddr_in Loopback(uint16_t port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  return addr;
+}
+
+int Connect(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const sockaddr_in addr = Loopback(port);
+  EXPECT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
   timeval tv{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   return fd;
@@ -106,7 +115,22 @@ class HttpFrontendTest : public ::testing::Test {
     if (http_) http_->Stop();
     cluster_.Stop();
   }
-  void StartWorker() { cluster_.StartWorker(); }
+  void StartWorker(std::chrono::milliseconds step_delay = 2ms) {
+    cluster_.StartWorker(step_delay);
+  }
+  // A fresh core whose coordinator map has `coordinator_yaml`, a worker that
+  // takes `step_delay` per step, and the frontend.
+  void Restart(const std::string& coordinator_yaml, std::chrono::milliseconds step_delay,
+               const std::string& scheduler_yaml =
+                   "token_budget: 64, max_running: 8, cost_model_dir: none") {
+    if (http_) http_->Stop();
+    http_.reset();
+    cluster_.Stop();
+    ASSERT_NO_FATAL_FAILURE(
+        cluster_.StartCore(&metrics_, "http", coordinator_yaml, scheduler_yaml));
+    ASSERT_NO_FATAL_FAILURE(StartWorker(step_delay));
+    ASSERT_NO_FATAL_FAILURE(StartFrontend(std::nullopt));
+  }
   uint32_t BlocksUsed() { return cluster_.Status().replicas[0].kv_device_blocks_used; }
   uint16_t port() { return http_->port(); }
 
@@ -367,6 +391,156 @@ TEST_F(HttpFrontendTest, DisconnectAbortsAndFreesBlocks) {
     if (!freed) std::this_thread::sleep_for(10ms);
   }
   EXPECT_TRUE(freed);
+}
+
+// Call, and how long it took, seconds.
+std::pair<HttpReply, double> TimedCall(uint16_t port, const std::string& body) {
+  const auto start = std::chrono::steady_clock::now();
+  HttpReply r = Call(port, "POST", "/v1/completions", body);
+  return {r, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+}
+
+// Opens a streaming completion and returns its socket once the first bytes
+// of the stream arrived (the request is admitted and running).
+int OpenStream(uint16_t port, int max_tokens) {
+  int fd = Connect(port);
+  SendRequest(fd, "POST", "/v1/completions",
+              R"({"model":"tiny","prompt":"hello","stream":true,"max_tokens":)" +
+                  std::to_string(max_tokens) + "}");
+  char buf[256];
+  EXPECT_GT(read(fd, buf, sizeof(buf)), 0);
+  return fd;
+}
+
+TEST_F(HttpFrontendTest, RequestsPastThePendingLimitGet429WithRetryAfterAtOnce) {
+  ASSERT_NO_FATAL_FAILURE(Restart("limits: {max_pending_requests: 2}", 50ms));
+  const int a = OpenStream(port(), 400);
+  const int b = OpenStream(port(), 400);
+  auto [r, seconds] = TimedCall(port(), R"({"model":"tiny","prompt":"hello","max_tokens":2})");
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_LT(seconds, 1.0);  // answered without waiting for the queue
+  auto body = nlohmann::json::parse(r.body);
+  EXPECT_EQ(body["error"]["type"], "rate_limit_error");
+  EXPECT_EQ(body["error"]["code"], "server_overloaded");
+  EXPECT_NE(body["error"]["message"].get<std::string>().find("max_pending"), std::string::npos);
+  const std::string retry = r.Header("Retry-After");
+  ASSERT_FALSE(retry.empty());
+  EXPECT_GE(std::stoi(retry), 1);
+  EXPECT_LE(std::stoi(retry), 60);
+  // n counts each choice: n=2 does not fit beside one running request either.
+  close(a);
+  bool room = false;
+  for (int i = 0; i < 300 && !room; ++i) {
+    room = cluster_.core()->pending_requests() == 1;
+    if (!room) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(room);
+  r = Call(port(), "POST", "/v1/completions",
+           R"({"model":"tiny","prompt":"hello","max_tokens":2,"n":2})");
+  EXPECT_EQ(r.status, 429) << r.body;
+  r = Call(port(), "POST", "/v1/completions",
+           R"({"model":"tiny","prompt":"hello","max_tokens":2})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  close(b);
+  for (int i = 0; i < 300 && cluster_.core()->pending_requests() > 0; ++i)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(cluster_.core()->pending_requests(), 0);
+  EXPECT_EQ(cluster_.core()->pending_tokens(), 0);
+}
+
+TEST_F(HttpFrontendTest, PromptTokensPastThePendingLimitGet429) {
+  ASSERT_NO_FATAL_FAILURE(Restart("limits: {max_pending_tokens: 60}", 50ms));
+  std::string tokens = "[";
+  for (int i = 0; i < 40; ++i) tokens += std::string(i ? "," : "") + "7";
+  tokens += "]";
+  const std::string req = R"({"model":"tiny","max_tokens":300,"stream":true,"prompt":)" + tokens + "}";
+  int fd = Connect(port());
+  SendRequest(fd, "POST", "/v1/completions", req);
+  char buf[256];
+  ASSERT_GT(read(fd, buf, sizeof(buf)), 0);
+  EXPECT_EQ(cluster_.core()->pending_tokens(), 40);
+  auto r = Call(port(), "POST", "/v1/completions",
+                R"({"model":"tiny","max_tokens":2,"prompt":)" + tokens + "}");
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_NE(r.body.find("prompt tokens"), std::string::npos) << r.body;
+  // A small one still fits.
+  r = Call(port(), "POST", "/v1/completions",
+           R"({"model":"tiny","max_tokens":2,"prompt":[7,7,7]})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  close(fd);
+}
+
+TEST_F(HttpFrontendTest, ARequestWaitingPastMaxQueueSecondsGets429) {
+  // One slot, first come first served: a second request waits.
+  ASSERT_NO_FATAL_FAILURE(Restart("limits: {max_queue_seconds: 0.5}", 50ms,
+                                  "policy: fcfs, max_running: 1, cost_model_dir: none"));
+  const int a = OpenStream(port(), 400);
+  auto [r, seconds] =
+      TimedCall(port(), R"({"model":"tiny","prompt":"hello","max_tokens":480})");
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_NE(r.body.find("max_queue_seconds"), std::string::npos) << r.body;
+  EXPECT_GE(seconds, 0.45);
+  EXPECT_LT(seconds, 5.0);
+  EXPECT_EQ(cluster_.core()->pending_requests(), 1);  // the running one
+  close(a);
+}
+
+// Out of descriptors, the accept loop neither spins nor locks the API out:
+// it closes its oldest idle connection to take a new one.
+TEST_F(HttpFrontendTest, OutOfDescriptorsClosesIdleConnectionsInsteadOfSpinning) {
+  StartWorker();
+  // The probe's socket exists before the descriptors run out.
+  const int probe = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(probe, 0);
+  int open_now = 0;
+  for (int fd = 0; fd < 65536; ++fd) open_now += fcntl(fd, F_GETFD) != -1 ? 1 : 0;
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+  rlimit low = old;
+  low.rlim_cur = static_cast<rlim_t>(open_now + 48);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  // The idle clients live in a child, whose descriptors do not count here.
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const uint16_t p = port();
+  const pid_t child = fork();
+  if (child == 0) {
+    setrlimit(RLIMIT_NOFILE, &old);
+    for (int i = 0; i < 200; ++i) {
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      const sockaddr_in addr = Loopback(p);
+      if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) _exit(2);
+    }
+    const char c = 'x';
+    if (write(ready[1], &c, 1) != 1) _exit(3);
+    pause();
+    _exit(0);
+  }
+  ASSERT_GT(child, 0);
+  close(ready[1]);
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  close(ready[0]);
+  std::this_thread::sleep_for(1s);  // the accept loop works through the backlog
+  const sockaddr_in addr = Loopback(p);
+  ASSERT_EQ(connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+  timeval tv{10, 0};
+  setsockopt(probe, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  SendRequest(probe, "GET", "/health", "");
+  std::string raw;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(probe, buf, sizeof(buf))) > 0) raw.append(buf, n);
+  close(probe);
+  const int64_t errors = http_->accept_errors();
+  const int64_t evictions = http_->idle_evictions();
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  setrlimit(RLIMIT_NOFILE, &old);
+  EXPECT_EQ(raw.substr(0, 12), "HTTP/1.1 200") << raw;
+  EXPECT_GT(errors, 0);     // the limit was reached
+  EXPECT_GT(evictions, 0);  // and idle connections made room
+  EXPECT_LT(errors, 2000);  // one failure per connection made room for, not a spin
 }
 
 }  // namespace

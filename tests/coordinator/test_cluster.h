@@ -29,13 +29,20 @@ class TestCluster {
 
   // Call ASSERT_NO_FATAL_FAILURE(Start(...)) from SetUp: the core, then a
   // worker that makes it ready.
-  void Start(CoordinatorMetrics* metrics, const std::string& tag) {
-    ASSERT_NO_FATAL_FAILURE(StartCore(metrics, tag));
+  // `coordinator_yaml`: more keys of the config's coordinator map
+  // ("limits: {max_pending_requests: 2}").
+  void Start(CoordinatorMetrics* metrics, const std::string& tag,
+             const std::string& coordinator_yaml = "") {
+    ASSERT_NO_FATAL_FAILURE(StartCore(metrics, tag, coordinator_yaml));
     ASSERT_NO_FATAL_FAILURE(StartWorker());
   }
 
   // The core alone: not ready until StartWorker().
-  void StartCore(CoordinatorMetrics* metrics, const std::string& tag) {
+  // `scheduler_yaml`: the config's scheduler map.
+  void StartCore(CoordinatorMetrics* metrics, const std::string& tag,
+                 const std::string& coordinator_yaml = "",
+                 const std::string& scheduler_yaml =
+                     "token_budget: 64, max_running: 8, cost_model_dir: none") {
     path_ = (std::filesystem::temp_directory_path() /
              ("sj_" + tag + "_" + std::to_string(getpid()) + ".gguf"))
                 .string();
@@ -47,11 +54,12 @@ class TestCluster {
     tokenizer_ = std::move(*tok);
     auto cfg = config::ParseClusterConfig(R"(
 name: t
-coordinator: {node: local}
+coordinator: {node: local)" + (coordinator_yaml.empty() ? "" : ", " + coordinator_yaml) +
+                                              R"(}
 nodes: [{name: local, host: 127.0.0.1, devices: [{kind: cpu, index: 0}]}]
 model: {path: /tmp/none.gguf, name: tiny}
 replicas: {count: 1, tp: 1}
-scheduler: {token_budget: 64, max_running: 8, cost_model_dir: none}
+scheduler: {)" + scheduler_yaml + R"(}
 kv: {block_size: 16, num_device_blocks: 64, host_swap_bytes: 0}
 )",
                                           "t.yaml");
@@ -67,8 +75,10 @@ kv: {block_size: 16, num_device_blocks: 64, host_swap_bytes: 0}
     core_ = std::move(*core);
   }
 
-  void StartWorker() {
+  // `step_delay`: how long the fake worker takes per step.
+  void StartWorker(std::chrono::milliseconds step_delay = 2ms) {
     worker_ = std::make_unique<FakeWorker>(ctx_, *core_);
+    worker_->step_delay_ms = static_cast<int>(step_delay.count());
     for (int i = 0; i < 500 && !core_->ready(); ++i) std::this_thread::sleep_for(10ms);
     ASSERT_TRUE(core_->ready());
   }
