@@ -6,6 +6,7 @@
 #include <exception>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 namespace skipjoin::monitoring {
 
@@ -24,8 +25,13 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   if (!registry) return InvalidArgument("MetricsServer::Start: no registry");
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
-    // civetweb throws when the listening socket cannot be opened.
-    exposer = std::make_unique<prometheus::Exposer>(bind_address, /*num_threads=*/2);
+    // civetweb throws when the listening socket cannot be opened. Each
+    // connection holds a thread until its request is in: with civetweb's
+    // defaults (2 threads, 30 s request timeout) two idle TCP connections
+    // blinded the endpoint for 30 s. 8 threads and a 2 s timeout make a
+    // handful of idle connections cost a scrape at most 2 s.
+    exposer = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+        "listening_ports", bind_address, "num_threads", "8", "request_timeout_ms", "2000"});
   } catch (const std::exception& e) {
     return Unavailable("cannot serve metrics on " + bind_address + ": " + e.what());
   }

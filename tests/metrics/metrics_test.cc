@@ -8,12 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "monitoring/coordinator_metrics.h"
 #include "monitoring/metrics_server.h"
@@ -169,6 +171,32 @@ TEST(MetricsTest, ServerServesTheRegistryOverHttp) {
   std::string response = HttpGet((*server)->port(), "/metrics");
   EXPECT_NE(response.find("200 OK"), std::string::npos) << response;
   EXPECT_NE(response.find("skipjoin_worker_tokens_processed_total 5"), std::string::npos);
+}
+
+// Idle connections (a port scanner, a stuck client) must not blind the
+// scrape: with civetweb's defaults two of them held both threads for 30 s.
+TEST(MetricsTest, ServerAnswersPastIdleConnections) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  WorkerMetrics m(*registry);
+  auto server = MetricsServer::Start("127.0.0.1:0", registry);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  std::vector<int> idle;
+  for (int i = 0; i < 4; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>((*server)->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    idle.push_back(fd);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::string response = HttpGet((*server)->port(), "/metrics");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (int fd : idle) close(fd);
+  EXPECT_NE(response.find("200 OK"), std::string::npos) << response;
+  EXPECT_LT(seconds, 1.0);
 }
 
 TEST(MetricsTest, ServerReportsABusyPort) {
