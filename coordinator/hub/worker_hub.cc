@@ -238,10 +238,13 @@ void WorkerHub::OnRegister(const std::string& peer, const std::string& user_id, 
                   FailedPrecondition("device " + device + " already has a live worker (id " +
                                      std::to_string(slot.worker_id) + "); stop it first, or wait " +
                                      std::to_string(config_.heartbeat.timeout_ms) + " ms if it died"));
-  } else if (slot.peer == peer && slot.ready) {
-    LoseReplica(found, "worker on " + device + " registered again");
+  } else if (slot.peer == peer) {
+    // The same worker again (it reconnected, e.g. after a network blip): its
+    // old incarnation's state is gone, so is the replica's; it is not told
+    // to shut down, it is about to get its new assignment.
+    LoseReplica(found, "worker on " + device + " registered again", peer);
   }
-  if (replica.alive) LoseReplica(found, "replica re-forming");
+  if (replica.alive) LoseReplica(found, "replica re-forming", peer);
   auto assignment = AssignmentFor(reg, found, found_rank);
   if (!assignment.ok()) {
     SJ_LOG(Error) << "worker on " << device << ": " << assignment.status().ToString();
@@ -296,12 +299,12 @@ void WorkerHub::OnReady(const std::string& peer, const protocol::WorkerReady& re
   listener_->OnReplicaReady(replica, pool);
 }
 
-void WorkerHub::LoseReplica(int replica, const std::string& reason) {
+void WorkerHub::LoseReplica(int replica, const std::string& reason, const std::string& spare) {
   Replica& r = replicas_[replica];
   const bool was_alive = r.alive;
   r.alive = false;
   for (Slot& s : r.ranks) {
-    if (!s.peer.empty()) {
+    if (!s.peer.empty() && s.peer != spare) {
       protocol::Shutdown shutdown;
       shutdown.reason = reason;
       (void)channel_.Send(s.peer, shutdown, std::chrono::milliseconds(0));

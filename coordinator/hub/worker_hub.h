@@ -160,7 +160,8 @@ class WorkerHub {
   void Reply(const std::string& peer, const Status& status, const char* log_what = nullptr);
   // Frees every slot of the replica, shuts the surviving ranks down and, if it
   // was live, tells the listener.
-  void LoseReplica(int replica, const std::string& reason);
+  // `spare`: a peer not told to shut down (one that is registering again).
+  void LoseReplica(int replica, const std::string& reason, const std::string& spare = "");
   Slot* FindByPeer(const std::string& peer, int* replica, uint32_t* rank);
 
   const config::ClusterConfig& config_;

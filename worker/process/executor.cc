@@ -56,11 +56,14 @@ void Executor::Run() {
 
 void Executor::Load(const protocol::ModelAssignment& a) {
   if (engine_) {
-    Send(protocol::ErrorReply{
-        protocol::ErrorInfo::FromStatus(FailedPrecondition(
-            "worker already has a model; a second ModelAssignment is not supported")),
-        ""});
-    return;
+    // Registered again (the coordinator restarted, or dropped this worker
+    // after a reconnect): the old assignment's requests and KV are gone with
+    // it. The model is loaded afresh, which also rebuilds a TP communicator.
+    SJ_LOG(Info) << "new assignment after re-registering: dropping the old engine";
+    table_.reset();
+    engine_.reset();
+    comm_.reset();
+    last_step_end_.reset();
   }
   assignment_ = a;
   const auto start = Clock::now();

@@ -36,6 +36,7 @@ long long Ms(Clock::duration d) { return std::chrono::duration_cast<milliseconds
 struct MonitorState {
   bool connected = false;
   bool ever_connected = false;
+  int reconnects = 0;  // connections made after the first
   bool auth_refused = false;  // the coordinator refused this worker's key
   Clock::time_point since = Clock::now();  // last change
 };
@@ -49,6 +50,7 @@ void DrainMonitor(zmq::socket_t& monitor, MonitorState& state) {
     zmq::message_t address;  // second frame: the endpoint
     if (event.more()) (void)monitor.recv(address, zmq::recv_flags::none);
     if (id == ZMQ_EVENT_CONNECTED && !state.connected) {
+      if (state.ever_connected) ++state.reconnects;
       state.connected = true;
       state.ever_connected = true;
       state.since = Clock::now();
@@ -119,8 +121,9 @@ int Link::Run() {
                << options_.registration.node << "/" << options_.executor.device;
   send(options_.registration);
 
-  const auto start = Clock::now();
+  auto start = Clock::now();  // of the latest registration
   MonitorState conn;
+  int reconnects_seen = 0;
   Clock::time_point last_contact = start;
   Clock::time_point next_heartbeat = start + options_.heartbeat_interval;
   bool assigned = false;
@@ -163,7 +166,10 @@ int Link::Run() {
       },
       [&](protocol::ErrorReply& error) -> Exit {
         SJ_LOG(Error) << "coordinator reported an error: " << error.error.ToStatus().ToString();
-        if (assigned) return std::nullopt;
+        // While registering again, an error may answer a heartbeat sent to
+        // the old coordinator; a refused re-registration ends at the
+        // register timeout instead.
+        if (assigned || reconnects_seen > 0) return std::nullopt;
         SJ_LOG(Error) << "registration refused; the worker exits";
         return finish(kExitFatal);
       },
@@ -204,6 +210,16 @@ int Link::Run() {
 
     if (items[1].revents & ZMQ_POLLIN) {
       DrainMonitor(monitor, conn);
+      if (conn.reconnects != reconnects_seen) {
+        // A new connection may reach a coordinator that restarted and knows
+        // nothing of this worker (or one that dropped it meanwhile): register
+        // again; the model is reloaded with the new assignment.
+        reconnects_seen = conn.reconnects;
+        SJ_LOG(Info) << "reconnected to the coordinator; registering again";
+        assigned = false;
+        start = Clock::now();
+        send(options_.registration);
+      }
       if (conn.auth_refused) {
         SJ_LOG(Error) << "the coordinator at " << options_.coordinator
                       << " refused this worker's key; is node-" << options_.registration.node
@@ -243,7 +259,9 @@ int Link::Run() {
     }
 
     const auto after = Clock::now();
-    if (assigned && after >= next_heartbeat) {
+    // No heartbeats into a dropped connection: a restarted coordinator would
+    // get them before the new registration.
+    if (assigned && conn.connected && after >= next_heartbeat) {
       protocol::Heartbeat hb;
       hb.worker_id = worker_id;
       hb.unix_seconds = UnixSeconds();
@@ -254,7 +272,7 @@ int Link::Run() {
       send(hb);
       metrics_->heartbeats_sent().Increment();
       next_heartbeat = after + options_.heartbeat_interval;
-    } else if (!assigned && after >= next_heartbeat) {
+    } else if (after >= next_heartbeat) {
       next_heartbeat = after + options_.heartbeat_interval;
     }
 
