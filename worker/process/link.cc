@@ -124,6 +124,7 @@ int Link::Run() {
   auto start = Clock::now();  // of the latest registration
   MonitorState conn;
   int reconnects_seen = 0;
+  bool reregistering = false;  // registered again after a reconnect, no assignment yet
   Clock::time_point last_contact = start;
   Clock::time_point next_heartbeat = start + options_.heartbeat_interval;
   bool assigned = false;
@@ -141,6 +142,7 @@ int Link::Run() {
           return std::nullopt;
         }
         assigned = true;
+        reregistering = false;
         worker_id = a.worker_id;
         executor.Submit({std::move(a), last_contact});
         return std::nullopt;
@@ -169,7 +171,7 @@ int Link::Run() {
         // While registering again, an error may answer a heartbeat sent to
         // the old coordinator; a refused re-registration ends at the
         // register timeout instead.
-        if (assigned || reconnects_seen > 0) return std::nullopt;
+        if (assigned || reregistering) return std::nullopt;
         SJ_LOG(Error) << "registration refused; the worker exits";
         return finish(kExitFatal);
       },
@@ -210,11 +212,15 @@ int Link::Run() {
 
     if (items[1].revents & ZMQ_POLLIN) {
       DrainMonitor(monitor, conn);
-      if (conn.reconnects != reconnects_seen) {
+      const bool reconnected = conn.reconnects != reconnects_seen;
+      reconnects_seen = conn.reconnects;
+      if (reconnected && assigned) {
         // A new connection may reach a coordinator that restarted and knows
         // nothing of this worker (or one that dropped it meanwhile): register
-        // again; the model is reloaded with the new assignment.
-        reconnects_seen = conn.reconnects;
+        // again; the model is reloaded with the new assignment. Before the
+        // first assignment the registration still queued in the socket goes
+        // out on the new connection by itself.
+        reregistering = true;
         SJ_LOG(Info) << "reconnected to the coordinator; registering again";
         assigned = false;
         start = Clock::now();
