@@ -120,7 +120,9 @@ void WorkerHub::Handle(const std::string& peer, const std::string& user_id, prot
   if (auto* reg = std::get_if<protocol::WorkerRegister>(&message)) return OnRegister(peer, user_id, *reg, now);
   if (auto* ready = std::get_if<protocol::WorkerReady>(&message)) return OnReady(peer, *ready, now);
   if (std::holds_alternative<protocol::Heartbeat>(message)) {
-    if (replica < 0) Reply(peer, FailedPrecondition("heartbeat from an unregistered worker; send WorkerRegister"));
+    // kNotFound is the worker link's "register again" (worker/process/link.h):
+    // a worker dropped as silent that was only slow rejoins this way.
+    if (replica < 0) Reply(peer, NotFound("heartbeat from an unregistered worker; send WorkerRegister"));
     return;
   }
   if (auto* result = std::get_if<protocol::StepResult>(&message)) {
@@ -324,8 +326,12 @@ void WorkerHub::CheckLiveness(double now) {
       if (s.peer.empty()) continue;
       const double limit = s.ready ? timeout : std::max(timeout, kLoadTimeoutSeconds);
       if (now - s.last_seen > limit) {
-        LoseReplica(static_cast<int>(r), "worker " + std::to_string(s.worker_id) + " silent for " +
-                                             std::to_string(static_cast<int>((now - s.last_seen) * 1000)) + " ms");
+        // The silent worker is not told to shut down: if it was only slow
+        // (stopped, swapping), it registers again when it hears back.
+        LoseReplica(static_cast<int>(r),
+                    "worker " + std::to_string(s.worker_id) + " silent for " +
+                        std::to_string(static_cast<int>((now - s.last_seen) * 1000)) + " ms",
+                    s.peer);
         break;
       }
     }

@@ -247,6 +247,41 @@ TEST_F(ClusterTest, KilledWorkerIsDetectedAndNoRequestHangs) {
   EXPECT_EQ(r.status, 200) << r.body << cluster_.log();
 }
 
+// A worker that is only slow (stopped past heartbeat.timeout_ms) is dropped,
+// not shut down, and registers again when it runs again.
+TEST_F(ClusterTest, WorkerDroppedAsSilentRejoinsWhenItResumes) {
+  const pid_t victim = cluster_.WorkerPid(0);
+  ASSERT_GT(victim, 0) << cluster_.log();
+  auto count = [&](const std::string& what) {
+    const std::string log = cluster_.log();
+    int n = 0;
+    for (size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+    return n;
+  };
+  const int live_before = count(" is live");
+  ASSERT_EQ(kill(victim, SIGSTOP), 0);
+  bool dropped = false;
+  for (int i = 0; i < 100 && !dropped; ++i) {
+    dropped = count(" silent for ") > 0;
+    if (!dropped) std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_EQ(kill(victim, SIGCONT), 0);
+  ASSERT_TRUE(dropped) << cluster_.log();
+  bool rejoined = false;
+  for (int i = 0; i < 100 && !rejoined; ++i) {
+    rejoined = count(" is live") > live_before;
+    if (!rejoined) std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_TRUE(rejoined) << cluster_.log();
+  EXPECT_NE(cluster_.log().find("registering again"), std::string::npos) << cluster_.log();
+  EXPECT_EQ(kill(victim, 0), 0);  // the same process, not a replacement
+  for (int i = 0; i < 4; ++i) {
+    auto r = HttpRequest(cluster_.http_port(), "POST", "/v1/completions",
+                         Completion("back again " + std::to_string(i), 8), milliseconds(30000));
+    EXPECT_EQ(r.status, 200) << r.body << cluster_.log();
+  }
+}
+
 TEST_F(ClusterTest, MalformedFramesToTheWorkerPortDoNotHurtTheCoordinator) {
   {
     // Raw bytes that are not even a ZMTP greeting.

@@ -167,7 +167,19 @@ int Link::Run() {
         return finish(kExitClean);
       },
       [&](protocol::ErrorReply& error) -> Exit {
-        SJ_LOG(Error) << "coordinator reported an error: " << error.error.ToStatus().ToString();
+        const Status why = error.error.ToStatus();
+        if (assigned && why.code() == StatusCode::kNotFound) {
+          // The coordinator does not know this worker (it dropped it as
+          // silent, or restarted): register again, as after a reconnect.
+          SJ_LOG(Warn) << "the coordinator does not know this worker (" << why.message()
+                       << "); registering again";
+          assigned = false;
+          reregistering = true;
+          start = Clock::now();
+          send(options_.registration);
+          return std::nullopt;
+        }
+        SJ_LOG(Error) << "coordinator reported an error: " << why.ToString();
         // While registering again, an error may answer a heartbeat sent to
         // the old coordinator; a refused re-registration ends at the
         // register timeout instead.

@@ -6,6 +6,12 @@
 // a Shutdown message, a stop request (signal), a fatal executor error, or a
 // coordinator that stays unreachable past the timeout.
 //
+// Registering again: after a reconnect that follows an assignment (the
+// coordinator may have restarted), and on an ErrorReply with kNotFound (the
+// coordinator dropped this worker as silent, or does not know it); the model
+// is reloaded with the new assignment. Errors while registering again are
+// not fatal; register_timeout bounds the wait.
+//
 // Threading: Run() executes on the calling thread, which owns the socket for
 // the Link's whole life; RequestStop() may be called from any thread or a
 // signal handler (it only sets an atomic flag).
