@@ -4,12 +4,12 @@ namespace skipjoin::frontend {
 
 namespace {
 // 429 for a request refused for room; `what` names the limit that is full.
-ApiError Overloaded(const server::CoordinatorCore& core, const std::string& what) {
+ApiError Overloaded(const server::Admission& admission, const std::string& what) {
   return TooManyRequests("the coordinator is at its limit of pending " + what + " (" +
-                             std::to_string(core.pending_requests()) + " requests, " +
-                             std::to_string(core.pending_tokens()) +
+                             std::to_string(admission.pending_requests()) + " requests, " +
+                             std::to_string(admission.pending_tokens()) +
                              " prompt tokens; coordinator.limits.max_pending_*); retry later",
-                         core.RetryAfterSeconds());
+                         admission.RetryAfterSeconds());
 }
 }  // namespace
 
@@ -22,7 +22,8 @@ std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationS
                          "model");
   }
   if (!core.ready()) return ServiceUnavailable("no replica is ready yet");
-  if (!core.HasRoom(r.n)) return Overloaded(core, "requests");
+  server::Admission& admission = core.admission();
+  if (!admission.HasRoom(r.n)) return Overloaded(admission, "requests");
   const Tokenizer& tok = *setup.tokenizer;
   *out = PreparedGeneration{};
   if (r.kind == ApiKind::kChat) {
@@ -67,8 +68,8 @@ std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationS
     item.echo = r.echo && r.logprobs;
     out->ids.push_back(item.id);
   }
-  if (!core.Reserve(r.n, static_cast<int64_t>(r.n) * static_cast<int64_t>(out->prompt_ids.size()))) {
-    return Overloaded(core, "prompt tokens");
+  if (!admission.Reserve(r.n, int64_t{r.n} * static_cast<int64_t>(out->prompt_ids.size()))) {
+    return Overloaded(admission, "prompt tokens");
   }
   return std::nullopt;
 }

@@ -115,8 +115,9 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   void Emit(const std::shared_ptr<EventSink>& sink, SequenceEvent e);
   // Every request leaves the table here: its admission room is given back.
   void EraseEntry(std::unordered_map<RequestId, Entry>::iterator it);
-  // The completion rate behind Retry-After, and max_queue_seconds.
-  void UpdateAdmission(double now);
+  // coordinator.limits.max_queue_seconds: fails requests that waited longer
+  // without being scheduled.
+  void ExpireQueued(double now);
   // Ends the request with an error event; `outcome` is its metrics outcome.
   void Fail(RequestId id, const Status& status, const char* outcome = "error");
   void ReportGauges();
@@ -148,8 +149,6 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   CoreOptions options_;
   CoordinatorMetrics* metrics_;
   scheduler::SteadyClock clock_;
-  double rate_window_start_ = -1;
-  int64_t ended_in_window_ = 0;
   scheduler::Scheduler scheduler_;
   hub::WorkerHub hub_;
   std::vector<ReplicaRun> runs_;
@@ -257,21 +256,11 @@ void CoordinatorCore::Impl::Emit(const std::shared_ptr<EventSink>& sink, Sequenc
 }
 
 void CoordinatorCore::Impl::EraseEntry(std::unordered_map<RequestId, Entry>::iterator it) {
-  owner_->pending_requests_.fetch_sub(1);
-  owner_->pending_tokens_.fetch_sub(it->second.info.prompt_len);
-  ++ended_in_window_;
+  owner_->admission_->Release(it->second.info.prompt_len);
   entries_.erase(it);
 }
 
-void CoordinatorCore::Impl::UpdateAdmission(double now) {
-  if (rate_window_start_ < 0) rate_window_start_ = now;
-  if (now - rate_window_start_ >= 1.0) {
-    const double rate = ended_in_window_ / (now - rate_window_start_);
-    const double old = owner_->completion_rate_.load();
-    owner_->completion_rate_.store(old > 0 ? 0.7 * old + 0.3 * rate : rate);
-    rate_window_start_ = now;
-    ended_in_window_ = 0;
-  }
+void CoordinatorCore::Impl::ExpireQueued(double now) {
   const auto& limit = options_.config.coordinator.limits.max_queue_seconds;
   if (!limit) return;
   std::vector<RequestId> expired;
@@ -681,7 +670,8 @@ void CoordinatorCore::Impl::Run() {
       hub_.CheckLiveness(now);
       last_liveness = now;
       ReportGauges();
-      UpdateAdmission(clock_.NowSeconds());
+      owner_->admission_->UpdateRate(clock_.NowSeconds());
+      ExpireQueued(clock_.NowSeconds());
       MaybeSaveCostModel(now, /*force=*/false);
     }
     ScheduleSteps();
@@ -710,8 +700,7 @@ Result<std::unique_ptr<CoordinatorCore>> CoordinatorCore::Start(CoreOptions opti
   std::unique_ptr<CoordinatorCore> core(new CoordinatorCore());
   core->worker_endpoint_ = channel.endpoint();
   core->cluster_id_ = config::ClusterId(options.config);
-  core->max_pending_requests_ = options.config.coordinator.limits.max_pending_requests;
-  core->max_pending_tokens_ = static_cast<int64_t>(options.config.coordinator.limits.max_pending_tokens);
+  core->admission_ = std::make_unique<Admission>(options.config.coordinator.limits);
   core->impl_ = std::make_unique<Impl>(core.get(), std::move(options), std::move(channel),
                                        std::move(monitor), metrics);
   // The channel moves to the core thread here; std::thread's start is the
@@ -732,45 +721,12 @@ void CoordinatorCore::Stop() {
   impl_.reset();
 }
 
-bool CoordinatorCore::HasRoom(int64_t requests) const {
-  return pending_requests_.load() + requests <= max_pending_requests_;
-}
-
-bool CoordinatorCore::Reserve(int64_t requests, int64_t prompt_tokens) {
-  int64_t r = pending_requests_.load();
-  do {
-    if (r + requests > max_pending_requests_) return false;
-  } while (!pending_requests_.compare_exchange_weak(r, r + requests));
-  int64_t t = pending_tokens_.load();
-  do {
-    if (t + prompt_tokens > max_pending_tokens_) {
-      pending_requests_.fetch_sub(requests);
-      return false;
-    }
-  } while (!pending_tokens_.compare_exchange_weak(t, t + prompt_tokens));
-  return true;
-}
-
-void CoordinatorCore::Unreserve(int64_t requests, int64_t prompt_tokens) {
-  pending_requests_.fetch_sub(requests);
-  pending_tokens_.fetch_sub(prompt_tokens);
-}
-
-int CoordinatorCore::RetryAfterSeconds() const {
-  const double rate = completion_rate_.load();
-  const double over =
-      static_cast<double>(pending_requests_.load() - max_pending_requests_ + 1);
-  if (!(rate > 0)) return 1;
-  return static_cast<int>(std::clamp(std::ceil(std::max(over, 1.0) / rate), 1.0, 60.0));
-}
-
 void CoordinatorCore::Submit(std::vector<SubmitItem> items, std::shared_ptr<EventSink> sink,
                              bool reserved) {
   if (!reserved) {
     int64_t tokens = 0;
     for (const SubmitItem& item : items) tokens += static_cast<int64_t>(item.prompt.size());
-    pending_requests_.fetch_add(static_cast<int64_t>(items.size()));
-    pending_tokens_.fetch_add(tokens);
+    admission_->Add(static_cast<int64_t>(items.size()), tokens);
   }
   auto shared_items = std::make_shared<std::vector<SubmitItem>>(std::move(items));
   bool ok = mailbox_.Push(
@@ -778,7 +734,7 @@ void CoordinatorCore::Submit(std::vector<SubmitItem> items, std::shared_ptr<Even
   if (!ok) {
     std::vector<SequenceEvent> events;
     for (const SubmitItem& item : *shared_items) {
-      Unreserve(1, static_cast<int64_t>(item.prompt.size()));
+      admission_->Unreserve(1, static_cast<int64_t>(item.prompt.size()));
       SequenceEvent e;
       e.kind = SequenceEvent::Kind::kError;
       e.id = item.id;

@@ -25,6 +25,7 @@
 #include "common/config/cluster_config.h"
 #include "common/status.h"
 #include "coordinator/hub/worker_hub.h"
+#include "coordinator/server/admission.h"
 #include "common/mailbox.h"
 #include "coordinator/server/metrics.h"
 #include "coordinator/server/request_events.h"
@@ -67,25 +68,14 @@ class CoordinatorCore {
   RequestId NewRequestId() { return next_id_.fetch_add(1); }
   // Admits the items; events (and an immediate kError for an item the
   // scheduler refuses) go to `sink` on the core thread. `reserved`: the
-  // frontend took the room with Reserve; otherwise Submit counts the items
-  // itself, past the limits if need be.
+  // frontend took the room with admission().Reserve; otherwise Submit counts
+  // the items itself, past the limits if need be.
   void Submit(std::vector<SubmitItem> items, std::shared_ptr<EventSink> sink,
               bool reserved = false);
-
-  // Admission (coordinator.limits.max_pending_*). A request counts from
-  // Reserve (or Submit) until it ends, with its prompt tokens.
-  // HasRoom: the cheap check a frontend makes before tokenizing.
-  bool HasRoom(int64_t requests) const;
-  // Takes room for `requests` with `prompt_tokens` tokens in all, or none
-  // when either limit would be passed.
-  bool Reserve(int64_t requests, int64_t prompt_tokens);
-  // Gives back room taken by Reserve for requests that were not submitted.
-  void Unreserve(int64_t requests, int64_t prompt_tokens);
-  // The Retry-After for a request refused for room: the time the recent
-  // completion rate needs to end the requests ahead of it, 1..60 s.
-  int RetryAfterSeconds() const;
-  int64_t pending_requests() const { return pending_requests_.load(); }
-  int64_t pending_tokens() const { return pending_tokens_.load(); }
+  // coordinator.limits.max_pending_*: what the frontends check and reserve
+  // before they submit. Created by Start.
+  Admission& admission() { return *admission_; }
+  const Admission& admission() const { return *admission_; }
   // Client gone: no more events; the request leaves its replica's next plan.
   void Cancel(std::vector<RequestId> ids);
   // Frontend-side end (stop string): same as Cancel, counted as finished.
@@ -105,11 +95,7 @@ class CoordinatorCore {
   CoordinatorCore() = default;
 
   std::atomic<RequestId> next_id_{1};
-  int64_t max_pending_requests_ = 0;
-  int64_t max_pending_tokens_ = 0;
-  std::atomic<int64_t> pending_requests_{0};
-  std::atomic<int64_t> pending_tokens_{0};
-  std::atomic<double> completion_rate_{0};  // requests ended per second, smoothed
+  std::unique_ptr<Admission> admission_;
   std::atomic<int> live_replicas_{0};
   std::string worker_endpoint_;
   std::string cluster_id_;

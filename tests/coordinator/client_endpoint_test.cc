@@ -423,7 +423,7 @@ TEST_F(ClientEndpointTest, VanishedClientsQueuedNonStreamingRequestIsCancelled) 
   const auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(WaitBlocksFreed(observer));
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
-  EXPECT_EQ(cluster_.core()->pending_requests(), 0);
+  EXPECT_EQ(cluster_.core()->admission().pending_requests(), 0);
 }
 
 TEST_F(ClientEndpointTest, RequestsPastThePendingLimitGetResourceExhausted) {

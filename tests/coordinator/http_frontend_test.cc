@@ -431,7 +431,7 @@ TEST_F(HttpFrontendTest, RequestsPastThePendingLimitGet429WithRetryAfterAtOnce) 
   close(a);
   bool room = false;
   for (int i = 0; i < 300 && !room; ++i) {
-    room = cluster_.core()->pending_requests() == 1;
+    room = cluster_.core()->admission().pending_requests() == 1;
     if (!room) std::this_thread::sleep_for(10ms);
   }
   ASSERT_TRUE(room);
@@ -442,10 +442,10 @@ TEST_F(HttpFrontendTest, RequestsPastThePendingLimitGet429WithRetryAfterAtOnce) 
            R"({"model":"tiny","prompt":"hello","max_tokens":2})");
   EXPECT_EQ(r.status, 200) << r.body;
   close(b);
-  for (int i = 0; i < 300 && cluster_.core()->pending_requests() > 0; ++i)
+  for (int i = 0; i < 300 && cluster_.core()->admission().pending_requests() > 0; ++i)
     std::this_thread::sleep_for(10ms);
-  EXPECT_EQ(cluster_.core()->pending_requests(), 0);
-  EXPECT_EQ(cluster_.core()->pending_tokens(), 0);
+  EXPECT_EQ(cluster_.core()->admission().pending_requests(), 0);
+  EXPECT_EQ(cluster_.core()->admission().pending_tokens(), 0);
 }
 
 TEST_F(HttpFrontendTest, PromptTokensPastThePendingLimitGet429) {
@@ -458,7 +458,7 @@ TEST_F(HttpFrontendTest, PromptTokensPastThePendingLimitGet429) {
   SendRequest(fd, "POST", "/v1/completions", req);
   char buf[256];
   ASSERT_GT(read(fd, buf, sizeof(buf)), 0);
-  EXPECT_EQ(cluster_.core()->pending_tokens(), 40);
+  EXPECT_EQ(cluster_.core()->admission().pending_tokens(), 40);
   auto r = Call(port(), "POST", "/v1/completions",
                 R"({"model":"tiny","max_tokens":2,"prompt":)" + tokens + "}");
   EXPECT_EQ(r.status, 429) << r.body;
@@ -481,7 +481,7 @@ TEST_F(HttpFrontendTest, ARequestWaitingPastMaxQueueSecondsGets429) {
   EXPECT_NE(r.body.find("max_queue_seconds"), std::string::npos) << r.body;
   EXPECT_GE(seconds, 0.45);
   EXPECT_LT(seconds, 5.0);
-  EXPECT_EQ(cluster_.core()->pending_requests(), 1);  // the running one
+  EXPECT_EQ(cluster_.core()->admission().pending_requests(), 1);  // the running one
   close(a);
 }
 
