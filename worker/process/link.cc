@@ -129,6 +129,14 @@ int Link::Run() {
   Clock::time_point next_heartbeat = start + options_.heartbeat_interval;
   bool assigned = false;
   uint32_t worker_id = 0;
+  // Drops the assignment and registers again; the next one reloads the model.
+  auto register_again = [&](const std::string& why) {
+    SJ_LOG(Info) << why << "; registering again";
+    assigned = false;
+    reregistering = true;
+    start = Clock::now();
+    send(options_.registration);
+  };
 
   // One handler per message the coordinator may send; a handler returns the
   // exit status when the worker must stop.
@@ -171,12 +179,7 @@ int Link::Run() {
         if (assigned && why.code() == StatusCode::kNotFound) {
           // The coordinator does not know this worker (it dropped it as
           // silent, or restarted): register again, as after a reconnect.
-          SJ_LOG(Warn) << "the coordinator does not know this worker (" << why.message()
-                       << "); registering again";
-          assigned = false;
-          reregistering = true;
-          start = Clock::now();
-          send(options_.registration);
+          register_again("the coordinator does not know this worker (" + why.message() + ")");
           return std::nullopt;
         }
         SJ_LOG(Error) << "coordinator reported an error: " << why.ToString();
@@ -232,11 +235,7 @@ int Link::Run() {
         // again; the model is reloaded with the new assignment. Before the
         // first assignment the registration still queued in the socket goes
         // out on the new connection by itself.
-        reregistering = true;
-        SJ_LOG(Info) << "reconnected to the coordinator; registering again";
-        assigned = false;
-        start = Clock::now();
-        send(options_.registration);
+        register_again("reconnected to the coordinator");
       }
       if (conn.auth_refused) {
         SJ_LOG(Error) << "the coordinator at " << options_.coordinator
