@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,11 +27,8 @@ BIN = sys.argv[1] if len(sys.argv) > 1 else "skipjoin"
 MODEL = os.environ.get("SKIPJOIN_MODEL_PATH", "")
 SERVE_AGAIN_WITHIN_S = 10
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from cluster_launch import free_port  # noqa: E402
 
 
 def healthy(port):

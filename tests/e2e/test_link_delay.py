@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,12 +42,7 @@ TOKENS = 64
 
 sys.path.insert(0, os.path.join(SRC, "bench"))
 from tcp_relay import TcpRelay  # noqa: E402
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from cluster_launch import free_port  # noqa: E402
 
 
 class Cluster:
