@@ -2,6 +2,7 @@
 
 #include <queue>
 
+#include "common/token_bytes.h"
 #include "coordinator/tokenizer/unicode.h"
 
 namespace skipjoin::tokenizer_internal {
@@ -13,7 +14,6 @@ ByteLevelAlphabet::ByteLevelAlphabet() {
         (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
     const uint32_t cp = printable ? static_cast<uint32_t>(b) : next_extra++;
     AppendUtf8(cp, &byte_to_text_[b]);
-    cp_to_byte_[cp] = static_cast<uint8_t>(b);
   }
 }
 
@@ -22,15 +22,6 @@ std::string ByteLevelAlphabet::EncodeBytes(std::string_view bytes) const {
   out.reserve(bytes.size() * 2);
   for (char c : bytes) out += byte_to_text_[static_cast<uint8_t>(c)];
   return out;
-}
-
-bool ByteLevelAlphabet::DecodeText(std::string_view text, std::string* bytes) const {
-  for (uint32_t cp : DecodeUtf8(text)) {
-    auto it = cp_to_byte_.find(cp);
-    if (it == cp_to_byte_.end()) return false;
-    bytes->push_back(static_cast<char>(it->second));
-  }
-  return true;
 }
 
 Result<ByteLevelBpe> ByteLevelBpe::Create(const std::unordered_map<std::string, int32_t>* vocab,
@@ -138,7 +129,7 @@ void ByteLevelBpe::EncodeWord(std::string_view word, std::vector<int32_t>* ids) 
     // Not a token (a merge whose result is missing from the vocab): fall back
     // to one token per byte of the symbol.
     std::string bytes;
-    alphabet_.DecodeText(view(i), &bytes);
+    DecodeByteLevelText(view(i), &bytes);
     for (char b : bytes) {
       const int32_t id = byte_token_[static_cast<uint8_t>(b)];
       if (id >= 0) ids->push_back(id);

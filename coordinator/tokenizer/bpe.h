@@ -24,13 +24,10 @@ class ByteLevelAlphabet {
   // UTF-8 of the character that stands for byte b.
   const std::string& Encode(uint8_t b) const { return byte_to_text_[b]; }
   std::string EncodeBytes(std::string_view bytes) const;
-  // Maps token text back to bytes; false if a character is not in the
-  // alphabet (the text is then not a byte-level token, e.g. an added token).
-  bool DecodeText(std::string_view text, std::string* bytes) const;
+  // Decoding (text -> bytes) is common/token_bytes.h DecodeByteLevelText.
 
  private:
   std::array<std::string, 256> byte_to_text_;
-  std::unordered_map<uint32_t, uint8_t> cp_to_byte_;
 };
 
 class ByteLevelBpe {

@@ -36,14 +36,6 @@ constexpr PreAlias kPreAliases[] = {
     {"qwen2", PreTokenizerKind::kQwen2, false},
 };
 
-// "<0x41>" -> 0x41; -1 when text is not a byte token.
-int ParseByteToken(const std::string& text) {
-  if (text.size() != 6 || text.compare(0, 3, "<0x") != 0 || text[5] != '>') return -1;
-  unsigned v = 0;
-  if (std::sscanf(text.c_str() + 3, "%2x", &v) != 1) return -1;
-  return static_cast<int>(v);
-}
-
 std::string ReplaceAll(std::string s, std::string_view from, std::string_view to) {
   size_t pos = 0;
   while ((pos = s.find(from, pos)) != std::string::npos) {
@@ -113,24 +105,9 @@ Status Tokenizer::Init(TokenizerSpec spec) {
     spm_ = std::make_unique<SentencePieceBpe>(&vocab_, &spec_.scores, byte_tokens, spec_.unk_id);
   }
 
-  // Raw bytes per token.
+  // Raw bytes per token (common/token_bytes.h, the one decoder of vocabulary texts).
   pieces_.resize(n);
-  for (size_t i = 0; i < n; ++i) {
-    const std::string& text = spec_.tokens[i];
-    const TokenType type = types_[i];
-    if (type == TokenType::kControl || type == TokenType::kUserDefined ||
-        type == TokenType::kUnknown) {
-      pieces_[i] = text;
-    } else if (spec_.model == TokenizerModel::kByteLevelBpe) {
-      std::string bytes;
-      // A token outside the byte-level alphabet stands for its own text.
-      pieces_[i] = bpe_->alphabet().DecodeText(text, &bytes) ? bytes : text;
-    } else {
-      const int b = type == TokenType::kByte ? ParseByteToken(text) : -1;
-      pieces_[i] = b >= 0 ? std::string(1, static_cast<char>(b))
-                          : ReplaceAll(text, tokenizer_internal::kSpmSpace, " ");
-    }
-  }
+  for (size_t i = 0; i < n; ++i) pieces_[i] = TokenBytes(spec_.tokens[i], types_[i], spec_.model);
 
   for (size_t i = 0; i < n; ++i) {
     if ((types_[i] == TokenType::kControl || types_[i] == TokenType::kUserDefined) &&

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/token_bytes.h"
 
 namespace skipjoin {
 
@@ -38,18 +39,7 @@ class ByteLevelBpe;
 class SentencePieceBpe;
 }  // namespace tokenizer_internal
 
-// Values as stored in GGUF tokenizer.ggml.token_type.
-enum class TokenType : int32_t {
-  kUndefined = 0,
-  kNormal = 1,
-  kUnknown = 2,
-  kControl = 3,
-  kUserDefined = 4,
-  kUnused = 5,
-  kByte = 6,
-};
-
-enum class TokenizerModel { kByteLevelBpe, kSentencePiece };
+// TokenType and TokenizerModel live in common/token_bytes.h, shared with the worker.
 
 // Everything a Tokenizer is built from; the loaders fill it, tests may build one
 // by hand.

