@@ -1,5 +1,6 @@
 #include "common/grammar/matcher.h"
 
+#include <array>
 #include <unordered_map>
 
 #include "common/grammar/automaton.h"
@@ -12,37 +13,73 @@ void SetBit(std::vector<uint32_t>* mask, int32_t id) {
   (*mask)[static_cast<uint32_t>(id) >> 5] |= 1u << (id & 31);
 }
 
+// The mask part of a leaf state that does not depend on the enclosing rules:
+// tokens consumed entirely inside the rule, and the trie nodes where the rule
+// can end with more bytes of the token still to come.
+struct LeafMask {
+  std::vector<uint32_t> inside;
+  std::vector<uint32_t> boundary;  // trie nodes with children
+};
+
 }  // namespace
 
-struct Matcher::Impl {
-  // The mask part of a leaf state that does not depend on the enclosing
-  // rules: tokens consumed entirely inside the rule, and the trie nodes where
-  // the rule can end with more bytes of the token still to come.
-  struct LeafMask {
-    std::vector<uint32_t> inside;
-    std::vector<uint32_t> boundary;  // trie nodes with children
-  };
+struct MaskCache::Impl {
+  const Grammar* grammar;
+  const TokenVocabulary* vocab;
+  std::mutex mu;
+  std::unordered_map<uint32_t, std::shared_ptr<const LeafMask>> leaves;  // guarded by mu
+};
 
-  Impl(GrammarPtr g, std::shared_ptr<const TokenVocabulary> v)
-      : grammar(std::move(g)), vocab(std::move(v)), a(grammar->automaton()), engine(&a) {
+MaskCache::MaskCache(GrammarPtr grammar, std::shared_ptr<const TokenVocabulary> vocab)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->grammar = grammar.get();
+  impl_->vocab = vocab.get();
+}
+MaskCache::~MaskCache() = default;
+
+struct Matcher::Impl {
+  Impl(GrammarPtr g, std::shared_ptr<const TokenVocabulary> v, std::shared_ptr<MaskCache> c)
+      : grammar(std::move(g)),
+        vocab(std::move(v)),
+        cache(std::move(c)),
+        a(grammar->automaton()),
+        engine(&a) {
+    SJ_CHECK(!cache ||
+             (cache->impl_->grammar == grammar.get() && cache->impl_->vocab == vocab.get()))
+        << "MaskCache made for another grammar or vocabulary";
     engine.Initial(&state);
     buffers.resize(TokenVocabulary::kMaxTokenBytes + 2);
   }
 
   const LeafMask& Leaf(uint32_t dfa_state) {
     auto it = leaf_cache.find(dfa_state);
-    if (it != leaf_cache.end()) return it->second;
-    LeafMask& m = leaf_cache[dfa_state];
-    m.inside.assign(vocab->mask_words(), 0);
-    LeafWalk(0, dfa_state, &m);
-    return m;
+    if (it != leaf_cache.end()) return *it->second;
+    std::shared_ptr<const LeafMask> found;
+    if (cache) {
+      std::lock_guard<std::mutex> lock(cache->impl_->mu);
+      auto shared = cache->impl_->leaves.find(dfa_state);
+      if (shared != cache->impl_->leaves.end()) found = shared->second;
+    }
+    if (!found) {
+      auto m = std::make_shared<LeafMask>();
+      m->inside.assign(vocab->mask_words(), 0);
+      LeafWalk(0, dfa_state, m.get());
+      found = std::move(m);
+      if (cache) {
+        std::lock_guard<std::mutex> lock(cache->impl_->mu);
+        cache->impl_->leaves.emplace(dfa_state, found);
+      }
+    }
+    return *leaf_cache.emplace(dfa_state, std::move(found)).first->second;
   }
 
-  // Depth-first over the trie following only the leaf rule's automaton.
+  // Depth-first over the trie following only the leaf rule's automaton,
+  // through per-state byte tables (a leaf walk visits most of the trie).
   void LeafWalk(uint32_t node, uint32_t s, LeafMask* m) {
+    const int32_t* next = Table(s);
     const TokenVocabulary::Node& n = vocab->nodes()[node];
     for (uint32_t e = n.edge_begin; e < n.edge_end; ++e) {
-      const int64_t t = a.Next(s, vocab->edge_bytes()[e]);
+      const int32_t t = next[vocab->edge_bytes()[e]];
       if (t < 0) continue;
       const uint32_t child = vocab->edge_children()[e];
       const TokenVocabulary::Node& c = vocab->nodes()[child];
@@ -51,6 +88,14 @@ struct Matcher::Impl {
       if (a.states[t].accepting) m->boundary.push_back(child);
       if (a.HasBytes(static_cast<uint32_t>(t))) LeafWalk(child, static_cast<uint32_t>(t), m);
     }
+  }
+
+  const int32_t* Table(uint32_t s) {
+    auto [it, added] = tables.try_emplace(s);
+    if (added) {
+      for (int b = 0; b < 256; ++b) it->second[b] = static_cast<int32_t>(a.Next(s, b));
+    }
+    return it->second.data();
   }
 
   void MarkTokens(const TokenVocabulary::Node& n, std::vector<uint32_t>* mask) const {
@@ -116,17 +161,20 @@ struct Matcher::Impl {
 
   GrammarPtr grammar;
   std::shared_ptr<const TokenVocabulary> vocab;
+  std::shared_ptr<MaskCache> cache;  // may be null
   const internal::Automaton& a;
   internal::StackEngine engine;
   internal::StackSet state;
-  bool finished = false;                              // an end-of-sequence token was accepted
-  std::unordered_map<uint32_t, LeafMask> leaf_cache;  // DFA state -> mask part
-  std::vector<internal::StackSet> buffers;            // per trie depth, for Walk
+  bool finished = false;  // an end-of-sequence token was accepted
+  std::unordered_map<uint32_t, std::shared_ptr<const LeafMask>> leaf_cache;  // by DFA state
+  std::unordered_map<uint32_t, std::array<int32_t, 256>> tables;  // DFA state -> next state
+  std::vector<internal::StackSet> buffers;                        // per trie depth, for Walk
   internal::StackSet popped;
 };
 
-Matcher::Matcher(GrammarPtr grammar, std::shared_ptr<const TokenVocabulary> vocab)
-    : impl_(std::make_unique<Impl>(std::move(grammar), std::move(vocab))) {}
+Matcher::Matcher(GrammarPtr grammar, std::shared_ptr<const TokenVocabulary> vocab,
+                 std::shared_ptr<MaskCache> cache)
+    : impl_(std::make_unique<Impl>(std::move(grammar), std::move(vocab), std::move(cache))) {}
 Matcher::~Matcher() = default;
 Matcher::Matcher(Matcher&&) noexcept = default;
 Matcher& Matcher::operator=(Matcher&&) noexcept = default;

@@ -11,9 +11,10 @@
 // the first rejected byte. Where the state is inside a rule that calls no
 // other (a string, a number, a regex, a choice), the part of the mask that
 // does not depend on what encloses it is computed once per automaton state
-// and kept in this Matcher (see docs/BENCHMARKS.md for measured costs).
+// and kept in this Matcher, or in a MaskCache shared by several (see
+// docs/BENCHMARKS.md for measured costs).
 //
-// Thread-safety: not thread-safe. One thread at a time may call any method
+// Thread-safety: a Matcher is not thread-safe. One thread at a time may call any method
 // (FillNextTokenMask is const but updates the cache and scratch space). The
 // Grammar and TokenVocabulary it holds may be shared with other Matchers on
 // other threads.
@@ -21,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "common/grammar/grammar.h"
@@ -28,9 +30,27 @@
 
 namespace skipjoin::grammar {
 
+// Leaf-state mask parts shared by the Matchers of one (Grammar,
+// TokenVocabulary) pair: the n choices of one request, or requests that reuse
+// a compiled grammar. Without one, each Matcher computes its own (the first
+// mask inside a string costs a walk of the whole trie, about 2-3 ms for a
+// 49k vocabulary). Thread-safe: Matchers on any threads may share one.
+class MaskCache {
+ public:
+  MaskCache(GrammarPtr grammar, std::shared_ptr<const TokenVocabulary> vocab);
+  ~MaskCache();
+
+ private:
+  friend class Matcher;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 class Matcher {
  public:
-  Matcher(GrammarPtr grammar, std::shared_ptr<const TokenVocabulary> vocab);
+  // cache: optional; when given it must be for the same grammar and vocab.
+  Matcher(GrammarPtr grammar, std::shared_ptr<const TokenVocabulary> vocab,
+          std::shared_ptr<MaskCache> cache = nullptr);
   ~Matcher();
   Matcher(Matcher&&) noexcept;
   Matcher& operator=(Matcher&&) noexcept;

@@ -134,6 +134,26 @@ TEST(MatcherTest, RejectedTokenLeavesStateUnchanged) {
   for (int32_t id = 0; id < vocab->size(); ++id) EXPECT_EQ(Bit(mask, id), false) << id;
 }
 
+TEST(MatcherTest, SharedMaskCacheGivesTheSameMasks) {
+  TinyVocab tv;
+  auto vocab = tv.Build();
+  auto g = Schema(R"({"type": "array", "items": {"type": "string"}})");
+  auto cache = std::make_shared<MaskCache>(g, vocab);
+  Matcher a(g, vocab, cache), b(g, vocab, cache), alone(g, vocab);
+  std::vector<uint32_t> ma, mb, ml;
+  for (int32_t id : {14, 2, 4, 22, 2, 7, 3, 2, 15}) {  // [ " a é " , "a " ]
+    a.FillNextTokenMask(&ma);
+    b.FillNextTokenMask(&mb);
+    alone.FillNextTokenMask(&ml);
+    EXPECT_EQ(ma, ml);
+    EXPECT_EQ(mb, ml);
+    ASSERT_TRUE(a.AcceptToken(id)) << vocab->bytes(id);
+    ASSERT_TRUE(b.AcceptToken(id));
+    ASSERT_TRUE(alone.AcceptToken(id));
+  }
+  EXPECT_TRUE(a.IsTerminated());
+}
+
 TEST(MatcherTest, VocabularyErrors) {
   EXPECT_EQ(TokenVocabulary::Create({}, {}, {}).status().message(), "token vocabulary is empty");
   EXPECT_EQ(TokenVocabulary::Create({"a"}, {true, false}, {}).status().message(),
