@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -25,24 +26,40 @@ milliseconds Left(Clock::time_point deadline) {
 
 }  // namespace
 
-Result<ClientTarget> ResolveClientTarget(const std::string& coordinator, const std::string& config,
-                                         const std::string& keys_dir, const std::string& key_file) {
+void AddClientFlags(FlagSet* flags, ClientFlags* target) {
+  flags->String("coordinator", &target->coordinator, "native client endpoint, tcp://HOST:PORT");
+  flags->String("config", &target->config, "cluster config to read the endpoint and keys from");
+  flags->String("keys-dir", &target->keys_dir,
+                "the cluster's key directory (cluster.pub, client.key)");
+  flags->String("key", &target->key_file,
+                "this client's key file (default: client.key of the keys)");
+  flags->Int("connect-timeout-ms", &target->connect_timeout_ms,
+             "give up when the coordinator does not answer at all within this long, ms");
+}
+
+Result<ClientTarget> ResolveClientTarget(const ClientFlags& flags) {
   ClientTarget target;
-  std::string dir = keys_dir;
-  std::string path = config;
-  if (path.empty() && coordinator.empty() && std::filesystem::exists(kDefaultConfig))
+  std::string dir = flags.keys_dir;
+  std::string path = flags.config;
+  if (path.empty() && flags.coordinator.empty() && std::filesystem::exists(kDefaultConfig))
     path = kDefaultConfig;
+  if (path.empty() && !flags.sets.empty()) {
+    return InvalidArgument("--set " + flags.sets.front() +
+                           ": no cluster config to apply it to (pass --config FILE)");
+  }
   if (!path.empty()) {
-    auto cfg = config::LoadClusterConfig(path);
+    auto cfg = config::LoadClusterConfig(path, flags.sets);
     if (!cfg.ok()) return cfg.status();
     target.endpoint =
         "tcp://" + cfg->coordinator.host + ":" + std::to_string(cfg->coordinator.client_port);
+    target.model_path = cfg->model.path;
     if (dir.empty() && cfg->security.auth == config::AuthMode::kCurve)
       dir = config::KeysDirFor(*cfg);
   }
-  if (!coordinator.empty()) {
-    target.endpoint =
-        coordinator.find("://") == std::string::npos ? "tcp://" + coordinator : coordinator;
+  if (!flags.coordinator.empty()) {
+    target.endpoint = flags.coordinator.find("://") == std::string::npos
+                          ? "tcp://" + flags.coordinator
+                          : flags.coordinator;
   }
   if (target.endpoint.empty()) target.endpoint = kFallbackClientEndpoint;
   if (!dir.empty()) {
@@ -50,18 +67,24 @@ Result<ClientTarget> ResolveClientTarget(const std::string& coordinator, const s
         protocol::CurveKeypair server,
         protocol::ReadCurveKeyFile(dir + "/" + protocol::kClusterKeyStem + ".pub", false));
     const std::string own =
-        key_file.empty() ? dir + "/" + protocol::kClientKeyStem + ".key" : key_file;
+        flags.key_file.empty() ? dir + "/" + protocol::kClientKeyStem + ".key" : flags.key_file;
     SJ_ASSIGN_OR_RETURN(target.curve.own, protocol::ReadCurveKeyFile(own, true));
     target.curve.server_public_key = server.public_key;
   }
   return target;
 }
 
+std::string SecondsText(milliseconds d) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g s", static_cast<double>(d.count()) / 1000.0);
+  return buf;
+}
+
 Status UnreachableError(const std::string& endpoint, milliseconds timeout) {
-  return DeadlineExceeded("no answer from the coordinator at " + endpoint + " within " +
-                          std::to_string(timeout.count() / 1000.0).substr(0, 4) +
-                          " s (is the cluster running? start one with `skipjoin launch CONFIG`, or "
-                          "pass --coordinator tcp://HOST:PORT / --config FILE)");
+  return DeadlineExceeded("no coordinator answered at " + endpoint + " within " +
+                          SecondsText(timeout) +
+                          "; is the cluster launched? (skipjoin launch CONFIG; or pass "
+                          "--coordinator tcp://HOST:PORT / --config FILE for another one)");
 }
 
 NativeClient::NativeClient(std::unique_ptr<zmq::context_t> context, protocol::DealerChannel channel,
@@ -119,6 +142,11 @@ Status NativeClient::NoAnswer(milliseconds timeout) {
                             ? " (its cluster.pub may not be this cluster's)"
                             : " (the cluster uses keys: pass --config FILE or --keys-dir DIR)"));
   }
+  if (answered_) {
+    return DeadlineExceeded("the coordinator at " + endpoint_ + " answered before but not within " +
+                            SecondsText(timeout) +
+                            " now (is it overloaded or stopped? see its log)");
+  }
   return UnreachableError(endpoint_, timeout);
 }
 
@@ -136,24 +164,56 @@ Result<T> NativeClient::Call(const protocol::Message& request, milliseconds time
     }
     if (T* t = std::get_if<T>(&*m)) return std::move(*t);
     if (auto* e = std::get_if<protocol::ErrorReply>(&*m)) return e->error.ToStatus();
-    // Anything else (a late chunk of an earlier request) is not ours.
+    // Anything else (a late chunk of an earlier request, a probe's answer) is not ours.
   }
+}
+
+Status NativeClient::EnsureAnswering(milliseconds timeout) {
+  if (answered_) return Status::Ok();
+  // The DEALER queues messages until a connection is up, so only an answer
+  // tells that a coordinator is there; ModelsRequest is the cheapest one.
+  auto reply = Call<protocol::ModelsReply>(protocol::ModelsRequest{}, timeout);
+  if (!reply.ok()) return reply.status();
+  answered_ = true;
+  return Status::Ok();
 }
 
 Status NativeClient::Submit(const protocol::SubmitRequest& request,
                             const std::function<void(const protocol::TokenChunk&)>& on_chunk,
-                            milliseconds idle_timeout) {
-  if (Status st = channel_.Send(request, idle_timeout); !st.ok()) {
-    return st.code() == StatusCode::kDeadlineExceeded ? NoAnswer(idle_timeout) : st;
+                            const WaitOptions& wait) {
+  SJ_RETURN_IF_ERROR(EnsureAnswering(wait.connect));
+  if (Status st = channel_.Send(request, wait.silence); !st.ok()) {
+    return st.code() == StatusCode::kDeadlineExceeded ? NoAnswer(wait.silence) : st;
   }
+  // A request may run silently for long (no stream, or a long queue): probe
+  // the coordinator instead of giving up on it.
+  // Probe at least twice within the silence allowed, so a short --timeout-ms
+  // does not cut off a request whose coordinator answers.
+  const milliseconds probe_every =
+      std::max(milliseconds(1), std::min(wait.probe_every, wait.silence / 3));
+  auto last_heard = Clock::now();
+  auto last_probe = last_heard;
   while (true) {
-    auto m = channel_.Recv(idle_timeout);
+    const auto next_probe = std::max(last_heard, last_probe) + probe_every;
+    const auto give_up = last_heard + wait.silence;
+    const auto now = Clock::now();
+    if (now >= give_up) {
+      return DeadlineExceeded("the coordinator at " + endpoint_ +
+                              " stopped answering: nothing for " + SecondsText(wait.silence) +
+                              " while the request ran (is it overloaded or stopped? see its log)");
+    }
+    if (now >= next_probe) {
+      // A full queue means the connection is stuck: the silence check ends it.
+      (void)channel_.Send(protocol::ModelsRequest{}, milliseconds(0));
+      last_probe = now;
+      continue;
+    }
+    auto m = channel_.Recv(std::max(milliseconds(1), Left(std::min(next_probe, give_up))));
     if (!m.ok()) {
-      if (m.status().code() == StatusCode::kDeadlineExceeded) {
-        return NoAnswer(idle_timeout);
-      }
+      if (m.status().code() == StatusCode::kDeadlineExceeded) continue;
       return m.status().WithContext("reply from " + endpoint_);
     }
+    last_heard = Clock::now();
     if (auto* e = std::get_if<protocol::ErrorReply>(&*m)) {
       if (e->request_id.empty() || e->request_id == request.client_request_id) {
         return e->error.ToStatus();
@@ -172,12 +232,14 @@ Status NativeClient::Submit(const protocol::SubmitRequest& request,
   }
 }
 
-Result<protocol::StatusReply> NativeClient::GetStatus(milliseconds timeout) {
-  return Call<protocol::StatusReply>(protocol::StatusRequest{}, timeout);
+Result<protocol::StatusReply> NativeClient::GetStatus(const WaitOptions& wait) {
+  SJ_RETURN_IF_ERROR(EnsureAnswering(wait.connect));
+  return Call<protocol::StatusReply>(protocol::StatusRequest{}, wait.silence);
 }
 
-Result<protocol::ModelsReply> NativeClient::GetModels(milliseconds timeout) {
-  return Call<protocol::ModelsReply>(protocol::ModelsRequest{}, timeout);
+Result<protocol::ModelsReply> NativeClient::GetModels(const WaitOptions& wait) {
+  SJ_RETURN_IF_ERROR(EnsureAnswering(wait.connect));
+  return Call<protocol::ModelsReply>(protocol::ModelsRequest{}, wait.silence);
 }
 
 Result<int> HttpGet(const std::string& host, int port, const std::string& path,

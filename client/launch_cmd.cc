@@ -22,6 +22,7 @@
 
 #include "client/cluster_client.h"
 #include "client/commands.h"
+#include "client/launch_options.h"
 #include "client/process_group.h"
 #include "client/prometheus_setup.h"
 #include "common/config/cluster_config.h"
@@ -33,13 +34,17 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: skipjoin launch CONFIG [--node NAME] [--set key=value ...] [--run-dir DIR]\n"
+    "                       [--model PATH] [--http-port N] [--api-key KEY]\n"
     "\n"
     "Starts this node's coordinator (when the config puts it here) and workers,\n"
     "waits until GET /health answers 200, prints the endpoints, and supervises\n"
     "the processes until Ctrl-C or SIGTERM. Logs go to DIR/<process>.log.\n"
     "Beside the coordinator it runs Prometheus for the whole cluster (config\n"
     "section monitoring:, on when the prometheus binary is installed), with its\n"
-    "data in DIR/prometheus, and prints its console pages.";
+    "data in DIR/prometheus, and prints its console pages.\n"
+    "--model, --http-port and --api-key are the same as --set model.path=PATH,\n"
+    "--set coordinator.http_port=N and --set coordinator.api_key=KEY, applied after\n"
+    "the --set ones.";
 
 std::atomic<int> g_stop_signal{0};
 
@@ -106,8 +111,9 @@ void ReapMonitors(ProcessGroup& monitors) {
 
 int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_args) {
   std::vector<std::string> args;
-  const std::vector<std::string> sets = TakeConfigOverrides(raw_args, &args);
+  std::vector<std::string> sets = TakeConfigOverrides(raw_args, &args);
   std::string node_name, run_dir;
+  LaunchKeyFlags key_flags;
   int64_t health_timeout_s = 600, grace_ms = 10000;
   FlagSet flags(kUsage);
   flags.String("node", &node_name,
@@ -117,14 +123,19 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
   flags.Int("health-timeout-s", &health_timeout_s,
             "how long to wait for the cluster to become healthy");
   flags.Int("grace-ms", &grace_ms, "time between SIGTERM and SIGKILL when stopping the processes");
+  flags.String("model", &key_flags.model,
+               "the model file or HF directory (= --set model.path=PATH)");
+  flags.Int("http-port", &key_flags.http_port,
+            "port of the OpenAI-compatible HTTP API (= --set coordinator.http_port=N)");
+  flags.String("api-key", &key_flags.api_key,
+               "key HTTP clients must send as a Bearer token (= --set coordinator.api_key=KEY)");
   if (Status st = flags.Parse(args); !st.ok()) {
     std::fprintf(stderr, "skipjoin launch: %s\n", st.message().c_str());
     return 2;
   }
+  for (std::string& s : LaunchKeyOverrides(key_flags)) sets.push_back(std::move(s));
   if (flags.help_requested()) {
-    std::printf(
-        "%s\n  --set key=value  override a config key (repeatable; docs/CONFIGURATION.md)\n",
-        flags.Help().c_str());
+    std::printf("%s%s", flags.Help().c_str(), kSetFlagHelp);
     return 0;
   }
   if (flags.positional().size() != 1) {
@@ -322,8 +333,9 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
   std::printf("skipjoin launch: cluster healthy after %.1f s\n", ready_s);
   std::printf("  HTTP API        http://%s:%u/v1  (health: /health)\n",
               cfg.coordinator.host.c_str(), cfg.coordinator.http_port);
-  std::printf("  native clients  tcp://%s:%u  (skipjoin submit --config %s ...)\n",
-              cfg.coordinator.host.c_str(), cfg.coordinator.client_port, config_path.c_str());
+  std::printf("  native clients  tcp://%s:%u  (skipjoin submit --config %s%s ...)\n",
+              cfg.coordinator.host.c_str(), cfg.coordinator.client_port, config_path.c_str(),
+              sets.empty() ? "" : " [the same --set flags]");
   std::printf("  workers         %s\n", worker_endpoint.c_str());
   for (const auto& m : metrics_urls) std::printf("  metrics         %s\n", m.c_str());
   if (prometheus && monitors.num_alive() > 0) {

@@ -11,34 +11,34 @@ namespace {
 
 struct Target {
   std::unique_ptr<NativeClient> client;
-  std::chrono::milliseconds timeout{5000};
+  WaitOptions wait;
 };
 
 // Parses the shared flags and connects. Returns an exit code >= 0 when the
 // command should end (help, bad flags), -1 to go on.
-int ParseAndConnect(const char* name, const char* usage, const std::vector<std::string>& args,
+int ParseAndConnect(const char* name, const char* usage, const std::vector<std::string>& raw_args,
                     Target* target) {
-  std::string coordinator, config, keys_dir, key_file;
+  ClientFlags client_flags;
+  std::vector<std::string> args;
+  client_flags.sets = TakeConfigOverrides(raw_args, &args);
   int64_t timeout_ms = 5000;
   FlagSet flags(usage);
-  flags.String("coordinator", &coordinator, "native client endpoint, tcp://HOST:PORT");
-  flags.String("config", &config, "cluster config to read the endpoint and keys from");
-  flags.String("keys-dir", &keys_dir, "the cluster's key directory (cluster.pub, client.key)");
-  flags.String("key", &key_file, "this client's key file (default: client.key of the keys)");
-  flags.Int("timeout-ms", &timeout_ms, "how long to wait for the answer, ms");
+  AddClientFlags(&flags, &client_flags);
+  flags.Int("timeout-ms", &timeout_ms, "how long to wait for the answer once connected, ms");
   if (Status st = flags.Parse(args); !st.ok()) {
     std::fprintf(stderr, "skipjoin %s: %s\n", name, st.message().c_str());
     return 2;
   }
   if (flags.help_requested()) {
-    std::printf("%s", flags.Help().c_str());
+    std::printf("%s%s", flags.Help().c_str(), kSetFlagHelp);
     return 0;
   }
-  if (timeout_ms <= 0) {
-    std::fprintf(stderr, "skipjoin %s: --timeout-ms must be positive\n", name);
+  if (timeout_ms <= 0 || client_flags.connect_timeout_ms <= 0) {
+    std::fprintf(stderr, "skipjoin %s: --timeout-ms and --connect-timeout-ms must be positive\n",
+                 name);
     return 2;
   }
-  auto endpoint = ResolveClientTarget(coordinator, config, keys_dir, key_file);
+  auto endpoint = ResolveClientTarget(client_flags);
   if (!endpoint.ok()) {
     std::fprintf(stderr, "skipjoin %s: %s\n", name, endpoint.status().message().c_str());
     return 2;
@@ -49,7 +49,8 @@ int ParseAndConnect(const char* name, const char* usage, const std::vector<std::
     return 1;
   }
   target->client = std::move(client).value();
-  target->timeout = std::chrono::milliseconds(timeout_ms);
+  target->wait.connect = std::chrono::milliseconds(client_flags.connect_timeout_ms);
+  target->wait.silence = std::chrono::milliseconds(timeout_ms);
   return -1;
 }
 
@@ -57,15 +58,15 @@ int ParseAndConnect(const char* name, const char* usage, const std::vector<std::
 
 int StatusMain(const std::vector<std::string>& args) {
   Target t;
-  if (int rc =
-          ParseAndConnect("status",
-                          "usage: skipjoin status [--coordinator tcp://HOST:PORT | --config FILE]\n"
-                          "\nReplicas, workers, queues and KV cache use of a running cluster.",
-                          args, &t);
+  if (int rc = ParseAndConnect(
+          "status",
+          "usage: skipjoin status [--coordinator tcp://HOST:PORT | --config FILE [--set k=v ...]]\n"
+          "\nReplicas, workers, queues and KV cache use of a running cluster.",
+          args, &t);
       rc >= 0) {
     return rc;
   }
-  auto reply = t.client->GetStatus(t.timeout);
+  auto reply = t.client->GetStatus(t.wait);
   if (!reply.ok()) {
     std::fprintf(stderr, "skipjoin status: %s\n", reply.status().ToString().c_str());
     return 1;
@@ -93,15 +94,15 @@ int StatusMain(const std::vector<std::string>& args) {
 
 int ModelsMain(const std::vector<std::string>& args) {
   Target t;
-  if (int rc =
-          ParseAndConnect("models",
-                          "usage: skipjoin models [--coordinator tcp://HOST:PORT | --config FILE]\n"
-                          "\nThe models a running cluster serves.",
-                          args, &t);
+  if (int rc = ParseAndConnect(
+          "models",
+          "usage: skipjoin models [--coordinator tcp://HOST:PORT | --config FILE [--set k=v ...]]\n"
+          "\nThe models a running cluster serves.",
+          args, &t);
       rc >= 0) {
     return rc;
   }
-  auto reply = t.client->GetModels(t.timeout);
+  auto reply = t.client->GetModels(t.wait);
   if (!reply.ok()) {
     std::fprintf(stderr, "skipjoin models: %s\n", reply.status().ToString().c_str());
     return 1;

@@ -25,6 +25,17 @@ void FlagSet::Bool(const std::string& name, bool* target, const std::string& hel
   order_.push_back(name);
 }
 
+void FlagSet::String(const std::string& name, std::optional<std::string>* target,
+                     const std::string& help) {
+  flags_[name] = {Kind::kOptionalString, target, help, ""};
+  order_.push_back(name);
+}
+void FlagSet::Int(const std::string& name, std::optional<int64_t>* target,
+                  const std::string& help) {
+  flags_[name] = {Kind::kOptionalInt, target, help, ""};
+  order_.push_back(name);
+}
+
 Status FlagSet::Parse(const std::vector<std::string>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -67,14 +78,22 @@ Status FlagSet::Parse(const std::vector<std::string>& args) {
       case Kind::kString:
         *static_cast<std::string*>(f.target) = value;
         break;
-      case Kind::kInt: {
+      case Kind::kOptionalString:
+        *static_cast<std::optional<std::string>*>(f.target) = value;
+        break;
+      case Kind::kInt:
+      case Kind::kOptionalInt: {
         char* end = nullptr;
         errno = 0;
         long long v = std::strtoll(value.c_str(), &end, 10);
         if (value.empty() || *end != '\0' || errno != 0) {
           return InvalidArgument("flag --" + name + " takes an integer, got '" + value + "'");
         }
-        *static_cast<int64_t*>(f.target) = v;
+        if (f.kind == Kind::kInt) {
+          *static_cast<int64_t*>(f.target) = v;
+        } else {
+          *static_cast<std::optional<int64_t>*>(f.target) = v;
+        }
         break;
       }
       case Kind::kDouble: {
@@ -103,10 +122,13 @@ std::string FlagSet::Help() const {
     std::string left = "  --" + name;
     if (f.kind != Kind::kBool) left += " VALUE";
     os << left;
-    if (left.size() < 26) os << std::string(26 - left.size(), ' ');
-    else os << "\n" << std::string(26, ' ');
+    if (left.size() < 26)
+      os << std::string(26 - left.size(), ' ');
+    else
+      os << "\n" << std::string(26, ' ');
     os << f.help;
-    if (!f.default_text.empty() && f.kind != Kind::kBool) os << " (default: " << f.default_text << ")";
+    if (!f.default_text.empty() && f.kind != Kind::kBool)
+      os << " (default: " << f.default_text << ")";
     os << "\n";
   }
   return os.str();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ class FlagSet {
   void Int(const std::string& name, int64_t* target, const std::string& help);
   void Double(const std::string& name, double* target, const std::string& help);
   void Bool(const std::string& name, bool* target, const std::string& help);
+  // Flags without a default: *target stays empty unless the flag is given.
+  void String(const std::string& name, std::optional<std::string>* target, const std::string& help);
+  void Int(const std::string& name, std::optional<int64_t>* target, const std::string& help);
 
   // Parses args (without the program and subcommand names). Positional
   // arguments are collected in positional(). `--help` sets help_requested().
@@ -32,7 +36,7 @@ class FlagSet {
   std::string Help() const;
 
  private:
-  enum class Kind { kString, kInt, kDouble, kBool };
+  enum class Kind { kString, kInt, kDouble, kBool, kOptionalString, kOptionalInt };
   struct Flag {
     Kind kind;
     void* target;
@@ -52,6 +56,10 @@ class FlagSet {
 // overrides in order and leaves the rest in *rest.
 std::vector<std::string> TakeConfigOverrides(const std::vector<std::string>& args,
                                              std::vector<std::string>* rest);
+// The --help line of --set, for commands that take TakeConfigOverrides.
+inline constexpr const char* kSetFlagHelp =
+    "  --set key=value         override a key of the cluster config (repeatable; "
+    "docs/CONFIGURATION.md)\n";
 
 // The default model: $SKIPJOIN_MODEL_PATH, else
 // ${SKIPJOIN_CACHE:-$HOME/.cache/skipjoin}/models/SmolLM2-135M-Instruct.Q4_1.gguf
