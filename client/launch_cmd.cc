@@ -133,6 +133,9 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
     std::fprintf(stderr, "skipjoin launch: %s\n", st.message().c_str());
     return 2;
   }
+  // Clients read the same config, so they need the same --set; the key flags
+  // do not change where they connect (submit --logprobs takes --tokenizer).
+  const bool clients_need_sets = !sets.empty();
   for (std::string& s : LaunchKeyOverrides(key_flags)) sets.push_back(std::move(s));
   if (flags.help_requested()) {
     std::printf("%s%s", flags.Help().c_str(), kSetFlagHelp);
@@ -335,7 +338,7 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
               cfg.coordinator.host.c_str(), cfg.coordinator.http_port);
   std::printf("  native clients  tcp://%s:%u  (skipjoin submit --config %s%s ...)\n",
               cfg.coordinator.host.c_str(), cfg.coordinator.client_port, config_path.c_str(),
-              sets.empty() ? "" : " [the same --set flags]");
+              clients_need_sets ? " [the same --set flags]" : "");
   std::printf("  workers         %s\n", worker_endpoint.c_str());
   for (const auto& m : metrics_urls) std::printf("  metrics         %s\n", m.c_str());
   if (prometheus && monitors.num_alive() > 0) {

@@ -88,7 +88,8 @@ int SubmitMain(const std::vector<std::string>& raw_args) {
   flags.Int("seed", &seed, "seed of the sampling draws; -1 lets the cluster pick");
   flags.Int("logprobs", &logprobs, "print each token's logprob and N alternatives (0..20)");
   flags.String("tokenizer", &tokenizer_path,
-               "model file to read token texts from for --logprobs (default: the config's)");
+               "model file to read token texts from for --logprobs (default: the config's "
+               "model.path; give it when the cluster was launched with --model)");
   flags.String("stop", &stop, "a stop string");
   flags.Int("priority", &priority, "higher runs first among equals");
   flags.Int("timeout-ms", &timeout_ms,
