@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace skipjoin {
 
@@ -28,8 +29,17 @@ const char* DeviceKindName(DeviceKind kind);
 // "none", "stop", ...; "unknown" outside the enum.
 const char* FinishReasonName(FinishReason reason);
 
+// An additive change to one token's logit before sampling (logit_bias).
+struct TokenBias {
+  int32_t token = 0;
+  float bias = 0.0f;  // [-100, 100]; -100 bans the token in practice
+  bool operator==(const TokenBias&) const = default;
+};
+
 // How one sequence samples. The defaults are the OpenAI API's (temperature 1);
-// Greedy() is argmax, what reference runs and engine tests use.
+// Greedy() is argmax, what reference runs and engine tests use. The logit
+// processors (penalties, bias, min_tokens) change the logits the draw (or the
+// argmax) uses; reported logprobs stay those of the unmodified model.
 struct SamplingParams {
   float temperature = 1.0f;      // <= 0: greedy (argmax)
   float top_p = 1.0f;            // nucleus mass in (0, 1]
@@ -38,6 +48,29 @@ struct SamplingParams {
   std::optional<uint64_t> seed;  // with the sample index, fixes each draw (batch-independent);
                                  // unset on the wire: the worker derives one from the request id
   int32_t logprobs = 0;          // top-N logprobs to return per sampled token, 0..20
+  // Tokens in the prompt or the output so far: positive logits divided by it,
+  // negative ones multiplied (CTRL / Hugging Face). > 0; 1: off.
+  float repetition_penalty = 1.0f;
+  // Subtracted once from the logit of each token already in the output. [-2, 2]
+  float presence_penalty = 0.0f;
+  // Subtracted per occurrence in the output. [-2, 2]
+  float frequency_penalty = 0.0f;
+  std::vector<TokenBias> logit_bias;  // distinct tokens
+  // The tokens that end the request (end-of-sequence unless ignore_eos, plus the
+  // request's stop_token_ids): the scheduler ends a request that samples one;
+  // the sampler masks them until min_tokens tokens were sampled.
+  std::vector<int32_t> stop_token_ids;
+  int32_t min_tokens = 0;  // >= 0
+
+  // Whether the sampler must modify the logits for this sequence.
+  bool has_logit_processors() const {
+    return repetition_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f ||
+           !logit_bias.empty() || (min_tokens > 0 && !stop_token_ids.empty());
+  }
+  // Whether the penalties need the sequence's token history.
+  bool needs_history() const {
+    return repetition_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f;
+  }
 
   static SamplingParams Greedy() {
     SamplingParams p;

@@ -18,6 +18,17 @@ void Fields(V& v, protocol::wire::Is<SamplingParams> auto& s) {
   v("min_p", s.min_p);
   v("seed", s.seed);
   v("logprobs", s.logprobs);
+  v("repetition_penalty", s.repetition_penalty);
+  v("presence_penalty", s.presence_penalty);
+  v("frequency_penalty", s.frequency_penalty);
+  v("logit_bias", s.logit_bias);
+  v("stop_token_ids", s.stop_token_ids);
+  v("min_tokens", s.min_tokens);
+}
+template <typename V>
+void Fields(V& v, protocol::wire::Is<TokenBias> auto& s) {
+  v("token", s.token);
+  v("bias", s.bias);
 }
 template <typename V>
 void Fields(V& v, protocol::wire::Is<TokenLogprob> auto& s) {
@@ -212,6 +223,8 @@ void Fields(V& v, Is<SubmitRequest> auto& s) {
   v("priority", s.priority);
   v("stream", s.stream);
   v("echo", s.echo);
+  v("ignore_eos", s.ignore_eos);
+  v("include_stop_str_in_output", s.include_stop_str_in_output);
 }
 template <typename V>
 void Fields(V& v, Is<Usage> auto& s) {

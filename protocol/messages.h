@@ -27,8 +27,11 @@ namespace skipjoin::protocol {
 // Version 2: delta step plans in a flat layout (a request's static data and
 // block table travel once), plan epochs, kPendingToken decodes; dead fields
 // (capabilities, kv.dtype, nccl_unique_id, group_epoch, use_cuda_graphs) gone.
+// Version 3: WorkerRegister carries the cluster id.
+// Version 4: sampling parameters carry the logit processors (penalties,
+// logit_bias, stop_token_ids, min_tokens).
 // Frames with another version are refused.
-inline constexpr uint32_t kProtocolVersion = 3;
+inline constexpr uint32_t kProtocolVersion = 4;
 
 enum class MessageType : uint32_t {
   // worker <-> coordinator
@@ -273,11 +276,15 @@ struct SubmitRequest {
   std::optional<std::vector<int32_t>> prompt_tokens;
   std::optional<std::vector<ChatMessage>> messages;  // chat template applied by the coordinator
   SamplingParams sampling;
-  uint32_t max_tokens = 0;        // 0: the coordinator's default
-  std::vector<std::string> stop;  // stop strings
-  int32_t priority = 0;           // higher runs first among equals
-  bool stream = true;             // false: one TokenChunk at the end
-  bool echo = false;              // also return prompt tokens and their logprobs
+  uint32_t max_tokens = 0;                  // 0: the coordinator's default
+  std::vector<std::string> stop;            // stop strings
+  int32_t priority = 0;                     // higher runs first among equals
+  bool stream = true;                       // false: one TokenChunk at the end
+  bool echo = false;                        // also return prompt tokens and their logprobs
+  bool ignore_eos = false;                  // do not end on end-of-sequence tokens
+  bool include_stop_str_in_output = false;  // keep a matched stop string in the text
+  // sampling.stop_token_ids are the request's own; the coordinator adds the
+  // model's end-of-sequence tokens unless ignore_eos.
   bool operator==(const SubmitRequest&) const = default;
 };
 

@@ -12,14 +12,14 @@ namespace {
 
 // Runs one op; with profiling on, synchronizes and charges its wall time to
 // the op's kind (profiling serializes the backend, so it is off by default).
-#define SJ_OP(kind, expr)                                                   \
-  do {                                                                      \
-    const auto sj_t0 = std::chrono::steady_clock::now();                    \
-    SJ_RETURN_IF_ERROR(expr);                                               \
-    if (m.options.profile) {                                                \
-      SJ_RETURN_IF_ERROR(be.Synchronize());                                 \
+#define SJ_OP(kind, expr)                                                     \
+  do {                                                                        \
+    const auto sj_t0 = std::chrono::steady_clock::now();                      \
+    SJ_RETURN_IF_ERROR(expr);                                                 \
+    if (m.options.profile) {                                                  \
+      SJ_RETURN_IF_ERROR(be.Synchronize());                                   \
       m.op_seconds[static_cast<size_t>(OpKind::kind)] += SecondsSince(sj_t0); \
-    }                                                                       \
+    }                                                                         \
   } while (0)
 
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
@@ -72,7 +72,8 @@ Status BuildTables(const StepInput& in, const kernels::KvLayout& kv, int64_t max
                                std::to_string(kv.num_blocks));
       }
     }
-    std::copy(s.block_table.begin(), s.block_table.end(), t->block_tables.begin() + i * t->max_blocks);
+    std::copy(s.block_table.begin(), s.block_table.end(),
+              t->block_tables.begin() + i * t->max_blocks);
     const int32_t row0 = t->query_start.back();
     for (int32_t j = 0; j < n; ++j) {
       const int32_t pos = s.start_pos + j;
@@ -90,7 +91,8 @@ Status BuildTables(const StepInput& in, const kernels::KvLayout& kv, int64_t max
     } else if (s.sample) {
       t->logit_rows.push_back(row0 + n - 1);
     }
-    t->seq_logit_count.push_back(static_cast<int32_t>(t->logit_rows.size()) - t->seq_logit_begin.back());
+    t->seq_logit_count.push_back(static_cast<int32_t>(t->logit_rows.size()) -
+                                 t->seq_logit_begin.back());
   }
   return Status::Ok();
 }
@@ -108,17 +110,20 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
   // 1. Swaps: out first (they free device blocks that swap-ins may reuse).
   const auto t_swap = std::chrono::steady_clock::now();
   if (!input.swap_out.empty() || !input.swap_in.empty()) {
-    if (m.num_host_blocks == 0) return FailedPrecondition("step asks for swaps but the host pool is empty");
+    if (m.num_host_blocks == 0)
+      return FailedPrecondition("step asks for swaps but the host pool is empty");
     std::vector<int32_t> dev, host;
     for (const BlockPair& p : input.swap_out) {
       dev.push_back(p.device);
       host.push_back(p.host);
     }
     for (int64_t l = 0; l < c.num_layers && !dev.empty(); ++l) {
-      SJ_RETURN_IF_ERROR(be.CopyBlocksToHost(m.k_dev[l], kv.num_blocks, m.k_host[l], m.num_host_blocks,
-                                             dev.data(), host.data(), dev.size(), kv.block_elems()));
-      SJ_RETURN_IF_ERROR(be.CopyBlocksToHost(m.v_dev[l], kv.num_blocks, m.v_host[l], m.num_host_blocks,
-                                             dev.data(), host.data(), dev.size(), kv.block_elems()));
+      SJ_RETURN_IF_ERROR(be.CopyBlocksToHost(m.k_dev[l], kv.num_blocks, m.k_host[l],
+                                             m.num_host_blocks, dev.data(), host.data(), dev.size(),
+                                             kv.block_elems()));
+      SJ_RETURN_IF_ERROR(be.CopyBlocksToHost(m.v_dev[l], kv.num_blocks, m.v_host[l],
+                                             m.num_host_blocks, dev.data(), host.data(), dev.size(),
+                                             kv.block_elems()));
     }
     dev.clear();
     host.clear();
@@ -127,10 +132,12 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
       host.push_back(p.host);
     }
     for (int64_t l = 0; l < c.num_layers && !dev.empty(); ++l) {
-      SJ_RETURN_IF_ERROR(be.CopyBlocksToDevice(m.k_host[l], m.num_host_blocks, m.k_dev[l], kv.num_blocks,
-                                               host.data(), dev.data(), dev.size(), kv.block_elems()));
-      SJ_RETURN_IF_ERROR(be.CopyBlocksToDevice(m.v_host[l], m.num_host_blocks, m.v_dev[l], kv.num_blocks,
-                                               host.data(), dev.data(), dev.size(), kv.block_elems()));
+      SJ_RETURN_IF_ERROR(be.CopyBlocksToDevice(m.k_host[l], m.num_host_blocks, m.k_dev[l],
+                                               kv.num_blocks, host.data(), dev.data(), dev.size(),
+                                               kv.block_elems()));
+      SJ_RETURN_IF_ERROR(be.CopyBlocksToDevice(m.v_host[l], m.num_host_blocks, m.v_dev[l],
+                                               kv.num_blocks, host.data(), dev.data(), dev.size(),
+                                               kv.block_elems()));
     }
   }
   out.swap_seconds = SecondsSince(t_swap);
@@ -174,10 +181,13 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
     void* q = qkv;
     void* k = qkv + q_w * esz;
     void* v = qkv + (q_w + kv_w) * esz;
-    SJ_OP(kRope, be.Rope(q, qkv_w, s.q_heads, k, qkv_w, s.kv_heads, static_cast<int32_t>(hd),
-                               tab.positions.data(), T, static_cast<const float*>(m.inv_freq), c.rope_neox));
-    SJ_OP(kKvAppend, be.KvAppend(k, qkv_w, v, qkv_w, tab.slots.data(), T, kv, m.k_dev[l], m.v_dev[l]));
-    SJ_OP(kAttention, be.PagedAttention(q, qkv_w, s.q_heads, m.k_dev[l], m.v_dev[l], kv, batch, scale, m.attn));
+    SJ_OP(kRope,
+          be.Rope(q, qkv_w, s.q_heads, k, qkv_w, s.kv_heads, static_cast<int32_t>(hd),
+                  tab.positions.data(), T, static_cast<const float*>(m.inv_freq), c.rope_neox));
+    SJ_OP(kKvAppend,
+          be.KvAppend(k, qkv_w, v, qkv_w, tab.slots.data(), T, kv, m.k_dev[l], m.v_dev[l]));
+    SJ_OP(kAttention,
+          be.PagedAttention(q, qkv_w, s.q_heads, m.k_dev[l], m.v_dev[l], kv, batch, scale, m.attn));
     SJ_OP(kOutProj, be.Linear(m.attn, w.wo, nullptr, T, H, q_w, m.o));
     if (tp > 1) SJ_OP(kAllReduce, m.comm->AllReduceSum(static_cast<float*>(m.o), T * H));
     SJ_OP(kNorm, be.AddRmsNorm(m.x, m.o, w.ffn_norm, T, H, c.rms_norm_eps, m.h));
@@ -196,7 +206,8 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
       SJ_ASSIGN_OR_RETURN(m.rows_h, m.Realloc(m.rows_h, cap * H * esz));
       SJ_ASSIGN_OR_RETURN(m.logits_local, m.Realloc(m.logits_local, cap * s.vocab * sizeof(float)));
       if (tp > 1) {
-        SJ_ASSIGN_OR_RETURN(m.logits_all, m.Realloc(m.logits_all, cap * s.vocab * m.comm->size() * sizeof(float)));
+        SJ_ASSIGN_OR_RETURN(
+            m.logits_all, m.Realloc(m.logits_all, cap * s.vocab * m.comm->size() * sizeof(float)));
       }
       m.logit_rows_capacity = cap;
     }
@@ -204,10 +215,11 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
     SJ_OP(kNorm, be.AddRmsNorm(m.x, m.o, m.out_norm, T, H, c.rms_norm_eps, m.h));
     SJ_RETURN_IF_ERROR(be.GatherRows(m.h, T, H, tab.logit_rows.data(), R, m.rows_h));
     // Logits are float32 whatever the activation dtype (the host samples from them).
-    SJ_OP(kLmHead, be.LinearLogits(m.rows_h, m.lm_head, R, s.vocab, H, static_cast<float*>(m.logits_local)));
+    SJ_OP(kLmHead,
+          be.LinearLogits(m.rows_h, m.lm_head, R, s.vocab, H, static_cast<float*>(m.logits_local)));
     if (tp > 1) {
       SJ_OP(kAllReduce, m.comm->AllGather(static_cast<float*>(m.logits_local), R * s.vocab,
-                                           static_cast<float*>(m.logits_all)));
+                                          static_cast<float*>(m.logits_all)));
     }
   }
   out.compute_seconds = SecondsSince(t_compute);
@@ -220,11 +232,13 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
   } else if (R > 0) {
     std::vector<float>& gathered = m.host_gathered;
     gathered.resize(R * s.vocab * tp);
-    SJ_RETURN_IF_ERROR(be.DownloadLogits(gathered.data(), tp > 1 ? m.logits_all : m.logits_local, R * s.vocab * tp));
+    SJ_RETURN_IF_ERROR(be.DownloadLogits(gathered.data(), tp > 1 ? m.logits_all : m.logits_local,
+                                         R * s.vocab * tp));
     for (int r = 0; r < tp; ++r) {
       const int64_t v0 = r * s.vocab, v1 = std::min(V, v0 + s.vocab);
       for (int64_t row = 0; row < R && v1 > v0; ++row) {
-        std::copy_n(gathered.data() + (r * R + row) * s.vocab, v1 - v0, m.host_logits.data() + row * V + v0);
+        std::copy_n(gathered.data() + (r * R + row) * s.vocab, v1 - v0,
+                    m.host_logits.data() + row * V + v0);
       }
     }
   }
@@ -234,7 +248,7 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
   const auto t_sample = std::chrono::steady_clock::now();
   out.seqs.resize(input.seqs.size());
   auto sample = [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> scratch;
+    thread_local SamplerScratch scratch;
     for (int64_t i = begin; i < end; ++i) {
       const SeqInput& si = input.seqs[i];
       SeqOutput& so = out.seqs[i];
@@ -251,8 +265,8 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
         }
       }
       if (si.sample) {
-        SampleResult r =
-            SampleRow(rows + int64_t{count - 1} * V, V, si.sampling, si.sample_index, &scratch);
+        SampleResult r = SampleRow(rows + int64_t{count - 1} * V, V, si.sampling, si.sample_index,
+                                   si.history, &scratch);
         so.token = r.token;
         so.logprob = r.logprob;
         so.top = std::move(r.top);
@@ -260,7 +274,8 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
     }
   };
   be.HostParallelFor(static_cast<int64_t>(input.seqs.size()), sample);
-  if (m.options.profile) m.op_seconds[static_cast<size_t>(OpKind::kSample)] += SecondsSince(t_sample);
+  if (m.options.profile)
+    m.op_seconds[static_cast<size_t>(OpKind::kSample)] += SecondsSince(t_sample);
   return out;
 }
 

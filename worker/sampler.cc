@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace skipjoin {
@@ -40,17 +41,52 @@ float LogProbOf(const float* logits, int64_t vocab, int32_t token) {
   return static_cast<float>(logits[token] - LogSumExp(logits, vocab));
 }
 
-SampleResult SampleRow(const float* logits, int64_t vocab, const SamplingParams& p,
-                       int32_t sample_index, std::vector<float>* scratch) {
+const float* ProcessLogits(const float* logits, int64_t vocab, const SamplingParams& p,
+                           int32_t sample_index, const TokenHistory* history,
+                           SamplerScratch* scratch) {
+  if (!p.has_logit_processors()) return logits;
+  std::vector<float>& out = scratch->logits;
+  out.assign(logits, logits + vocab);
+  auto in_vocab = [vocab](int32_t t) { return t >= 0 && t < vocab; };
+  if (history != nullptr) {
+    if (p.repetition_penalty != 1.0f) {
+      const float rp = p.repetition_penalty;
+      for (int32_t t : history->seen) {
+        if (!in_vocab(t)) continue;
+        out[t] = out[t] > 0 ? out[t] / rp : out[t] * rp;
+      }
+    }
+    if (p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f) {
+      for (auto [t, count] : history->output_counts) {
+        if (!in_vocab(t)) continue;
+        out[t] -= p.presence_penalty + p.frequency_penalty * static_cast<float>(count);
+      }
+    }
+  }
+  for (const TokenBias& b : p.logit_bias) {
+    if (in_vocab(b.token)) out[b.token] += b.bias;
+  }
+  if (sample_index < p.min_tokens) {
+    for (int32_t t : p.stop_token_ids) {
+      if (in_vocab(t)) out[t] = -std::numeric_limits<float>::infinity();
+    }
+  }
+  return out.data();
+}
+
+SampleResult SampleRow(const float* raw, int64_t vocab, const SamplingParams& p,
+                       int32_t sample_index, const TokenHistory* history, SamplerScratch* scratch) {
   SampleResult r;
-  const double lse = LogSumExp(logits, vocab);
+  const double lse = LogSumExp(raw, vocab);
+  const float* logits = ProcessLogits(raw, vocab, p, sample_index, history, scratch);
   const bool greedy = p.temperature <= 0.0f || p.top_k == 1;
   if (greedy) {
     r.token = ArgMax(logits, vocab);
   } else {
     // Candidates sorted by logit, cut by top-k, then probabilities at the
     // temperature, cut by min-p and top-p, then one draw.
-    std::vector<int32_t> idx(vocab);
+    std::vector<int32_t>& idx = scratch->index;
+    idx.resize(vocab);
     std::iota(idx.begin(), idx.end(), 0);
     int64_t keep = vocab;
     if (p.top_k > 0 && p.top_k < vocab) keep = p.top_k;
@@ -59,7 +95,7 @@ SampleResult SampleRow(const float* logits, int64_t vocab, const SamplingParams&
     };
     std::partial_sort(idx.begin(), idx.begin() + keep, idx.end(), by_logit);
     idx.resize(keep);
-    std::vector<float>& prob = *scratch;
+    std::vector<float>& prob = scratch->prob;
     prob.resize(keep);
     const double inv_t = 1.0 / p.temperature;
     const double top = logits[idx[0]];
@@ -70,6 +106,8 @@ SampleResult SampleRow(const float* logits, int64_t vocab, const SamplingParams&
     }
     for (int64_t i = 0; i < keep; ++i) prob[i] = static_cast<float>(prob[i] / sum);
     int64_t n = keep;
+    // Tokens a processor banned (-inf) are never candidates.
+    while (n > 1 && prob[n - 1] <= 0.0f) --n;
     if (p.min_p > 0.0f) {
       const float cut = p.min_p * prob[0];
       while (n > 1 && prob[n - 1] < cut) --n;
@@ -85,7 +123,8 @@ SampleResult SampleRow(const float* logits, int64_t vocab, const SamplingParams&
     }
     double mass = 0.0;
     for (int64_t i = 0; i < n; ++i) mass += prob[i];
-    const double u = UniformFromSeed(p.seed.value_or(0), static_cast<uint64_t>(sample_index)) * mass;
+    const double u =
+        UniformFromSeed(p.seed.value_or(0), static_cast<uint64_t>(sample_index)) * mass;
     double cum = 0.0;
     r.token = idx[n - 1];
     for (int64_t i = 0; i < n; ++i) {
@@ -96,15 +135,17 @@ SampleResult SampleRow(const float* logits, int64_t vocab, const SamplingParams&
       }
     }
   }
-  r.logprob = static_cast<float>(logits[r.token] - lse);
+  r.logprob = static_cast<float>(raw[r.token] - lse);
   if (p.logprobs > 0) {
     const int64_t n = std::min<int64_t>(std::min(p.logprobs, 20), vocab);
-    std::vector<int32_t> idx(vocab);
+    std::vector<int32_t>& idx = scratch->index;
+    idx.resize(vocab);
     std::iota(idx.begin(), idx.end(), 0);
     std::partial_sort(idx.begin(), idx.begin() + n, idx.end(), [&](int32_t a, int32_t b) {
-      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+      return raw[a] > raw[b] || (raw[a] == raw[b] && a < b);
     });
-    for (int64_t i = 0; i < n; ++i) r.top.push_back({idx[i], static_cast<float>(logits[idx[i]] - lse)});
+    for (int64_t i = 0; i < n; ++i)
+      r.top.push_back({idx[i], static_cast<float>(raw[idx[i]] - lse)});
   }
   return r;
 }

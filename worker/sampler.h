@@ -1,7 +1,9 @@
-// Sampling from one row of logits: greedy, temperature, top-k, top-p, min-p,
-// with a draw fixed by (seed, sample_index) so a request's tokens do not depend
-// on what else is in the batch. Logprobs are of the unmodified model
-// distribution (log-softmax of the raw logits). Pure functions.
+// Sampling from one row of logits: logit processors (repetition, presence and
+// frequency penalties, logit bias, min_tokens), then greedy or temperature,
+// top-k, top-p, min-p, with a draw fixed by (seed, sample_index) so a request's
+// tokens do not depend on what else is in the batch. Logprobs are of the
+// unmodified model distribution (log-softmax of the raw logits), as OpenAI's
+// and vLLM's are. Pure functions.
 #pragma once
 
 #include <cstdint>
@@ -17,9 +19,24 @@ struct SampleResult {
   std::vector<TokenLogprob> top;
 };
 
-// logits: vocab floats. scratch is reused between calls to avoid allocation.
+// Buffers reused between calls to avoid allocation (one per thread).
+struct SamplerScratch {
+  std::vector<float> prob;
+  std::vector<float> logits;  // the processed copy of the row
+  std::vector<int32_t> index;
+};
+
+// logits: vocab floats. sample_index: tokens this sequence sampled before (the
+// RNG counter; min_tokens compares against it). history may be null when the
+// parameters need none (SamplingParams::needs_history).
 SampleResult SampleRow(const float* logits, int64_t vocab, const SamplingParams& params,
-                       int32_t sample_index, std::vector<float>* scratch);
+                       int32_t sample_index, const TokenHistory* history, SamplerScratch* scratch);
+
+// The logits the draw uses: a copy of `logits` with the processors applied, in
+// scratch->logits, or `logits` itself when the parameters have none.
+const float* ProcessLogits(const float* logits, int64_t vocab, const SamplingParams& params,
+                           int32_t sample_index, const TokenHistory* history,
+                           SamplerScratch* scratch);
 
 // log-softmax value of logits[token].
 float LogProbOf(const float* logits, int64_t vocab, int32_t token);

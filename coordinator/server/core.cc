@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -304,7 +304,7 @@ void CoordinatorCore::Impl::Submit(std::vector<SubmitItem> items, std::shared_pt
     spec.prompt_token_ids = std::move(item.prompt);
     spec.max_new_tokens = item.max_new_tokens;
     spec.priority = item.priority;
-    spec.stop_token_ids = std::move(item.stop_token_ids);
+    spec.stop_token_ids = item.sampling.stop_token_ids;
     spec.arrival_seconds = now;
     Entry entry;
     entry.sink = sink;

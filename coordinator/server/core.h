@@ -19,14 +19,13 @@
 #include <string>
 #include <thread>
 #include <vector>
-
 #include <zmq.hpp>
 
 #include "common/config/cluster_config.h"
+#include "common/mailbox.h"
 #include "common/status.h"
 #include "coordinator/hub/worker_hub.h"
 #include "coordinator/server/admission.h"
-#include "common/mailbox.h"
 #include "coordinator/server/metrics.h"
 #include "coordinator/server/request_events.h"
 #include "protocol/messages.h"
@@ -49,16 +48,16 @@ struct SubmitItem {
   std::vector<int32_t> prompt;
   int32_t max_new_tokens = 1;
   int32_t priority = 0;
-  std::vector<int32_t> stop_token_ids;
-  protocol::SamplingParams sampling;
-  bool echo = false;  // ask the workers for prompt logprobs
+  protocol::SamplingParams sampling;  // its stop_token_ids end the request
+  bool echo = false;                  // ask the workers for prompt logprobs
 };
 
 class CoordinatorCore {
  public:
   // Binds the worker socket and starts the thread. `context` and `metrics`
   // must outlive the core.
-  static Result<std::unique_ptr<CoordinatorCore>> Start(CoreOptions options, zmq::context_t* context,
+  static Result<std::unique_ptr<CoordinatorCore>> Start(CoreOptions options,
+                                                        zmq::context_t* context,
                                                         CoordinatorMetrics* metrics);
   ~CoordinatorCore();  // Stop()
   CoordinatorCore(const CoordinatorCore&) = delete;

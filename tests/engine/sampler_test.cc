@@ -1,5 +1,7 @@
 // Sampling rules on hand-made logits, and batch independence of seeded draws
 // through the engine.
+#include "worker/sampler.h"
+
 #include <cmath>
 #include <map>
 
@@ -7,7 +9,6 @@
 #include "tests/engine/engine_harness.h"
 #include "tests/testutil/tiny_model.h"
 #include "worker/local_runner.h"
-#include "worker/sampler.h"
 
 namespace skipjoin {
 namespace {
@@ -21,20 +22,23 @@ std::vector<float> Logits() {
 }
 
 std::map<int32_t, int> Histogram(const SamplingParams& p, int draws) {
-  std::vector<float> l = Logits(), scratch;
+  std::vector<float> l = Logits();
+  SamplerScratch scratch;
   std::map<int32_t, int> h;
-  for (int i = 0; i < draws; ++i) ++h[SampleRow(l.data(), l.size(), p, i, &scratch).token];
+  for (int i = 0; i < draws; ++i) ++h[SampleRow(l.data(), l.size(), p, i, nullptr, &scratch).token];
   return h;
 }
 
 TEST(SamplerTest, GreedyAndTopKOneTakeTheArgmax) {
-  std::vector<float> l = Logits(), scratch;
+  std::vector<float> l = Logits();
+  SamplerScratch scratch;
   SamplingParams greedy = SamplingParams::Greedy();
-  EXPECT_EQ(SampleRow(l.data(), l.size(), greedy, 0, &scratch).token, 0);
+  EXPECT_EQ(SampleRow(l.data(), l.size(), greedy, 0, nullptr, &scratch).token, 0);
   SamplingParams k1;
   k1.temperature = 1.5f;
   k1.top_k = 1;
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(SampleRow(l.data(), l.size(), k1, i, &scratch).token, 0);
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(SampleRow(l.data(), l.size(), k1, i, nullptr, &scratch).token, 0);
 }
 
 TEST(SamplerTest, TopKTopPAndMinPBoundTheCandidates) {
@@ -61,16 +65,93 @@ TEST(SamplerTest, TopKTopPAndMinPBoundTheCandidates) {
 }
 
 TEST(SamplerTest, LogprobsAreOfTheRawDistribution) {
-  std::vector<float> l = Logits(), scratch;
+  std::vector<float> l = Logits();
+  SamplerScratch scratch;
   SamplingParams p;
   p.temperature = 0.5f;
   p.logprobs = 3;
-  SampleResult r = SampleRow(l.data(), l.size(), p, 0, &scratch);
+  p.logit_bias = {{0, -5.0f}};  // processors do not change the reported logprobs
+  SampleResult r = SampleRow(l.data(), l.size(), p, 0, nullptr, &scratch);
   ASSERT_EQ(r.top.size(), 3u);
   EXPECT_EQ(r.top[0].token, 0);
   EXPECT_NEAR(r.top[0].logprob, std::log(0.5f), 1e-5);
   EXPECT_NEAR(r.top[2].logprob, std::log(0.15f), 1e-5);
   EXPECT_NEAR(r.logprob, l[r.token], 1e-5);
+}
+
+int32_t Greedy(const std::vector<float>& l, const SamplingParams& p, int32_t index,
+               const TokenHistory* h) {
+  SamplerScratch scratch;
+  return SampleRow(l.data(), static_cast<int64_t>(l.size()), p, index, h, &scratch).token;
+}
+
+TEST(SamplerTest, LogitBiasBansAndForcesTokens) {
+  const std::vector<float> l = Logits();
+  SamplingParams p = SamplingParams::Greedy();
+  p.logit_bias = {{0, -100.0f}};
+  EXPECT_EQ(Greedy(l, p, 0, nullptr), 1);
+  p.logit_bias = {{4, 100.0f}};
+  EXPECT_EQ(Greedy(l, p, 0, nullptr), 4);
+  // Sampled: a banned token is never drawn.
+  p = SamplingParams{};
+  p.seed = 3;
+  p.logit_bias = {{0, -100.0f}, {1, -100.0f}};
+  auto h = Histogram(p, 3000);
+  EXPECT_EQ(h.count(0), 0u);
+  EXPECT_EQ(h.count(1), 0u);
+  EXPECT_GT(h[2], 0);
+}
+
+TEST(SamplerTest, PenaltiesLowerTokensSeenBefore) {
+  // Logits 2.0 (token 0), 1.5 (token 1), -1.0 (token 2).
+  const std::vector<float> l = {2.0f, 1.5f, -1.0f};
+  TokenHistory history;
+  history.seen = {0, 2};
+  history.output_counts = {{0, 3}};
+  SamplingParams p = SamplingParams::Greedy();
+  EXPECT_EQ(Greedy(l, p, 0, &history), 0);
+  p.repetition_penalty = 1.5f;  // 2.0 / 1.5 = 1.33 < 1.5
+  EXPECT_EQ(Greedy(l, p, 0, &history), 1);
+  p.repetition_penalty = 1.2f;  // 2.0 / 1.2 = 1.67 > 1.5
+  EXPECT_EQ(Greedy(l, p, 0, &history), 0);
+  SamplerScratch scratch;
+  p.repetition_penalty = 2.0f;  // negative logits are multiplied: -1 -> -2
+  const float* out = ProcessLogits(l.data(), 3, p, 0, &history, &scratch);
+  EXPECT_FLOAT_EQ(out[0], 1.0f);
+  EXPECT_FLOAT_EQ(out[1], 1.5f);
+  EXPECT_FLOAT_EQ(out[2], -2.0f);
+  p = SamplingParams::Greedy();
+  p.frequency_penalty = 0.2f;  // 2.0 - 3 * 0.2 = 1.4 < 1.5
+  EXPECT_EQ(Greedy(l, p, 0, &history), 1);
+  p.frequency_penalty = 0.1f;  // 1.7 > 1.5
+  EXPECT_EQ(Greedy(l, p, 0, &history), 0);
+  p.frequency_penalty = 0.0f;
+  p.presence_penalty = 0.6f;  // once, whatever the count: 1.4 < 1.5
+  EXPECT_EQ(Greedy(l, p, 0, &history), 1);
+  p.presence_penalty = -1.0f;  // negative values favour repeats
+  out = ProcessLogits(l.data(), 3, p, 0, &history, &scratch);
+  EXPECT_FLOAT_EQ(out[0], 3.0f);
+  EXPECT_FLOAT_EQ(out[2], -1.0f);  // in the prompt only: no presence penalty
+}
+
+TEST(SamplerTest, MinTokensMasksStopTokensUntilReached) {
+  const std::vector<float> l = Logits();
+  SamplingParams p = SamplingParams::Greedy();
+  p.stop_token_ids = {0, 3};
+  p.min_tokens = 2;
+  EXPECT_EQ(Greedy(l, p, 0, nullptr), 1);
+  EXPECT_EQ(Greedy(l, p, 1, nullptr), 1);
+  EXPECT_EQ(Greedy(l, p, 2, nullptr), 0);  // two tokens sampled: EOS allowed again
+  SamplingParams s;
+  s.seed = 11;
+  s.stop_token_ids = {0, 1, 2};
+  s.min_tokens = 1;
+  SamplerScratch scratch;
+  for (int i = 0; i < 500; ++i) {
+    s.seed = static_cast<uint64_t>(i);
+    const int32_t t = SampleRow(l.data(), 5, s, 0, nullptr, &scratch).token;
+    EXPECT_GE(t, 3) << "draw " << i;
+  }
 }
 
 TEST(SamplerTest, SeededDrawsDoNotDependOnTheBatch) {

@@ -104,6 +104,32 @@ TEST(SequenceTableTest, PendingTokenIsTheLastSampledOne) {
   EXPECT_EQ(table.Apply(DecodePlan(11))->seqs[0].tokens, (std::vector<int32_t>{778}));
 }
 
+TEST(SequenceTableTest, PenaltyHistoryHoldsPromptAndSampledTokens) {
+  SequenceTable table(8, 4, kBlockSize);
+  protocol::StepPlan first = FirstPlan();
+  first.starts[0].sampling.frequency_penalty = 0.5f;
+  first.starts[0].sampling.logit_bias = {{7, -100.0f}};
+  auto in = table.Apply(first);
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  ASSERT_NE(in->seqs[0].history, nullptr);
+  EXPECT_EQ(in->seqs[0].history->seen.size(), 19u);  // the prompt chunk
+  EXPECT_TRUE(in->seqs[0].history->output_counts.empty());
+  EXPECT_EQ(in->seqs[0].sampling.logit_bias.size(), 1u);
+  table.Record(Sampled(42, 777));
+  in = table.Apply(DecodePlan(10));
+  table.Record(Sampled(42, 777));
+  in = table.Apply(DecodePlan(11));
+  ASSERT_TRUE(in.ok());
+  const TokenHistory* h = in->seqs[0].history;
+  EXPECT_EQ(h->output_counts.at(777), 2);
+  EXPECT_EQ(h->output_counts.size(), 1u);
+  EXPECT_TRUE(h->seen.count(777));
+  EXPECT_TRUE(h->seen.count(100));
+  // Without penalties no history is kept.
+  SequenceTable plain(8, 4, kBlockSize);
+  EXPECT_EQ(plain.Apply(FirstPlan())->seqs[0].history, nullptr);
+}
+
 TEST(SequenceTableTest, PendingTokenBeforeAnySampleIsRefused) {
   SequenceTable table(8, 4, kBlockSize);
   ASSERT_TRUE(table.Apply(FirstPlan()).ok());
@@ -184,6 +210,12 @@ TEST(SequenceTableTest, RefusesMalformedPlans) {
   p = FirstPlan();
   p.swap_out = {1};
   expect_error(p, "swap_out: an odd number");
+  p = FirstPlan();
+  p.starts[0].sampling.repetition_penalty = 0.0f;
+  expect_error(p, "sequence 42: sampling parameters out of range");
+  p = FirstPlan();
+  p.starts[0].sampling.logit_bias = {{3, 250.0f}};
+  expect_error(p, "sequence 42: logit bias of token 3 is outside [-100, 100]");
   p = FirstPlan();
   p.num_blocking_swap_in = 2;
   expect_error(p, "blocking_in 2 exceeds");

@@ -1,5 +1,6 @@
 #include "worker/process/plan_convert.h"
 
+#include <cmath>
 #include <string>
 #include <unordered_set>
 
@@ -28,8 +29,16 @@ Status ToPairs(const std::vector<uint32_t>& flat, const char* what, int32_t num_
 
 Status CheckSampling(const protocol::SamplingParams& p, const std::string& where) {
   if (!(p.temperature >= 0) || !(p.top_p > 0 && p.top_p <= 1) || p.top_k < 0 ||
-      !(p.min_p >= 0 && p.min_p <= 1) || p.logprobs < 0 || p.logprobs > 20) {
+      !(p.min_p >= 0 && p.min_p <= 1) || p.logprobs < 0 || p.logprobs > 20 ||
+      !(p.repetition_penalty > 0 && std::isfinite(p.repetition_penalty)) ||
+      !(p.presence_penalty >= -2 && p.presence_penalty <= 2) ||
+      !(p.frequency_penalty >= -2 && p.frequency_penalty <= 2) || p.min_tokens < 0) {
     return InvalidArgument(where + ": sampling parameters out of range");
+  }
+  for (const TokenBias& b : p.logit_bias) {
+    if (!(b.bias >= -100 && b.bias <= 100))
+      return InvalidArgument(where + ": logit bias of token " + std::to_string(b.token) +
+                             " is outside [-100, 100]");
   }
   return Status::Ok();
 }
@@ -151,6 +160,10 @@ Result<StepInput> SequenceTable::Apply(const protocol::StepPlan& plan) {
     in.sample = (flags & protocol::kSeqSample) != 0;
     in.prompt_logprobs = (flags & protocol::kSeqPromptLogprobs) != 0;
     in.sampling = seq.sampling;
+    if (seq.sampling.needs_history()) {
+      seq.history.seen.insert(in.tokens.begin(), in.tokens.end());
+      in.history = &seq.history;
+    }
     if (in.sample) in.sample_index = seq.num_sampled++;
   }
   return input;
@@ -160,7 +173,13 @@ void SequenceTable::Record(const StepOutput& output) {
   for (const SeqOutput& s : output.seqs) {
     if (s.token < 0) continue;
     auto it = seqs_.find(s.seq_id);
-    if (it != seqs_.end()) it->second.last_token = s.token;
+    if (it == seqs_.end()) continue;
+    Sequence& seq = it->second;
+    seq.last_token = s.token;
+    if (seq.sampling.needs_history()) {
+      seq.history.seen.insert(s.token);
+      ++seq.history.output_counts[s.token];
+    }
   }
 }
 

@@ -34,7 +34,9 @@ class SequenceTable {
   // offending sequence. After an error the table is undefined until the next
   // epoch (the coordinator starts one after any failed step).
   Result<StepInput> Apply(const protocol::StepPlan& plan);
-  // Remembers the tokens a step sampled, for the next plan's kPendingToken.
+  // The StepInput's history pointers stay valid until the next Apply.
+  // Remembers the tokens a step sampled, for the next plan's kPendingToken and
+  // the penalties' history.
   void Record(const StepOutput& output);
 
   size_t size() const { return seqs_.size(); }
@@ -48,6 +50,7 @@ class SequenceTable {
     std::vector<int32_t> block_table;
     int32_t num_sampled = 0;  // RNG counter: tokens sampled so far
     int32_t last_token = -1;  // the latest sampled token, -1 before the first
+    TokenHistory history;     // kept only when sampling.needs_history()
   };
 
   int32_t num_device_blocks_;
