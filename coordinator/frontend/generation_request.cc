@@ -1,5 +1,7 @@
 #include "coordinator/frontend/generation_request.h"
 
+#include <algorithm>
+
 namespace skipjoin::frontend {
 
 namespace {
@@ -12,6 +14,48 @@ ApiError Overloaded(const server::Admission& admission, const std::string& what)
                          admission.RetryAfterSeconds());
 }
 }  // namespace
+
+std::optional<ApiError> ResolveSampling(const ApiRequest& r, const GenerationSetup& setup,
+                                        int32_t vocab_size, SamplingParams* out) {
+  auto in_vocab = [vocab_size](int32_t id) { return id >= 0 && id < vocab_size; };
+  for (int32_t id : r.stop_token_ids) {
+    if (!in_vocab(id)) {
+      return BadRequest("token id " + std::to_string(id) +
+                            " in 'stop_token_ids' is outside the vocabulary (size " +
+                            std::to_string(vocab_size) + ")",
+                        "stop_token_ids");
+    }
+  }
+  for (const TokenBias& b : r.logit_bias) {
+    if (!in_vocab(b.token)) {
+      return BadRequest("token id " + std::to_string(b.token) +
+                            " in 'logit_bias' is outside the vocabulary (size " +
+                            std::to_string(vocab_size) + ")",
+                        "logit_bias");
+    }
+  }
+  *out = SamplingParams{};
+  out->temperature = static_cast<float>(r.temperature);
+  out->top_p = static_cast<float>(r.top_p);
+  out->top_k = r.top_k;
+  out->min_p = static_cast<float>(r.min_p);
+  out->seed = r.seed;
+  out->logprobs = r.logprobs ? r.top_logprobs : 0;
+  out->repetition_penalty = static_cast<float>(r.repetition_penalty);
+  out->presence_penalty = static_cast<float>(r.presence_penalty);
+  out->frequency_penalty = static_cast<float>(r.frequency_penalty);
+  out->logit_bias = r.logit_bias;
+  out->min_tokens = r.min_tokens;
+  // End-of-sequence tokens (unless ignore_eos) and the request's own, once each.
+  if (!r.ignore_eos) out->stop_token_ids = setup.stop_token_ids;
+  for (int32_t id : r.stop_token_ids) {
+    if (std::find(out->stop_token_ids.begin(), out->stop_token_ids.end(), id) ==
+        out->stop_token_ids.end()) {
+      out->stop_token_ids.push_back(id);
+    }
+  }
+  return std::nullopt;
+}
 
 std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationSetup& setup,
                                           server::CoordinatorCore& core, PreparedGeneration* out) {
@@ -50,6 +94,13 @@ std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationS
                                    setup.max_context, setup.limits, &out->max_new_tokens)) {
     return e;
   }
+  if (r.min_tokens > out->max_new_tokens) {
+    return BadRequest("'min_tokens' (" + std::to_string(r.min_tokens) + ") exceeds the " +
+                          std::to_string(out->max_new_tokens) + " tokens this request may generate",
+                      "min_tokens");
+  }
+  SamplingParams sampling;
+  if (auto e = ResolveSampling(r, setup, tok.vocab_size(), &sampling)) return e;
   out->items.resize(r.n);
   for (int i = 0; i < r.n; ++i) {
     server::SubmitItem& item = out->items[i];
@@ -57,14 +108,9 @@ std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationS
     item.prompt = out->prompt_ids;
     item.max_new_tokens = out->max_new_tokens;
     item.priority = r.priority;
-    if (!r.ignore_eos) item.stop_token_ids = setup.stop_token_ids;
-    item.sampling.temperature = static_cast<float>(r.temperature);
-    item.sampling.top_p = static_cast<float>(r.top_p);
-    item.sampling.top_k = r.top_k;
-    item.sampling.min_p = static_cast<float>(r.min_p);
+    item.sampling = sampling;
     // Choices of one request draw from different streams: seed + i.
     if (r.seed) item.sampling.seed = *r.seed + static_cast<uint64_t>(i);
-    item.sampling.logprobs = r.logprobs ? r.top_logprobs : 0;
     item.echo = r.echo && r.logprobs;
     out->ids.push_back(item.id);
   }

@@ -40,6 +40,13 @@ struct PreparedGeneration {
   std::vector<server::RequestId> ids;     // items[i].id
 };
 
+// The request's sampling parameters (without the per-choice seed offset):
+// token ids in stop_token_ids and logit_bias must be in the vocabulary (400
+// naming the field); stop_token_ids = end-of-sequence tokens (unless
+// ignore_eos) plus the request's, once each.
+std::optional<ApiError> ResolveSampling(const ApiRequest& request, const GenerationSetup& setup,
+                                        int32_t vocab_size, SamplingParams* out);
+
 // In order: the model must be the served one (404), a replica must be ready
 // (503), the coordinator must have room for n more requests (429, before
 // tokenizing), the chat template must apply, prompt token ids must be in the

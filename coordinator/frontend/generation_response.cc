@@ -26,13 +26,16 @@ const char* FinishName(protocol::FinishReason r) {
 
 }  // namespace
 
-GenerationResponse::GenerationResponse(ApiRequest request, const Tokenizer& tokenizer, ResponseContext context,
+GenerationResponse::GenerationResponse(ApiRequest request, const Tokenizer& tokenizer,
+                                       ResponseContext context,
                                        std::vector<server::RequestId> seq_ids)
     : request_(std::move(request)), tokenizer_(tokenizer), ctx_(std::move(context)) {
   choices_.resize(seq_ids.size());
   for (size_t i = 0; i < seq_ids.size(); ++i) {
     choices_[i].seq_id = seq_ids[i];
-    choices_[i].text = std::make_unique<ChoiceTextStream>(tokenizer_, request_.stop);
+    choices_[i].text = std::make_unique<ChoiceTextStream>(
+        tokenizer_,
+        StopOptions{request_.stop, request_.include_stop_str_in_output, request_.min_tokens});
   }
 }
 
@@ -51,7 +54,8 @@ std::vector<server::RequestId> GenerationResponse::LiveSequences() const {
   return ids;
 }
 
-json GenerationResponse::LogprobsJson(int index, size_t lp_begin, size_t lp_end, bool with_prompt) const {
+json GenerationResponse::LogprobsJson(int index, size_t lp_begin, size_t lp_end,
+                                      bool with_prompt) const {
   const Choice& c = choices_[index];
   const bool chat = request_.kind == ApiKind::kChat;
   json logprobs = nullptr;
@@ -65,12 +69,16 @@ json GenerationResponse::LogprobsJson(int index, size_t lp_begin, size_t lp_end,
           const std::string p = tokenizer_.TokenPiece(alt.token);
           top.push_back({{"token", p}, {"logprob", alt.logprob}, {"bytes", Bytes(p)}});
         }
-        content.push_back({{"token", piece}, {"logprob", c.logprobs[t]}, {"bytes", Bytes(piece)}, {"top_logprobs", top}});
+        content.push_back({{"token", piece},
+                           {"logprob", c.logprobs[t]},
+                           {"bytes", Bytes(piece)},
+                           {"top_logprobs", top}});
       }
       logprobs = {{"content", content}};
     } else {
-      json tokens = json::array(), token_logprobs = json::array(), tops = json::array(), offsets = json::array();
-      size_t offset = 0;
+      json tokens = json::array(), token_logprobs = json::array(), tops = json::array(),
+           offsets = json::array();
+      size_t offset = 0;  // the prompt's, from the start of the text
       if (with_prompt) {
         for (size_t p = 0; p < ctx_.prompt_ids.size(); ++p) {
           const std::string piece = tokenizer_.TokenPiece(ctx_.prompt_ids[p]);
@@ -90,20 +98,23 @@ json GenerationResponse::LogprobsJson(int index, size_t lp_begin, size_t lp_end,
         tokens.push_back(piece);
         token_logprobs.push_back(c.logprobs[t]);
         json top = json::object();
-        for (const protocol::TokenLogprob& alt : c.tops[t]) top[tokenizer_.TokenPiece(alt.token)] = alt.logprob;
+        for (const protocol::TokenLogprob& alt : c.tops[t])
+          top[tokenizer_.TokenPiece(alt.token)] = alt.logprob;
         tops.push_back(top);
-        offsets.push_back(offset);
-        offset += piece.size();
+        offsets.push_back(c.text_offsets[t]);
       }
-      logprobs = {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", tops},
+      logprobs = {{"tokens", tokens},
+                  {"token_logprobs", token_logprobs},
+                  {"top_logprobs", tops},
                   {"text_offset", offsets}};
     }
   }
   return logprobs;
 }
 
-std::string GenerationResponse::ChunkJson(int index, const std::string& text, bool role, const char* finish,
-                                          size_t lp_begin, size_t lp_end, bool with_prompt) const {
+std::string GenerationResponse::ChunkJson(int index, const std::string& text, bool role,
+                                          const char* finish, size_t lp_begin, size_t lp_end,
+                                          bool with_prompt) const {
   json choice;
   choice["index"] = index;
   const bool chat = request_.kind == ApiKind::kChat;
@@ -130,13 +141,16 @@ std::string GenerationResponse::UsageChunk() const {
   int64_t completion = 0;
   for (const Choice& c : choices_) completion += c.completion_tokens;
   const int64_t prompt = static_cast<int64_t>(ctx_.prompt_ids.size());
-  json chunk = {{"id", ctx_.id},
-                {"object", request_.kind == ApiKind::kChat ? "chat.completion.chunk" : "text_completion"},
-                {"created", ctx_.created},
-                {"model", ctx_.model},
-                {"choices", json::array()},
-                {"usage",
-                 {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}}}};
+  json chunk = {
+      {"id", ctx_.id},
+      {"object", request_.kind == ApiKind::kChat ? "chat.completion.chunk" : "text_completion"},
+      {"created", ctx_.created},
+      {"model", ctx_.model},
+      {"choices", json::array()},
+      {"usage",
+       {{"prompt_tokens", prompt},
+        {"completion_tokens", completion},
+        {"total_tokens", prompt + completion}}}};
   return SseFrame(Dump(chunk));
 }
 
@@ -149,6 +163,11 @@ void GenerationResponse::HandleToken(int index, const SequenceEvent& e, std::str
   ++c.completion_tokens;
   const size_t lp_begin = c.tokens.size();
   if (request_.logprobs) {
+    if (first && request_.echo && request_.kind == ApiKind::kCompletion) {
+      for (int32_t id : ctx_.prompt_ids) c.next_text_offset += tokenizer_.TokenPiece(id).size();
+    }
+    c.text_offsets.push_back(c.next_text_offset);
+    c.next_text_offset += tokenizer_.TokenPiece(e.token).size();
     c.tokens.push_back(e.token);
     c.logprobs.push_back(e.logprob);
     std::vector<protocol::TokenLogprob> top = e.top;
@@ -162,7 +181,8 @@ void GenerationResponse::HandleToken(int index, const SequenceEvent& e, std::str
     if (first && request_.echo && request_.kind == ApiKind::kCompletion) lead = ctx_.prompt_text;
     const bool role = first && request_.kind == ApiKind::kChat;
     const bool with_prompt = first && request_.echo && request_.kind == ApiKind::kCompletion;
-    if (!text.empty() || !lead.empty() || role || (request_.logprobs && c.tokens.size() > lp_begin)) {
+    if (!text.empty() || !lead.empty() || role ||
+        (request_.logprobs && c.tokens.size() > lp_begin)) {
       *out += ChunkJson(index, lead + text, role, nullptr, lp_begin, c.tokens.size(), with_prompt);
     }
   } else {
@@ -234,6 +254,21 @@ GenerationResponse::Update GenerationResponse::OnEvents(const std::vector<Sequen
   return u;
 }
 
+std::string GenerationResponse::LogSummary() const {
+  int64_t completion = 0;
+  std::string finish;
+  for (const Choice& c : choices_) {
+    completion += c.completion_tokens;
+    if (!finish.empty()) finish += ",";
+    finish += c.finish_reason != nullptr ? c.finish_reason : (c.done ? "error" : "none");
+  }
+  std::string out;
+  if (!request_.user.empty()) out += "user=" + json(request_.user).dump() + " ";
+  out += "prompt_tokens=" + std::to_string(ctx_.prompt_ids.size()) +
+         " completion_tokens=" + std::to_string(completion) + " finish=" + finish;
+  return out;
+}
+
 std::string GenerationResponse::FinalBody() const {
   const bool chat = request_.kind == ApiKind::kChat;
   json choices = json::array();
@@ -260,7 +295,9 @@ std::string GenerationResponse::FinalBody() const {
                {"model", ctx_.model},
                {"choices", choices},
                {"usage",
-                {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}}}};
+                {{"prompt_tokens", prompt},
+                 {"completion_tokens", completion},
+                 {"total_tokens", prompt + completion}}}};
   return Dump(body);
 }
 

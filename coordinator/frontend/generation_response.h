@@ -10,11 +10,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "coordinator/frontend/api_error.h"
 #include "coordinator/frontend/openai_request.h"
@@ -25,7 +24,7 @@
 namespace skipjoin::frontend {
 
 struct ResponseContext {
-  std::string id;  // "cmpl-..." / "chatcmpl-..."
+  std::string id;       // "cmpl-..." / "chatcmpl-..."
   int64_t created = 0;  // unix seconds
   std::string model;
   std::vector<int32_t> prompt_ids;
@@ -57,6 +56,9 @@ class GenerationResponse {
   Update OnEvents(const std::vector<server::SequenceEvent>& events, bool stream_started);
 
   bool done() const { return done_; }
+  // For the request log line: "user=... prompt_tokens=N completion_tokens=M
+  // finish=stop,length" (user only when the request named one).
+  std::string LogSummary() const;
   bool streaming() const { return request_.stream; }
   // Scheduler requests that may still be running (for cancel on disconnect).
   std::vector<server::RequestId> LiveSequences() const;
@@ -72,6 +74,8 @@ class GenerationResponse {
     const char* finish_reason = nullptr;
     std::vector<int32_t> tokens;  // with logprobs
     std::vector<float> logprobs;
+    std::vector<size_t> text_offsets;  // of each token in the choice's whole text (with echo)
+    size_t next_text_offset = 0;
     std::vector<std::vector<protocol::TokenLogprob>> tops;
     std::vector<float> prompt_logprobs;
   };

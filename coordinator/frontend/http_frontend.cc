@@ -492,6 +492,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::vector<server::RequestId> ids = std::move(prepared.ids);
     gen_ = std::make_unique<GenerationResponse>(std::move(r), *fe_->tokenizer, std::move(ctx), ids);
     head_sent_ = false;
+    started_ = std::chrono::steady_clock::now();
+    ttft_seconds_ = -1;
     stream_.expires_never();
     WatchDisconnect();
     fe_->core->Submit(std::move(items), std::make_shared<Sink>(shared_from_this()),
@@ -521,6 +523,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Abort() {
     if (gen_ && !gen_->done()) {
+      LogRequest("aborted (the client went away)");
       auto live = gen_->LiveSequences();
       // The core counts each cancelled request as an "abort".
       if (!live.empty()) fe_->core->Cancel(std::move(live));
@@ -529,9 +532,30 @@ class Session : public std::enable_shared_from_this<Session> {
     Close();
   }
 
+  // One line per finished completion: id, outcome, user, tokens, TTFT, E2E, finish.
+  void LogRequest(const char* outcome) const {
+    const double e2e =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    char ttft[32] = "none";
+    if (ttft_seconds_ >= 0) std::snprintf(ttft, sizeof(ttft), "%.3fs", ttft_seconds_);
+    char total[32];
+    std::snprintf(total, sizeof(total), "%.3fs", e2e);
+    SJ_LOG(Info) << "request " << request_id_ << " " << outcome << " " << gen_->LogSummary()
+                 << " ttft=" << ttft << " e2e=" << total;
+  }
+
   void OnEvents(std::vector<server::SequenceEvent> events) {
     if (!gen_ || closed_) return;
+    if (ttft_seconds_ < 0) {
+      for (const server::SequenceEvent& e : events) {
+        if (e.kind != server::SequenceEvent::Kind::kToken) continue;
+        ttft_seconds_ =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+        break;
+      }
+    }
     GenerationResponse::Update u = gen_->OnEvents(events, head_sent_);
+    if (u.done) LogRequest(u.error ? "failed" : "done");
     if (!u.finish.empty()) fe_->core->Finish(std::move(u.finish));
     if (!u.cancel.empty()) fe_->core->Cancel(std::move(u.cancel));
     if (!gen_->streaming()) {
@@ -610,6 +634,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool client_request_id_ = false;
   std::unique_ptr<GenerationResponse> gen_;
   bool head_sent_ = false;
+  std::chrono::steady_clock::time_point started_;  // Generate() of the current request
+  double ttft_seconds_ = -1;                       // to its first token; < 0 before it
   std::deque<std::shared_ptr<std::string>> writes_;
   bool writing_ = false;
   bool finish_after_writes_ = false;
@@ -638,9 +664,8 @@ void HttpFrontend::Impl::OnAcceptError(const beast::error_code& ec) {
     accept_errors_unlogged = 0;
     accept_log_at = now + std::chrono::seconds(10);
   }
-  const bool out_of_fds =
-      ec == net::error::no_descriptors || ec.value() == ENFILE || ec.value() == ENOBUFS ||
-      ec.value() == ENOMEM;
+  const bool out_of_fds = ec == net::error::no_descriptors || ec.value() == ENFILE ||
+                          ec.value() == ENOBUFS || ec.value() == ENOMEM;
   std::chrono::milliseconds wait{0};
   if (out_of_fds && CloseOldestIdle()) {
     idle_evictions.fetch_add(1);

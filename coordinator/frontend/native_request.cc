@@ -26,8 +26,11 @@ std::optional<ApiError> ApiRequestFromSubmit(const protocol::SubmitRequest& req,
   }
   const protocol::SamplingParams& s = req.sampling;
   // JSON has no NaN or infinity: the parser would read them as absent (null).
-  for (auto [v, field] : {std::pair{s.temperature, "temperature"}, std::pair{s.top_p, "top_p"},
-                          std::pair{s.min_p, "min_p"}}) {
+  for (auto [v, field] :
+       {std::pair{s.temperature, "temperature"}, std::pair{s.top_p, "top_p"},
+        std::pair{s.min_p, "min_p"}, std::pair{s.repetition_penalty, "repetition_penalty"},
+        std::pair{s.presence_penalty, "presence_penalty"},
+        std::pair{s.frequency_penalty, "frequency_penalty"}}) {
     if (auto e = FiniteOrError(v, field)) return e;
   }
   if (s.logprobs < 0 || s.logprobs > kMaxTopLogprobs) {
@@ -45,7 +48,22 @@ std::optional<ApiError> ApiRequestFromSubmit(const protocol::SubmitRequest& req,
                {"top_k", s.top_k},
                {"min_p", static_cast<double>(s.min_p)},
                {"priority", req.priority},
-               {"stream", req.stream}};
+               {"stream", req.stream},
+               {"repetition_penalty", static_cast<double>(s.repetition_penalty)},
+               {"presence_penalty", static_cast<double>(s.presence_penalty)},
+               {"frequency_penalty", static_cast<double>(s.frequency_penalty)},
+               {"min_tokens", s.min_tokens},
+               {"ignore_eos", req.ignore_eos},
+               {"include_stop_str_in_output", req.include_stop_str_in_output}};
+  if (!s.stop_token_ids.empty()) body["stop_token_ids"] = s.stop_token_ids;
+  if (!s.logit_bias.empty()) {
+    json bias = json::object();
+    for (const TokenBias& b : s.logit_bias) {
+      if (auto e = FiniteOrError(b.bias, "logit_bias")) return e;
+      bias[std::to_string(b.token)] = static_cast<double>(b.bias);
+    }
+    body["logit_bias"] = std::move(bias);
+  }
   if (req.max_tokens > 0) body["max_tokens"] = req.max_tokens;
   if (!req.stop.empty()) body["stop"] = req.stop;
   if (chat) {

@@ -17,7 +17,7 @@ NativeResponse::NativeResponse(const ApiRequest& request, const Tokenizer& token
       prompt_ids_(std::move(prompt_ids)),
       prompt_text_(std::move(prompt_text)),
       seq_id_(seq_id),
-      text_(tokenizer, request.stop) {
+      text_(tokenizer, {request.stop, request.include_stop_str_in_output, request.min_tokens}) {
   pending_ = NewChunk();
 }
 

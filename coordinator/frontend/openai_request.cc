@@ -2,8 +2,9 @@
 
 #include <cmath>
 #include <limits>
-
 #include <nlohmann/json.hpp>
+
+#include "coordinator/frontend/request_fields.h"
 
 namespace skipjoin::frontend {
 
@@ -35,14 +36,15 @@ std::optional<ApiError> GetBool(const json& body, const char* key, bool* out) {
   return std::nullopt;
 }
 
-std::optional<ApiError> GetNumber(const json& body, const char* key, double lo, double hi, double* out) {
+std::optional<ApiError> GetNumber(const json& body, const char* key, double lo, double hi,
+                                  double* out) {
   auto it = body.find(key);
   if (it == body.end() || it->is_null()) return std::nullopt;
   if (!it->is_number()) return WrongType(key, "a number", *it);
   const double v = it->get<double>();
   if (!std::isfinite(v) || v < lo || v > hi) {
-    return BadRequest("'" + std::string(key) + "' must be in [" + json(lo).dump() + ", " + json(hi).dump() +
-                          "], got " + it->dump(),
+    return BadRequest("'" + std::string(key) + "' must be in [" + json(lo).dump() + ", " +
+                          json(hi).dump() + "], got " + it->dump(),
                       key);
   }
   *out = v;
@@ -62,36 +64,113 @@ std::optional<ApiError> GetInt(const json& body, const char* key, int64_t lo, in
     *out = static_cast<int64_t>(d);
   } else if (it->is_number_unsigned()) {
     const uint64_t u = it->get<uint64_t>();
-    *out = u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max()
-                                                                          : static_cast<int64_t>(u);
+    *out = u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+               ? std::numeric_limits<int64_t>::max()
+               : static_cast<int64_t>(u);
   } else if (it->is_number_integer()) {
     *out = it->get<int64_t>();
   } else {
     return WrongType(key, "an integer", *it);
   }
   if (**out < lo || **out > hi) {
-    return BadRequest("'" + std::string(key) + "' must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                          "], got " + std::to_string(**out),
+    return BadRequest("'" + std::string(key) + "' must be in [" + std::to_string(lo) + ", " +
+                          std::to_string(hi) + "], got " + std::to_string(**out),
                       key);
   }
   return std::nullopt;
 }
 
-std::optional<ApiError> GetIntInto(const json& body, const char* key, int64_t lo, int64_t hi, int* out) {
+std::optional<ApiError> GetIntInto(const json& body, const char* key, int64_t lo, int64_t hi,
+                                   int* out) {
   std::optional<int64_t> v;
   if (auto e = GetInt(body, key, lo, hi, &v)) return e;
   if (v) *out = static_cast<int>(*v);
   return std::nullopt;
 }
 
+// A list of token ids (range-checked against the vocabulary later).
+std::optional<ApiError> GetTokenIds(const json& body, const char* key, size_t max_count,
+                                    std::vector<int32_t>* out) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_array()) return WrongType(key, "a list of token ids", *it);
+  if (it->size() > max_count) {
+    return BadRequest(
+        "'" + std::string(key) + "' may hold at most " + std::to_string(max_count) + " token ids",
+        key);
+  }
+  for (const json& t : *it) {
+    if (!t.is_number_integer() && !t.is_number_unsigned())
+      return WrongType(key, "a list of token ids", *it);
+    const int64_t v = t.get<int64_t>();
+    if (v < 0 || v > std::numeric_limits<int32_t>::max()) {
+      return BadRequest("token id " + std::to_string(v) + " in '" + key + "' is out of range", key);
+    }
+    out->push_back(static_cast<int32_t>(v));
+  }
+  return std::nullopt;
+}
+
+// Penalties, logit_bias, stop_token_ids, min_tokens and the stop-string options.
+std::optional<ApiError> ParseLogitProcessors(const json& b, ApiRequest* out) {
+  if (auto e = GetNumber(b, "repetition_penalty", 0.0, 100.0, &out->repetition_penalty)) return e;
+  if (out->repetition_penalty <= 0.0) {
+    return BadRequest("'repetition_penalty' must be in (0, 100], got 0", "repetition_penalty");
+  }
+  if (auto e = GetNumber(b, "presence_penalty", -2.0, 2.0, &out->presence_penalty)) return e;
+  if (auto e = GetNumber(b, "frequency_penalty", -2.0, 2.0, &out->frequency_penalty)) return e;
+  if (auto it = b.find("logit_bias"); it != b.end() && !it->is_null()) {
+    if (!it->is_object()) return WrongType("logit_bias", "an object", *it);
+    if (it->size() > static_cast<size_t>(kMaxLogitBias)) {
+      return BadRequest(
+          "'logit_bias' may hold at most " + std::to_string(kMaxLogitBias) + " tokens",
+          "logit_bias");
+    }
+    for (auto [key, value] : it->items()) {
+      const std::string where = "logit_bias." + TruncateUtf8(key, 32);
+      // Keys are token ids as strings (JSON object keys), as OpenAI's are.
+      int64_t id = -1;
+      if (key.empty() || key.size() > 10 ||
+          key.find_first_not_of("0123456789") != std::string::npos ||
+          (id = std::stoll(key)) > std::numeric_limits<int32_t>::max()) {
+        return BadRequest(
+            "'logit_bias' keys must be token ids, got '" + TruncateUtf8(key, 32) + "'",
+            "logit_bias");
+      }
+      if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < -100 ||
+          value.get<double>() > 100) {
+        return BadRequest("'" + where + "' must be a number in [-100, 100], got " + value.dump(),
+                          "logit_bias");
+      }
+      out->logit_bias.push_back({static_cast<int32_t>(id), value.get<float>()});
+    }
+  }
+  if (auto e = GetTokenIds(b, "stop_token_ids", kMaxStopTokenIds, &out->stop_token_ids)) return e;
+  if (auto e =
+          GetIntInto(b, "min_tokens", 0, std::numeric_limits<int32_t>::max(), &out->min_tokens))
+    return e;
+  if (out->max_tokens && out->min_tokens > *out->max_tokens) {
+    return BadRequest("'min_tokens' (" + std::to_string(out->min_tokens) +
+                          ") must not exceed 'max_tokens' (" + std::to_string(*out->max_tokens) +
+                          ")",
+                      "min_tokens");
+  }
+  if (auto e = GetBool(b, "include_stop_str_in_output", &out->include_stop_str_in_output)) return e;
+  return std::nullopt;
+}
+
 // Parses the body and the fields common to both endpoints.
-std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* body, ApiRequest* out) {
+std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* body,
+                                    ApiRequest* out) {
   if (!JsonDepthWithin(text, kMaxJsonDepth)) {
-    return BadRequest("request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    return BadRequest("request body nests deeper than " + std::to_string(kMaxJsonDepth) +
+                      " levels");
   }
   *body = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (body->is_discarded()) return BadRequest("request body is not valid JSON", "", "invalid_json");
-  if (!body->is_object()) return BadRequest("request body must be a JSON object, got " + std::string(TypeName(*body)));
+  if (!body->is_object())
+    return BadRequest("request body must be a JSON object, got " + std::string(TypeName(*body)));
+  if (auto e = CheckRequestFields(*body, kind)) return e;
   *out = ApiRequest{};
   out->kind = kind;
   const json& b = *body;
@@ -102,10 +181,12 @@ std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* b
   out->model = model->get<std::string>();
 
   std::optional<int64_t> max_tokens;
-  if (auto e = GetInt(b, "max_tokens", 1, std::numeric_limits<int32_t>::max(), &max_tokens)) return e;
+  if (auto e = GetInt(b, "max_tokens", 1, std::numeric_limits<int32_t>::max(), &max_tokens))
+    return e;
   if (kind == ApiKind::kChat) {
     std::optional<int64_t> mct;
-    if (auto e = GetInt(b, "max_completion_tokens", 1, std::numeric_limits<int32_t>::max(), &mct)) return e;
+    if (auto e = GetInt(b, "max_completion_tokens", 1, std::numeric_limits<int32_t>::max(), &mct))
+      return e;
     if (mct) max_tokens = mct;
   }
   out->max_tokens = max_tokens;
@@ -118,19 +199,33 @@ std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* b
   if (top_k) out->top_k = static_cast<int32_t>(std::max<int64_t>(*top_k, 0));
   if (auto e = GetNumber(b, "min_p", 0.0, 1.0, &out->min_p)) return e;
   std::optional<int64_t> seed;
-  if (auto e = GetInt(b, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), &seed)) {
+  if (auto e = GetInt(b, "seed", std::numeric_limits<int64_t>::min(),
+                      std::numeric_limits<int64_t>::max(), &seed)) {
     return e;
   }
   if (seed) out->seed = static_cast<uint64_t>(*seed);
   if (auto e = GetIntInto(b, "n", 1, kMaxChoices, &out->n)) return e;
   if (auto e = GetBool(b, "stream", &out->stream)) return e;
   if (auto e = GetBool(b, "ignore_eos", &out->ignore_eos)) return e;
+  if (auto it = b.find("user"); it != b.end() && !it->is_null()) {
+    if (!it->is_string()) return WrongType("user", "a string", *it);
+    if (it->get_ref<const std::string&>().size() > 256)
+      return BadRequest("'user' must be at most 256 bytes", "user");
+    out->user = it->get<std::string>();
+  }
   std::optional<int64_t> priority;
   if (auto e = GetInt(b, "priority", -1000000, 1000000, &priority)) return e;
   if (priority) out->priority = static_cast<int32_t>(*priority);
 
   if (auto it = b.find("stream_options"); it != b.end() && !it->is_null()) {
     if (!it->is_object()) return WrongType("stream_options", "an object", *it);
+    for (auto opt = it->begin(); opt != it->end(); ++opt) {
+      if (opt.key() != "include_usage") {
+        return BadRequest("unrecognized option 'stream_options." + TruncateUtf8(opt.key(), 64) +
+                              "' (only include_usage)",
+                          "stream_options." + TruncateUtf8(opt.key(), 64));
+      }
+    }
     if (auto e = GetBool(*it, "include_usage", &out->include_usage)) {
       e->param = "stream_options.include_usage";
       return e;
@@ -143,7 +238,8 @@ std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* b
       stops.push_back(it->get<std::string>());
     } else if (it->is_array()) {
       if (it->size() > static_cast<size_t>(kMaxStopStrings)) {
-        return BadRequest("'stop' may hold at most " + std::to_string(kMaxStopStrings) + " strings", "stop");
+        return BadRequest("'stop' may hold at most " + std::to_string(kMaxStopStrings) + " strings",
+                          "stop");
       }
       for (const json& s : *it) {
         if (!s.is_string()) return WrongType("stop", "a string or a list of strings", *it);
@@ -155,24 +251,14 @@ std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* b
     for (const std::string& s : stops) {
       if (s.empty()) return BadRequest("'stop' strings must not be empty", "stop");
       if (s.size() > kMaxStopBytes) {
-        return BadRequest("'stop' strings must be at most " + std::to_string(kMaxStopBytes) + " bytes", "stop");
+        return BadRequest(
+            "'stop' strings must be at most " + std::to_string(kMaxStopBytes) + " bytes", "stop");
       }
     }
     out->stop = std::move(stops);
   }
 
-  // Sampling options this server does not implement: accept their neutral
-  // values (clients send them by default), refuse the rest instead of
-  // silently ignoring them.
-  for (const char* key : {"presence_penalty", "frequency_penalty"}) {
-    double v = 0;
-    if (auto e = GetNumber(b, key, -2.0, 2.0, &v)) return e;
-    if (v != 0) return BadRequest("'" + std::string(key) + "' is not supported (only 0)", key);
-  }
-  if (auto it = b.find("logit_bias"); it != b.end() && !it->is_null()) {
-    if (!it->is_object()) return WrongType("logit_bias", "an object", *it);
-    if (!it->empty()) return BadRequest("'logit_bias' is not supported", "logit_bias");
-  }
+  return ParseLogitProcessors(b, out);
   return std::nullopt;
 }
 
@@ -205,7 +291,8 @@ std::optional<ApiError> ParseCompletionRequest(std::string_view text, ApiRequest
   if (auto e = ParseCommon(text, ApiKind::kCompletion, &body, out)) return e;
 
   auto prompt = body.find("prompt");
-  if (prompt == body.end() || prompt->is_null()) return BadRequest("'prompt' is required", "prompt");
+  if (prompt == body.end() || prompt->is_null())
+    return BadRequest("'prompt' is required", "prompt");
   if (prompt->is_string()) {
     out->prompt_text = prompt->get<std::string>();
   } else if (prompt->is_array()) {
@@ -213,18 +300,21 @@ std::optional<ApiError> ParseCompletionRequest(std::string_view text, ApiRequest
     if (prompt->size() == 1 && (*prompt)[0].is_string()) {
       out->prompt_text = (*prompt)[0].get<std::string>();
     } else if ((*prompt)[0].is_string()) {
-      return BadRequest("batched prompts (a list of several strings) are not supported; send one request each",
-                        "prompt");
+      return BadRequest(
+          "batched prompts (a list of several strings) are not supported; send one request each",
+          "prompt");
     } else {
       std::vector<int32_t> ids;
       ids.reserve(prompt->size());
       for (const json& t : *prompt) {
         if (!t.is_number_integer() && !t.is_number_unsigned()) {
-          return WrongType("prompt", "a string, a list with one string, or a list of token ids", *prompt);
+          return WrongType("prompt", "a string, a list with one string, or a list of token ids",
+                           *prompt);
         }
         const int64_t v = t.get<int64_t>();
         if (v < 0 || v > std::numeric_limits<int32_t>::max()) {
-          return BadRequest("token id " + std::to_string(v) + " in 'prompt' is out of range", "prompt");
+          return BadRequest("token id " + std::to_string(v) + " in 'prompt' is out of range",
+                            "prompt");
         }
         ids.push_back(static_cast<int32_t>(v));
       }
@@ -233,7 +323,8 @@ std::optional<ApiError> ParseCompletionRequest(std::string_view text, ApiRequest
   } else {
     return WrongType("prompt", "a string or a list of token ids", *prompt);
   }
-  if (out->prompt_text && out->prompt_text->empty()) return BadRequest("'prompt' must not be empty", "prompt");
+  if (out->prompt_text && out->prompt_text->empty())
+    return BadRequest("'prompt' must not be empty", "prompt");
 
   // Completions: logprobs is the number of alternatives (0 still returns the
   // sampled token's logprob).
@@ -248,9 +339,6 @@ std::optional<ApiError> ParseCompletionRequest(std::string_view text, ApiRequest
     }
   }
   if (auto e = GetBool(body, "echo", &out->echo)) return e;
-  if (auto it = body.find("suffix"); it != body.end() && !it->is_null()) {
-    return BadRequest("'suffix' is not supported", "suffix");
-  }
   return std::nullopt;
 }
 
@@ -259,7 +347,8 @@ std::optional<ApiError> ParseChatRequest(std::string_view text, ApiRequest* out)
   if (auto e = ParseCommon(text, ApiKind::kChat, &body, out)) return e;
 
   auto msgs = body.find("messages");
-  if (msgs == body.end() || msgs->is_null()) return BadRequest("'messages' is required", "messages");
+  if (msgs == body.end() || msgs->is_null())
+    return BadRequest("'messages' is required", "messages");
   if (!msgs->is_array()) return WrongType("messages", "a list of messages", *msgs);
   if (msgs->empty()) return BadRequest("'messages' must not be empty", "messages");
   for (size_t i = 0; i < msgs->size(); ++i) {
@@ -267,7 +356,8 @@ std::optional<ApiError> ParseChatRequest(std::string_view text, ApiRequest* out)
     const std::string where = "messages[" + std::to_string(i) + "]";
     if (!m.is_object()) return WrongType(where, "an object", m);
     auto role = m.find("role");
-    if (role == m.end() || !role->is_string()) return BadRequest(where + ".role must be a string", where + ".role");
+    if (role == m.end() || !role->is_string())
+      return BadRequest(where + ".role must be a string", where + ".role");
     ChatMessage cm;
     cm.role = role->get<std::string>();
     if (cm.role == "developer") cm.role = "system";
@@ -278,13 +368,14 @@ std::optional<ApiError> ParseChatRequest(std::string_view text, ApiRequest* out)
     }
     auto content = m.find("content");
     if (content == m.end() || content->is_null()) {
-      if (cm.role != "assistant") return BadRequest(where + ".content is required", where + ".content");
+      if (cm.role != "assistant")
+        return BadRequest(where + ".content is required", where + ".content");
     } else if (content->is_string()) {
       cm.content = content->get<std::string>();
     } else if (content->is_array()) {
       for (const json& part : *content) {
-        if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") ||
-            !part["text"].is_string()) {
+        if (!part.is_object() || !part.contains("type") || part["type"] != "text" ||
+            !part.contains("text") || !part["text"].is_string()) {
           return BadRequest(where + ".content parts must be {\"type\": \"text\", \"text\": string}",
                             where + ".content");
         }
@@ -300,14 +391,13 @@ std::optional<ApiError> ParseChatRequest(std::string_view text, ApiRequest* out)
   if (out->top_logprobs > 0 && !out->logprobs) {
     return BadRequest("'top_logprobs' requires 'logprobs': true", "top_logprobs");
   }
-  if (auto it = body.find("tools"); it != body.end() && !it->is_null() && !(it->is_array() && it->empty())) {
-    return BadRequest("'tools' are not supported", "tools");
-  }
   return std::nullopt;
 }
 
-std::optional<ApiError> ResolveMaxNewTokens(const ApiRequest& request, int64_t prompt_len, int64_t max_context,
-                                            const config::RequestLimits& limits, int32_t* max_new_tokens) {
+std::optional<ApiError> ResolveMaxNewTokens(const ApiRequest& request, int64_t prompt_len,
+                                            int64_t max_context,
+                                            const config::RequestLimits& limits,
+                                            int32_t* max_new_tokens) {
   if (prompt_len <= 0) return BadRequest("the prompt encodes to no tokens", "input_tokens");
   if (prompt_len >= max_context) {
     return BadRequest("the prompt has " + std::to_string(prompt_len) +
@@ -319,14 +409,16 @@ std::optional<ApiError> ResolveMaxNewTokens(const ApiRequest& request, int64_t p
   if (request.max_tokens) {
     const int64_t want = *request.max_tokens;
     if (want > limits.max_tokens_limit) {
-      return BadRequest("'max_tokens' is " + std::to_string(want) + "; this server allows at most " +
+      return BadRequest("'max_tokens' is " + std::to_string(want) +
+                            "; this server allows at most " +
                             std::to_string(limits.max_tokens_limit),
                         "max_tokens");
     }
     if (want > room) {
-      return BadRequest("the prompt (" + std::to_string(prompt_len) + " tokens) plus 'max_tokens' (" +
-                            std::to_string(want) + ") exceeds the context window of " +
-                            std::to_string(max_context) + " tokens",
+      return BadRequest("the prompt (" + std::to_string(prompt_len) +
+                            " tokens) plus 'max_tokens' (" + std::to_string(want) +
+                            ") exceeds the context window of " + std::to_string(max_context) +
+                            " tokens",
                         "max_tokens", "context_length_exceeded");
     }
     *max_new_tokens = static_cast<int32_t>(want);

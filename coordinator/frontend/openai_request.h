@@ -16,17 +16,20 @@
 #include <vector>
 
 #include "common/config/cluster_config.h"
+#include "common/serving_types.h"
 #include "coordinator/frontend/api_error.h"
 #include "coordinator/tokenizer/chat_template.h"
 
 namespace skipjoin::frontend {
 
 // Bounds of the accepted values (beyond OpenAI's, where the server has reasons).
-inline constexpr int kMaxChoices = 16;         // n
-inline constexpr int kMaxTopLogprobs = 20;     // logprobs / top_logprobs
-inline constexpr int kMaxStopStrings = 16;     // stop
-inline constexpr size_t kMaxStopBytes = 256;   // one stop string
-inline constexpr int kMaxJsonDepth = 64;       // nesting of the body
+inline constexpr int kMaxChoices = 16;        // n
+inline constexpr int kMaxTopLogprobs = 20;    // logprobs / top_logprobs
+inline constexpr int kMaxStopStrings = 16;    // stop
+inline constexpr size_t kMaxStopBytes = 256;  // one stop string
+inline constexpr int kMaxJsonDepth = 64;      // nesting of the body
+inline constexpr int kMaxLogitBias = 1024;    // logit_bias entries
+inline constexpr int kMaxStopTokenIds = 64;   // stop_token_ids
 
 enum class ApiKind { kCompletion, kChat };
 
@@ -54,6 +57,15 @@ struct ApiRequest {
   bool echo = false;           // completions: prompt text (and logprobs) in the output
   int32_t priority = 0;        // extension: higher runs first
   bool ignore_eos = false;     // extension: do not stop on end-of-sequence tokens
+  // Logit processors (SamplingParams has their meaning).
+  double repetition_penalty = 1.0;          // extension: (0, 100]
+  double presence_penalty = 0.0;            // [-2, 2]
+  double frequency_penalty = 0.0;           // [-2, 2]
+  std::vector<TokenBias> logit_bias;        // token ids checked against the vocabulary later
+  std::vector<int32_t> stop_token_ids;      // extension; checked against the vocabulary later
+  int32_t min_tokens = 0;                   // extension: <= max_tokens
+  bool include_stop_str_in_output = false;  // extension: keep the matched stop string
+  std::string user;  // the end user's id, written to the request log line (<= 256 bytes)
 };
 
 // Parse the JSON body of a completions / chat completions request. On error
@@ -72,7 +84,8 @@ bool JsonDepthWithin(std::string_view text, int max_depth);
 //   prompt_len + max_tokens > max_context         -> 400, param "max_tokens"
 // Without max_tokens: min(limits.max_tokens_default, max_context - prompt_len).
 std::optional<ApiError> ResolveMaxNewTokens(const ApiRequest& request, int64_t prompt_len,
-                                            int64_t max_context, const config::RequestLimits& limits,
+                                            int64_t max_context,
+                                            const config::RequestLimits& limits,
                                             int32_t* max_new_tokens);
 
 }  // namespace skipjoin::frontend

@@ -17,7 +17,17 @@ std::string StopStringMatcher::Push(std::string_view text) {
   }
   if (best != std::string::npos) {
     stopped_ = true;
-    std::string out = held_.substr(0, best);
+    size_t end = best;
+    if (include_stop_) {
+      // The earliest match; among stops starting there, the one found first.
+      for (const std::string& s : stops_) {
+        if (held_.compare(best, s.size(), s) == 0) {
+          end = best + s.size();
+          break;
+        }
+      }
+    }
+    std::string out = held_.substr(0, end);
     held_.clear();
     return out;
   }
@@ -46,6 +56,8 @@ std::string StopStringMatcher::Flush() {
 
 std::string ChoiceTextStream::Push(int32_t token) {
   if (matcher_.stopped()) return "";
+  // The first min_tokens tokens' text bypasses the matcher (nothing held back).
+  if (tokens_++ < min_tokens_) return detok_.Push(token);
   return matcher_.Push(detok_.Push(token));
 }
 

@@ -1,8 +1,8 @@
 #include "coordinator/frontend/generation_response.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -20,7 +20,8 @@ std::unique_ptr<Tokenizer> TinyTokenizer() {
   spec.tokens = t.tokens;
   spec.merges = t.merges;
   spec.types.assign(t.tokens.size(), TokenType::kNormal);
-  spec.types[t.endoftext_id] = spec.types[t.im_start_id] = spec.types[t.im_end_id] = TokenType::kControl;
+  spec.types[t.endoftext_id] = spec.types[t.im_start_id] = spec.types[t.im_end_id] =
+      TokenType::kControl;
   spec.bos_id = t.bos_id;
   spec.eos_id = t.eos_id;
   auto tok = Tokenizer::FromSpec(std::move(spec));
@@ -86,7 +87,7 @@ TEST(ChoiceTextStreamTest, StopStringSpanningTokensIsCut) {
   auto tok = TinyTokenizer();
   std::vector<int32_t> ids = tok->Encode("one two three four", false, false);
   ASSERT_GT(ids.size(), 3u);
-  ChoiceTextStream s(*tok, {"three"});
+  ChoiceTextStream s(*tok, StopOptions{{"three"}});
   std::string out;
   for (int32_t id : ids) {
     out += s.Push(id);
@@ -95,6 +96,45 @@ TEST(ChoiceTextStreamTest, StopStringSpanningTokensIsCut) {
   out += s.Flush();
   EXPECT_TRUE(s.stopped());
   EXPECT_EQ(out, "one two ");
+}
+
+TEST(StopStringMatcherTest, IncludeStopKeepsTheMatchedString) {
+  StopStringMatcher m({"bc", "ab"}, /*include_stop=*/true);
+  EXPECT_EQ(m.Push("zab"), "zab");
+  EXPECT_TRUE(m.stopped());
+  StopStringMatcher n({"<end>"}, true);
+  EXPECT_EQ(n.Push("text <en"), "text ");
+  EXPECT_EQ(n.Push("d> more"), "<end>");
+}
+
+// Pushes every token of `text`; returns the output and whether it stopped.
+std::pair<std::string, bool> StreamAll(const Tokenizer& tok, const std::string& text,
+                                       StopOptions options) {
+  ChoiceTextStream s(tok, std::move(options));
+  std::string out;
+  for (int32_t id : tok.Encode(text, false, false)) {
+    out += s.Push(id);
+    if (s.stopped()) break;
+  }
+  out += s.Flush();
+  return {out, s.stopped()};
+}
+
+TEST(ChoiceTextStreamTest, StopStringsCountOnlyAfterMinTokens) {
+  auto tok = TinyTokenizer();
+  const std::string text = "one two one two";
+  const size_t n = tok->Encode(text, false, false).size();
+  ASSERT_GE(n, 4u);
+  // The first "two" falls inside min_tokens; the second one stops.
+  auto [out, stopped] = StreamAll(*tok, text, StopOptions{{"two"}, false, 3});
+  EXPECT_TRUE(stopped);
+  EXPECT_EQ(out, "one two one ");
+  auto [all, never] = StreamAll(*tok, text, StopOptions{{"two"}, false, static_cast<int32_t>(n)});
+  EXPECT_FALSE(never);
+  EXPECT_EQ(all, text);
+  auto [with, s2] = StreamAll(*tok, text, StopOptions{{"two"}, true, 0});
+  EXPECT_TRUE(s2);
+  EXPECT_EQ(with, "one two");
 }
 
 ApiRequest ChatRequest(bool stream) {
@@ -115,9 +155,9 @@ TEST(GenerationResponseTest, StreamsChatWithRoleUsageAndDone) {
   for (int32_t id : ids) events.push_back(Token(7, id));
   auto u1 = resp.OnEvents(events, false);
   EXPECT_FALSE(u1.done);
-  auto u2 = resp.OnEvents({Token(7, testutil::GetTinyTokenizer().eos_id),
-                           Finished(7, protocol::FinishReason::kStop)},
-                          true);
+  auto u2 = resp.OnEvents(
+      {Token(7, testutil::GetTinyTokenizer().eos_id), Finished(7, protocol::FinishReason::kStop)},
+      true);
   EXPECT_TRUE(u2.done);
   auto frames = Frames(u1.data + u2.data);
   ASSERT_GE(frames.size(), 4u);
@@ -156,8 +196,9 @@ TEST(GenerationResponseTest, NonStreamingStopStringFinishesAndCuts) {
   ASSERT_EQ(u.finish.size(), 1u);
   EXPECT_EQ(u.finish[0], 1u);
   EXPECT_FALSE(u.done);
-  u = resp.OnEvents({Token(2, tok->Encode("z", false, false)[0]), Finished(2, protocol::FinishReason::kLength)},
-                    false);
+  u = resp.OnEvents(
+      {Token(2, tok->Encode("z", false, false)[0]), Finished(2, protocol::FinishReason::kLength)},
+      false);
   ASSERT_TRUE(u.done);
   auto body = nlohmann::json::parse(u.data);
   EXPECT_EQ(body["object"], "text_completion");

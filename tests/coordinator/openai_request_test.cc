@@ -44,9 +44,27 @@ TEST(OpenAiRequestTest, ParsesCompletionFields) {
   EXPECT_EQ(r.priority, 5);
 }
 
+TEST(OpenAiRequestTest, ParsesLogitProcessors) {
+  ApiRequest r;
+  auto e = ParseCompletionRequest(
+      R"({"model":"m","prompt":"hi","repetition_penalty":1.3,"presence_penalty":0.5,
+          "frequency_penalty":-1,"logit_bias":{"42":-100,"7":2.5},"stop_token_ids":[2,3],
+          "min_tokens":4,"max_tokens":8,"include_stop_str_in_output":true})",
+      &r);
+  ASSERT_FALSE(e.has_value()) << e->message;
+  EXPECT_DOUBLE_EQ(r.repetition_penalty, 1.3);
+  EXPECT_DOUBLE_EQ(r.presence_penalty, 0.5);
+  EXPECT_DOUBLE_EQ(r.frequency_penalty, -1.0);
+  ASSERT_EQ(r.logit_bias.size(), 2u);
+  EXPECT_EQ(r.stop_token_ids, (std::vector<int32_t>{2, 3}));
+  EXPECT_EQ(r.min_tokens, 4);
+  EXPECT_TRUE(r.include_stop_str_in_output);
+}
+
 TEST(OpenAiRequestTest, ParsesTokenPromptAndNulls) {
   ApiRequest r;
-  auto e = ParseCompletionRequest(R"({"model":"m","prompt":[1,2,3],"max_tokens":null,"stop":null,"seed":null})", &r);
+  auto e = ParseCompletionRequest(
+      R"({"model":"m","prompt":[1,2,3],"max_tokens":null,"stop":null,"seed":null})", &r);
   ASSERT_FALSE(e.has_value()) << e->message;
   ASSERT_TRUE(r.prompt_tokens.has_value());
   EXPECT_EQ(*r.prompt_tokens, (std::vector<int32_t>{1, 2, 3}));
@@ -99,7 +117,22 @@ TEST(OpenAiRequestTest, RejectsBadCompletionInputWithParam) {
       {R"({"model":"m","prompt":"x","stop":[1]})", 400, "stop"},
       {R"({"model":"m","prompt":"x","logprobs":50})", 400, "logprobs"},
       {R"({"model":"m","prompt":"x","echo":1})", 400, "echo"},
-      {R"({"model":"m","prompt":"x","presence_penalty":1})", 400, "presence_penalty"},
+      {R"({"model":"m","prompt":"x","presence_penalty":3})", 400, "presence_penalty"},
+      {R"({"model":"m","prompt":"x","frequency_penalty":"a"})", 400, "frequency_penalty"},
+      {R"({"model":"m","prompt":"x","repetition_penalty":0})", 400, "repetition_penalty"},
+      {R"({"model":"m","prompt":"x","repetition_penalty":-1})", 400, "repetition_penalty"},
+      {R"({"model":"m","prompt":"x","repetition_penalty":"x"})", 400, "repetition_penalty"},
+      {R"({"model":"m","prompt":"x","logit_bias":{"a":1}})", 400, "logit_bias"},
+      {R"({"model":"m","prompt":"x","logit_bias":{"5":101}})", 400, "logit_bias"},
+      {R"({"model":"m","prompt":"x","logit_bias":{"-5":1}})", 400, "logit_bias"},
+      {R"({"model":"m","prompt":"x","logit_bias":[1]})", 400, "logit_bias"},
+      {R"({"model":"m","prompt":"x","stop_token_ids":[-1]})", 400, "stop_token_ids"},
+      {R"({"model":"m","prompt":"x","stop_token_ids":"2"})", 400, "stop_token_ids"},
+      {R"({"model":"m","prompt":"x","min_tokens":-1})", 400, "min_tokens"},
+      {R"({"model":"m","prompt":"x","min_tokens":5,"max_tokens":4})", 400, "min_tokens"},
+      {R"({"model":"m","prompt":"x","include_stop_str_in_output":1})", 400,
+       "include_stop_str_in_output"},
+      {R"({"model":"m","prompt":"x","user":5})", 400, "user"},
       {R"({"model":"m","prompt":"x","stream_options":{"include_usage":"y"}})", 400,
        "stream_options.include_usage"},
   };
@@ -122,10 +155,11 @@ TEST(OpenAiRequestTest, RejectsBadChatInputWithParam) {
       {R"({"model":"m","messages":[{"content":"x"}]})", 400, "messages[0].role"},
       {R"({"model":"m","messages":[{"role":"user"}]})", 400, "messages[0].content"},
       {R"({"model":"m","messages":[{"role":"user","content":5}]})", 400, "messages[0].content"},
-      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"top_logprobs":2})", 400, "top_logprobs"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"top_logprobs":2})", 400,
+       "top_logprobs"},
       {R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":3})", 400, "logprobs"},
-      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"max_completion_tokens":-1})", 400,
-       "max_completion_tokens"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"max_completion_tokens":-1})",
+       400, "max_completion_tokens"},
   };
   for (const BadCase& c : cases) {
     ApiRequest r;
@@ -137,7 +171,8 @@ TEST(OpenAiRequestTest, RejectsBadChatInputWithParam) {
 }
 
 TEST(OpenAiRequestTest, RejectsDeepNestingWithoutRecursing) {
-  std::string body = R"({"model":"m","prompt":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  std::string body =
+      R"({"model":"m","prompt":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
   ApiRequest r;
   auto e = ParseCompletionRequest(body, &r);
   ASSERT_TRUE(e.has_value());

@@ -55,8 +55,9 @@ class Cluster:
         if MODEL:
             sets += ["--set", f"model.path={MODEL}"]
         if has_subcommand("launch"):
-            self.spawn([BIN, "launch", config] + sets)
+            self.spawn([BIN, "launch", config, "--run-dir", os.path.join(self.dir, "run")] + sets)
         else:
+            os.makedirs(os.path.join(self.dir, "run"), exist_ok=True)
             self.spawn([BIN, "coordinator", "--config", config] + sets)
             self.spawn([BIN, "worker", "--config", config, "--device", "local:cpu:0"] + sets)
         deadline = time.time() + 300
@@ -203,6 +204,186 @@ class OpenAiApiTest(unittest.TestCase):
             urllib.request.urlopen(f"http://127.0.0.1:{PORT}/v1/completions", timeout=10)
         self.assertEqual(cm.exception.code, 405)
         self.assertEqual(cm.exception.headers.get("Allow"), "POST")
+
+    # --- fields and their effects (request_fields.cc names these tests) -------------
+
+    def tokenize(self, text):
+        req = urllib.request.Request(f"http://127.0.0.1:{PORT}/tokenize",
+                                     data=json.dumps({"prompt": text, "add_special_tokens": False}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())["tokens"]
+
+    def complete(self, prompt, max_tokens, **kw):
+        return self.client.completions.create(model=self.model, prompt=prompt, max_tokens=max_tokens, **kw)
+
+    def greedy(self, prompt, max_tokens, extra=None):
+        body = {"ignore_eos": True}
+        body.update(extra or {})
+        return self.complete(prompt, max_tokens, temperature=0, extra_body=body).choices[0].text
+
+    def test_seed_n_and_max_tokens(self):
+        kw = dict(n=3, seed=123, temperature=1.0, extra_body={"ignore_eos": True})
+        a = self.complete("Once upon a time", 6, **kw)
+        self.assertEqual(sorted(c.index for c in a.choices), [0, 1, 2])
+        self.assertEqual(a.usage.completion_tokens, 18)
+        b = self.complete("Once upon a time", 6, **kw)
+        self.assertEqual([c.text for c in a.choices], [c.text for c in b.choices])
+        kw["seed"] = 124
+        c = self.complete("Once upon a time", 6, **kw)
+        self.assertNotEqual([x.text for x in a.choices], [x.text for x in c.choices])
+        self.assertGreater(len({x.text for x in a.choices}), 1)  # the choices draw differently
+
+    def test_truncation_samplers_narrow_to_greedy(self):
+        prompt = "The best way to learn a language is"
+        g = self.greedy(prompt, 12)
+        for extra in ({"top_k": 1}, {"min_p": 1.0}):
+            body = {"ignore_eos": True, **extra}
+            r = self.complete(prompt, 12, temperature=1.5, seed=5, extra_body=body)
+            self.assertEqual(r.choices[0].text, g, extra)
+        r = self.complete(prompt, 12, temperature=1.5, seed=5, top_p=1e-6, extra_body={"ignore_eos": True})
+        self.assertEqual(r.choices[0].text, g)
+        hot = self.complete(prompt, 12, temperature=1.5, seed=5, extra_body={"ignore_eos": True})
+        self.assertNotEqual(hot.choices[0].text, g)
+
+    def test_logit_bias_bans_a_token(self):
+        prompt = "The capital of France is"
+        first = self.greedy(prompt, 1)
+        ids = self.tokenize(first)
+        self.assertEqual(len(ids), 1, first)
+        banned = self.complete(prompt, 1, temperature=0, logit_bias={str(ids[0]): -100}).choices[0].text
+        self.assertNotEqual(banned, first)
+        forced_id = self.tokenize(" banana")
+        self.assertEqual(len(forced_id), 1)
+        forced = self.complete(prompt, 3, temperature=0, logit_bias={str(forced_id[0]): 100},
+                               extra_body={"ignore_eos": True}).choices[0].text
+        self.assertEqual(forced, " banana" * 3)
+        with self.assertRaises(Exception):
+            self.complete(prompt, 1, logit_bias={"99999999": 1})
+
+    def test_stop_token_ids_stop(self):
+        prompt = "Once upon a time"
+        g = self.greedy(prompt, 12)
+        ids = self.tokenize(g)
+        self.assertGreater(len(ids), 5)
+        r = self.complete(prompt, 12, temperature=0, extra_body={"ignore_eos": True, "stop_token_ids": [ids[4]]})
+        self.assertEqual(r.choices[0].finish_reason, "stop")
+        self.assertLessEqual(r.usage.completion_tokens, 5)
+        self.assertTrue(g.startswith(r.choices[0].text), (g, r.choices[0].text))
+
+    def test_penalties_change_greedy_output(self):
+        prompt = "Repeat: the cat, the cat, the cat, the cat,"
+
+        def repeats(extra):
+            ids = self.tokenize(self.greedy(prompt, 24, extra))
+            return len(ids) - len(set(ids))
+
+        base = repeats({})
+        self.assertGreater(base, 4)
+        for extra in ({"frequency_penalty": 2.0}, {"presence_penalty": 2.0}, {"repetition_penalty": 1.5}):
+            self.assertLess(repeats(extra), base, extra)
+        plain = self.greedy(prompt, 24)
+        for rp in (1.5, 3.0):
+            self.assertNotEqual(self.greedy(prompt, 24, {"repetition_penalty": rp}), plain)
+        # A negative frequency penalty favours repeats.
+        self.assertGreaterEqual(repeats({"frequency_penalty": -1.0}), base)
+        with self.assertRaises(Exception):
+            self.complete(prompt, 2, extra_body={"repetition_penalty": 0})
+
+    def test_min_tokens_and_ignore_eos(self):
+        msgs = [{"role": "user", "content": "Say hi"}]
+        r = self.client.chat.completions.create(model=self.model, messages=msgs, max_tokens=64, temperature=0)
+        self.assertEqual(r.choices[0].finish_reason, "stop")
+        natural = r.usage.completion_tokens
+        self.assertLess(natural, 40)
+        r = self.client.chat.completions.create(model=self.model, messages=msgs, max_tokens=64, temperature=0,
+                                                extra_body={"min_tokens": natural + 5})
+        self.assertGreaterEqual(r.usage.completion_tokens, natural + 5)
+        r = self.client.chat.completions.create(model=self.model, messages=msgs, max_tokens=natural + 8,
+                                                temperature=0, extra_body={"ignore_eos": True})
+        self.assertEqual(r.choices[0].finish_reason, "length")
+        self.assertEqual(r.usage.completion_tokens, natural + 8)
+
+    def test_stop_strings_and_include_stop_str(self):
+        prompt = "Once upon a time"
+        g = self.greedy(prompt, 16)
+        words = g.split()
+        self.assertGreater(len(words), 3, g)
+        word = words[2]
+        at = g.index(word)
+        r = self.complete(prompt, 16, temperature=0, stop=[word], extra_body={"ignore_eos": True})
+        self.assertEqual(r.choices[0].text, g[:at])
+        self.assertEqual(r.choices[0].finish_reason, "stop")
+        r = self.complete(prompt, 16, temperature=0, stop=[word],
+                          extra_body={"ignore_eos": True, "include_stop_str_in_output": True})
+        self.assertEqual(r.choices[0].text, g[:at + len(word)])
+
+    def test_logprobs_echo_and_text_offsets(self):
+        prompt = "The capital of France is"
+        stream = self.complete(prompt, 8, temperature=0, logprobs=2, stream=True, extra_body={"ignore_eos": True})
+        offsets, tokens, text = [], [], ""
+        for c in stream:
+            if c.choices and c.choices[0].logprobs:
+                offsets += c.choices[0].logprobs.text_offset
+                tokens += c.choices[0].logprobs.tokens
+                for top in c.choices[0].logprobs.top_logprobs:
+                    self.assertEqual(len(top), 2)
+            if c.choices:
+                text += c.choices[0].text
+        self.assertEqual(len(offsets), 8)
+        self.assertEqual(offsets[0], 0)
+        self.assertEqual(offsets, sorted(offsets))
+        self.assertEqual(len(set(offsets)), 8)  # no chunk restarts at 0
+        r = self.complete(prompt, 3, temperature=0, logprobs=1, echo=True, extra_body={"ignore_eos": True})
+        lp = r.choices[0].logprobs
+        self.assertTrue(r.choices[0].text.startswith(prompt))
+        n_prompt = r.usage.prompt_tokens
+        self.assertEqual(len(lp.tokens), n_prompt + 3)
+        self.assertIsNone(lp.token_logprobs[0])
+        self.assertTrue(all(isinstance(x, float) for x in lp.token_logprobs[1:]))
+        self.assertEqual(lp.text_offset[n_prompt], len(prompt.encode()))
+
+    def test_chat_max_completion_tokens_and_logprobs(self):
+        r = self.client.chat.completions.create(
+            model=self.model, messages=[{"role": "user", "content": "Tell me a story"}], max_completion_tokens=3,
+            temperature=0, logprobs=True, top_logprobs=2, extra_body={"ignore_eos": True})
+        self.assertEqual(r.usage.completion_tokens, 3)
+        self.assertEqual(r.choices[0].finish_reason, "length")
+        self.assertEqual(len(r.choices[0].logprobs.content), 3)
+        for entry in r.choices[0].logprobs.content:
+            self.assertEqual(len(entry.top_logprobs), 2)
+            self.assertLessEqual(entry.logprob, 0.0)
+
+    def test_request_log_line(self):
+        raw = self.client.completions.with_raw_response.create(
+            model=self.model, prompt="Hello", max_tokens=2, user="alice-7",
+            extra_headers={"X-Request-Id": "log-check-1"})
+        self.assertEqual(raw.headers.get("x-request-id"), "log-check-1")
+        deadline = time.time() + 10
+        line = None
+        while time.time() < deadline and line is None:
+            for name in ("run/coordinator.log", "log"):
+                path = os.path.join(self.cluster.dir, name)
+                if os.path.exists(path) and line is None:
+                    with open(path, errors="replace") as f:
+                        line = next((l for l in f if "request log-check-1 " in l), None)
+            time.sleep(0.2)
+        self.assertIsNotNone(line, "no request log line")
+        for part in ('user="alice-7"', "completion_tokens=2", "finish=length", "ttft=", "e2e="):
+            self.assertIn(part, line)
+
+    def test_unknown_and_unsupported_fields_are_400_naming_them(self):
+        import openai
+        for body, param in (({"frobnicate": 1}, "frobnicate"), ({"best_of": 3}, "best_of"),
+                            ({"use_beam_search": True}, "use_beam_search")):
+            with self.assertRaises(openai.BadRequestError) as cm:
+                self.complete("x", 2, extra_body=body)
+            self.assertEqual(cm.exception.body.get("param"), param)
+        with self.assertRaises(openai.BadRequestError) as cm:
+            self.client.chat.completions.create(
+                model=self.model, messages=[{"role": "user", "content": "x"}], max_tokens=2,
+                tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}])
+        self.assertEqual(cm.exception.body.get("param"), "tools")
 
 
 if __name__ == "__main__":
