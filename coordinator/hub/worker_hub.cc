@@ -370,6 +370,9 @@ void WorkerHub::ShutdownAll(const std::string& reason) {
       (void)channel_.Send(s.peer, shutdown, std::chrono::milliseconds(100));
     }
   }
+  // Channels close with linger 0 (channel.h), which would drop what is
+  // still queued; the context's end waits for these instead, bounded.
+  channel_.socket().set(zmq::sockopt::linger, 1000);
 }
 
 std::vector<WorkerHub::ReplicaView> WorkerHub::Replicas() const {

@@ -115,7 +115,10 @@ class WorkerHub {
     uint64_t disconnects_detected = 0;   // workers lost by the connection probe
   };
   const Stats& stats() const { return stats_; }
-  // Tells every registered worker to exit.
+  // Tells every registered worker to exit. For the coordinator's own stop:
+  // the socket then lingers up to 1 s when it closes, so the messages leave
+  // before the process ends (a worker that never hears them would stay up
+  // and wait for a coordinator that is not coming back).
   void ShutdownAll(const std::string& reason);
 
   int num_replicas() const { return static_cast<int>(replicas_.size()); }
