@@ -7,11 +7,14 @@
 
 Only the Python standard library is used.
 """
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 
 
 _handed_out = set()
@@ -28,6 +31,35 @@ def free_port():
         if port not in _handed_out:
             _handed_out.add(port)
             return port
+
+
+def healthy(port):
+    """GET /health answers 200."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+            return r.status == 200
+    except Exception:
+        return False
+
+
+def greedy_completion(port, prompt="The sea is", max_tokens=4, timeout=60):
+    """The text of a temperature-0 completion (raises on any HTTP error)."""
+    body = json.dumps({"model": "m", "prompt": prompt, "max_tokens": max_tokens,
+                       "temperature": 0}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", body,
+                                 {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())["choices"][0]["text"]
+
+
+def exit_with(main):
+    """Exits with main()'s return code; a RuntimeError prints 'FAILED: why'
+    and exits 1 (the e2e tests' convention)."""
+    try:
+        sys.exit(main())
+    except RuntimeError as e:
+        print(f"FAILED: {e}")
+        sys.exit(1)
 
 
 class Cluster:

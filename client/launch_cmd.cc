@@ -2,8 +2,9 @@
 // processes from a cluster config (the coordinator when it runs here, and one
 // worker per device of this node that serves a replica), waits until the
 // coordinator reports healthy, prints the endpoints, and supervises: a child
-// that dies is reported with its exit status and the end of its log; Ctrl-C or
-// SIGTERM stops everything (SIGTERM, then SIGKILL after --grace-ms).
+// that dies is reported with its exit status and the end of its log and
+// started again with backoff (client/supervisor.h, config `supervision:`);
+// Ctrl-C or SIGTERM stops everything (SIGTERM, then SIGKILL after --grace-ms).
 // On the coordinator's node it also runs Prometheus (`monitoring:` in the
 // config) with a scrape config generated from the cluster's endpoints; that one
 // is optional: a missing binary or a Prometheus that exits is reported and the
@@ -25,6 +26,7 @@
 #include "client/launch_options.h"
 #include "client/process_group.h"
 #include "client/prometheus_setup.h"
+#include "client/supervisor.h"
 #include "common/config/cluster_config.h"
 #include "common/flags.h"
 #include "protocol/curve.h"
@@ -39,6 +41,13 @@ constexpr const char* kUsage =
     "Starts this node's coordinator (when the config puts it here) and workers,\n"
     "waits until GET /health answers 200, prints the endpoints, and supervises\n"
     "the processes until Ctrl-C or SIGTERM. Logs go to DIR/<process>.log.\n"
+    "Supervision: a coordinator or worker that dies (a signal, a non-zero exit\n"
+    "status) is started again, by default after 0.5 s, doubling up to 30 s while it\n"
+    "keeps dying within 60 s of its start; after 5 such restarts in a row launch\n"
+    "gives up on it (a worker stays down, the coordinator stops the node). The\n"
+    "config section supervision: sets restart, backoff_initial_ms, backoff_max_ms,\n"
+    "stable_after_ms and max_restarts. A coordinator stopped with SIGTERM or\n"
+    "SIGINT shuts its workers down, and launch exits without restarting anything.\n"
     "Beside the coordinator it runs Prometheus for the whole cluster (config\n"
     "section monitoring:, on when the prometheus binary is installed), with its\n"
     "data in DIR/prometheus, and prints its console pages.\n"
@@ -52,12 +61,6 @@ void OnSignal(int sig) { g_stop_signal.store(sig); }
 
 std::string DeviceName(const config::DeviceConfig& d) {
   return std::string(DeviceKindName(d.kind)) + ":" + std::to_string(d.index);
-}
-
-void Report(const ExitedChild& e) {
-  std::fprintf(stderr, "skipjoin launch: %s (pid %d) %s; log %s\n", e.name.c_str(), e.pid,
-               e.how.c_str(), e.log_path.c_str());
-  if (!e.clean) std::fprintf(stderr, "%s", TailOfFile(e.log_path, 8).c_str());
 }
 
 // monitoring.files_dir, or the monitoring/ folder of the source tree this
@@ -100,7 +103,7 @@ std::optional<PrometheusPlan> StartPrometheus(const config::ClusterConfig& cfg,
 // Reports a Prometheus that ended; the cluster does not depend on it.
 void ReapMonitors(ProcessGroup& monitors) {
   for (const auto& e : monitors.Reap()) {
-    Report(e);
+    ReportExit(e);
     std::fprintf(stderr,
                  "skipjoin launch: warning: Prometheus is gone; the cluster keeps "
                  "running without it\n");
@@ -182,10 +185,21 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
 
   ProcessGroup group;
   ProcessGroup monitors;  // Prometheus: optional, so kept apart from the cluster's processes
+  // Any HTTP status means the coordinator serves; a refused or silent port
+  // means it is stopping (or gone).
+  Supervisor supervisor(
+      cfg.supervision,
+      [&cfg] {
+        std::string body;
+        return HttpGet(cfg.coordinator.host, cfg.coordinator.http_port, "/health",
+                       std::chrono::milliseconds(500), &body)
+            .ok();
+      },
+      &group);
   const auto grace = std::chrono::milliseconds(grace_ms);
   auto stop_all = [&](int code) {
-    std::fprintf(stderr, "skipjoin launch: stopping %d process(es)\n",
-                 group.num_alive() + monitors.num_alive());
+    if (const int alive = group.num_alive() + monitors.num_alive(); alive > 0)
+      std::fprintf(stderr, "skipjoin launch: stopping %d process(es)\n", alive);
     for (ProcessGroup* g : {&group, &monitors}) {
       for (const auto& e : g->TerminateAll(grace)) {
         std::fprintf(stderr, "skipjoin launch: %s (pid %d) %s\n", e.name.c_str(), e.pid,
@@ -234,7 +248,6 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
         cfg.coordinator.worker_port, cfg.coordinator.client_port);
   }
   const bool coordinator_here = cfg.coordinator.node == node_name;
-  bool coordinator_alive = false;
   if (coordinator_here) {
     ChildSpec spec{"coordinator",
                    {self_exe, "coordinator", "--config", config_path},
@@ -243,12 +256,11 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
       spec.argv.push_back("--set");
       spec.argv.push_back(s);
     }
-    auto pid = group.Spawn(spec);
+    auto pid = supervisor.Start(spec, Supervisor::Role::kCoordinator);
     if (!pid.ok()) {
       std::fprintf(stderr, "skipjoin launch: %s\n", pid.status().ToString().c_str());
       return 1;
     }
-    coordinator_alive = true;
     std::printf("  started coordinator (pid %d), log %s\n", *pid, spec.log_path.c_str());
   }
   const std::string worker_endpoint =
@@ -277,7 +289,7 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
       spec.argv.push_back("--set");
       spec.argv.push_back(s);
     }
-    auto pid = group.Spawn(spec);
+    auto pid = supervisor.Start(spec, Supervisor::Role::kWorker);
     if (!pid.ok()) {
       std::fprintf(stderr, "skipjoin launch: %s\n", pid.status().ToString().c_str());
       return stop_all(1);
@@ -301,7 +313,7 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
       return stop_all(130);
     }
     for (const auto& e : group.Reap()) {
-      Report(e);
+      ReportExit(e);
       std::fprintf(stderr, "skipjoin launch: a process died while the cluster was starting\n");
       return stop_all(1);
     }
@@ -356,20 +368,24 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
       std::fprintf(stderr, "skipjoin launch: %s; shutting down\n", strsignal(sig));
       return stop_all(0);
     }
-    for (const auto& e : group.Reap()) {
-      Report(e);
-      if (e.name == "coordinator") coordinator_alive = false;
-    }
     ReapMonitors(monitors);
-    if (coordinator_here && !coordinator_alive) {
-      std::fprintf(stderr, "skipjoin launch: the coordinator is gone; stopping the workers\n");
-      return stop_all(1);
+    switch (supervisor.Tick()) {
+      case Supervisor::Outcome::kRunning:
+        break;
+      case Supervisor::Outcome::kCoordinatorStopped:
+        // Its workers were told to shut down; give them the grace period to
+        // do it themselves.
+        std::fprintf(stderr, "skipjoin launch: waiting up to %.1f s for the workers to exit\n",
+                     static_cast<double>(grace_ms) / 1000.0);
+        supervisor.WaitForExits(grace);
+        return stop_all(0);
+      case Supervisor::Outcome::kGaveUp:
+        return stop_all(1);
+      case Supervisor::Outcome::kAllExited:
+        std::fprintf(stderr, "skipjoin launch: every process has exited\n");
+        return stop_all(1);
     }
-    if (group.num_alive() == 0) {
-      std::fprintf(stderr, "skipjoin launch: every process has exited\n");
-      return stop_all(1);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 

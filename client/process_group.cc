@@ -59,8 +59,14 @@ Result<pid_t> ProcessGroup::Spawn(const ChildSpec& spec) {
     _exit(127);
   }
   close(log_fd);
-  children_.push_back({spec, pid});
+  children_.push_back({spec, pid, std::chrono::steady_clock::now()});
   return pid;
+}
+
+ExitedChild ProcessGroup::Ended(const Child& c, std::string how, bool clean) {
+  const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - c.started);
+  return {c.spec.name, c.pid, std::move(how), clean, c.spec.log_path, uptime};
 }
 
 std::vector<ExitedChild> ProcessGroup::Reap() {
@@ -70,8 +76,7 @@ std::vector<ExitedChild> ProcessGroup::Reap() {
     const pid_t r = waitpid(it->pid, &status, WNOHANG);
     if (r == it->pid || (r < 0 && errno == ECHILD)) {
       const bool clean = r == it->pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      out.push_back({it->spec.name, it->pid, r == it->pid ? DescribeStatus(status) : "is gone",
-                     clean, it->spec.log_path});
+      out.push_back(Ended(*it, r == it->pid ? DescribeStatus(status) : "is gone", clean));
       it = children_.erase(it);
     } else {
       ++it;
@@ -92,8 +97,7 @@ std::vector<ExitedChild> ProcessGroup::TerminateAll(std::chrono::milliseconds gr
   for (const auto& c : children_) {
     int status = 0;
     waitpid(c.pid, &status, 0);
-    out.push_back({c.spec.name, c.pid, DescribeStatus(status) + " after the grace period", false,
-                   c.spec.log_path});
+    out.push_back(Ended(c, DescribeStatus(status) + " after the grace period", false));
   }
   children_.clear();
   return out;

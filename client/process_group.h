@@ -29,6 +29,7 @@ struct ExitedChild {
   std::string how;     // "exited with status 1", "was killed by signal 9 (Killed)"
   bool clean = false;  // exit status 0
   std::string log_path;
+  std::chrono::milliseconds uptime{0};  // from Spawn to when it was reaped
 };
 
 class ProcessGroup {
@@ -56,7 +57,9 @@ class ProcessGroup {
   struct Child {
     ChildSpec spec;
     pid_t pid;
+    std::chrono::steady_clock::time_point started;
   };
+  static ExitedChild Ended(const Child& c, std::string how, bool clean);
   std::vector<Child> children_;
 };
 

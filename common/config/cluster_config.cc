@@ -10,8 +10,8 @@
 #include <set>
 #include <sstream>
 
-#include "common/config/monitoring_section.h"
 #include "common/config/overrides.h"
+#include "common/config/sections.h"
 #include "common/config/yaml_reader.h"
 
 namespace skipjoin::config {
@@ -110,6 +110,8 @@ class Parser {
     SJ_RETURN_IF_ERROR(ParseHeartbeat(top, c));
     SJ_RETURN_IF_ERROR(ParseSecurity(top, c));
     SJ_RETURN_IF_ERROR(ParseMonitoring(top, c));
+    SJ_RETURN_IF_ERROR(
+        internal::ParseSupervision(source_, top.Get("supervision"), &c->supervision));
     SJ_RETURN_IF_ERROR(ParseReplicas(top, c));
     SJ_RETURN_IF_ERROR(top.Finish());
     if (c->name.empty()) return ErrorAt(source_, top.Get("name"), "name", "must not be empty");
@@ -213,8 +215,9 @@ class Parser {
     SJ_RETURN_IF_ERROR(Positive(lr, "max_pending_tokens", co.limits.max_pending_tokens));
     if (co.limits.max_queue_seconds &&
         !(*co.limits.max_queue_seconds > 0 && std::isfinite(*co.limits.max_queue_seconds))) {
-      return ErrorAt(source_, lr.Get("max_queue_seconds"), "coordinator.limits",
-                     "max_queue_seconds must be a positive number of seconds (omit it for no limit)");
+      return ErrorAt(
+          source_, lr.Get("max_queue_seconds"), "coordinator.limits",
+          "max_queue_seconds must be a positive number of seconds (omit it for no limit)");
     }
     if (co.limits.max_tokens_limit < co.limits.max_tokens_default) {
       return ErrorAt(source_,

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/config/monitoring_config.h"
+#include "common/config/supervision_config.h"
 #include "common/serving_types.h"
 #include "common/status.h"
 
@@ -171,6 +172,7 @@ struct ClusterConfig {
   HeartbeatConfig heartbeat;
   SecurityConfig security;
   MonitoringConfig monitoring;
+  SupervisionConfig supervision;  // how launch restarts the processes it started
 
   const NodeConfig* FindNode(std::string_view name) const;
 };

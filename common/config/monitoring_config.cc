@@ -1,6 +1,6 @@
 #include "common/config/monitoring_config.h"
 
-#include "common/config/monitoring_section.h"
+#include "common/config/sections.h"
 #include "common/config/yaml_reader.h"
 
 namespace skipjoin::config {

@@ -62,6 +62,10 @@ TEST(CliProcessTest, LaunchHelpListsTheKeyFlags) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag << "\n" << r.out;
   }
   EXPECT_NE(r.out.find("= --set coordinator.http_port=N"), std::string::npos) << r.out;
+  // Supervision: what is restarted, and the config keys that tune it.
+  for (const char* text : {"Supervision:", "supervision:", "max_restarts", "backoff_initial_ms"}) {
+    EXPECT_NE(r.out.find(text), std::string::npos) << text << "\n" << r.out;
+  }
 }
 
 TEST(CliProcessTest, SubmitWithNoCoordinatorFailsFastNamingTheAddress) {

@@ -12,7 +12,6 @@ Exits 77 (skipped) when the model is missing.
 
 usage: test_coordinator_restart.py SKIPJOIN_BINARY
 """
-import json
 import os
 import shutil
 import signal
@@ -20,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 SKIP = 77
 BIN = sys.argv[1] if len(sys.argv) > 1 else "skipjoin"
@@ -28,23 +26,7 @@ MODEL = os.environ.get("SKIPJOIN_MODEL_PATH", "")
 SERVE_AGAIN_WITHIN_S = 10
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
-from cluster_launch import free_port  # noqa: E402
-
-
-def healthy(port):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-            return r.status == 200
-    except Exception:
-        return False
-
-
-def complete(port):
-    body = json.dumps({"model": "m", "prompt": "The sea is", "max_tokens": 4, "temperature": 0}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", body,
-                                 {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read())["choices"][0]["text"]
+from cluster_launch import exit_with, free_port, greedy_completion, healthy  # noqa: E402
 
 
 def main():
@@ -93,7 +75,7 @@ monitoring: {{prometheus: off}}
     try:
         if not wait_healthy(time.monotonic() + 300, procs):
             raise RuntimeError("cluster not healthy")
-        before = complete(http)
+        before = greedy_completion(http)
         coordinator.kill()  # SIGKILL: the worker gets no Shutdown
         coordinator.wait()
         restart = time.monotonic()
@@ -102,7 +84,7 @@ monitoring: {{prometheus: off}}
         if not wait_healthy(restart + SERVE_AGAIN_WITHIN_S, procs):
             raise RuntimeError(f"not healthy within {SERVE_AGAIN_WITHIN_S} s of the restart "
                                f"(worker exit code {worker.poll()})")
-        after = complete(http)
+        after = greedy_completion(http)
         serving = time.monotonic() - restart
         print(f"serving again {serving:.2f} s after the restart; text before {before!r}, after {after!r}")
         if serving > SERVE_AGAIN_WITHIN_S:
@@ -129,8 +111,4 @@ monitoring: {{prometheus: off}}
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except RuntimeError as e:
-        print(f"FAILED: {e}")
-        sys.exit(1)
+    exit_with(main)

@@ -1,5 +1,5 @@
-// Internal to skipjoin_config: reads the `monitoring:` section (the cluster
-// config's Parser calls it and registers monitoring.port with its other ports).
+// Internal to skipjoin_config: readers of the sections that live in files of
+// their own (the cluster config's Parser calls them).
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/config/monitoring_config.h"
+#include "common/config/supervision_config.h"
 #include "common/status.h"
 
 namespace skipjoin::config::internal {
@@ -16,5 +17,9 @@ namespace skipjoin::config::internal {
 // was written (undefined for the default), for port-clash messages.
 Status ParseMonitoring(const std::string& source, const YAML::Node& section, MonitoringConfig* out,
                        YAML::Node* port_node);
+
+// The `supervision:` section, the same way.
+Status ParseSupervision(const std::string& source, const YAML::Node& section,
+                        SupervisionConfig* out);
 
 }  // namespace skipjoin::config::internal
