@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace skipjoin {
@@ -28,6 +29,15 @@ enum class FinishReason : uint8_t {  // wire: "none", "stop", "length", "abort",
 const char* DeviceKindName(DeviceKind kind);
 // "none", "stop", ...; "unknown" outside the enum.
 const char* FinishReasonName(FinishReason reason);
+
+// A structured-output constraint on what a sequence may generate.
+enum class GuideKind : uint8_t {  // wire: "none", "json_object", "json_schema", "regex", "choice"
+  kNone = 0,
+  kJsonObject = 1,  // any JSON object
+  kJsonSchema = 2,  // guide_spec: the schema (JSON text)
+  kRegex = 3,       // guide_spec: the pattern
+  kChoice = 4,      // guide_spec: the choices as a JSON array of strings
+};
 
 // An additive change to one token's logit before sampling (logit_bias).
 struct TokenBias {
@@ -61,11 +71,16 @@ struct SamplingParams {
   // the sampler masks them until min_tokens tokens were sampled.
   std::vector<int32_t> stop_token_ids;
   int32_t min_tokens = 0;  // >= 0
+  // Tokens the constraint does not allow next are masked (common/grammar);
+  // end-of-sequence is allowed only once the output is a complete match.
+  GuideKind guide = GuideKind::kNone;
+  std::string guide_spec;
 
   // Whether the sampler must modify the logits for this sequence.
   bool has_logit_processors() const {
     return repetition_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f ||
-           !logit_bias.empty() || (min_tokens > 0 && !stop_token_ids.empty());
+           !logit_bias.empty() || (min_tokens > 0 && !stop_token_ids.empty()) ||
+           guide != GuideKind::kNone;
   }
   // Whether the penalties need the sequence's token history.
   bool needs_history() const {

@@ -24,6 +24,8 @@ void Fields(V& v, protocol::wire::Is<SamplingParams> auto& s) {
   v("logit_bias", s.logit_bias);
   v("stop_token_ids", s.stop_token_ids);
   v("min_tokens", s.min_tokens);
+  v("guide", s.guide);
+  v("guide_spec", s.guide_spec);
 }
 template <typename V>
 void Fields(V& v, protocol::wire::Is<TokenBias> auto& s) {
@@ -43,6 +45,10 @@ namespace wire {
 template <>
 struct EnumNames<DeviceKind> {
   static constexpr const char* kNames[] = {"cpu", "cuda"};
+};
+template <>
+struct EnumNames<GuideKind> {
+  static constexpr const char* kNames[] = {"none", "json_object", "json_schema", "regex", "choice"};
 };
 template <>
 struct EnumNames<FinishReason> {
@@ -139,6 +145,7 @@ template <typename V>
 void Fields(V& v, Is<SequenceStart> auto& s) {
   v("seq_id", s.seq_id);
   v("sampling", s.sampling);
+  v("prompt_len", s.prompt_len);
 }
 // Short keys: a plan goes out every step, and its per-sequence cost is what
 // the arrays hold (a steady decode: a few bytes each).

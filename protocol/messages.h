@@ -29,9 +29,10 @@ namespace skipjoin::protocol {
 // (capabilities, kv.dtype, nccl_unique_id, group_epoch, use_cuda_graphs) gone.
 // Version 3: WorkerRegister carries the cluster id.
 // Version 4: sampling parameters carry the logit processors (penalties,
-// logit_bias, stop_token_ids, min_tokens).
+// logit_bias, stop_token_ids, min_tokens) and the structured-output guide.
+// Version 5: SequenceStart carries the prompt length.
 // Frames with another version are refused.
-inline constexpr uint32_t kProtocolVersion = 4;
+inline constexpr uint32_t kProtocolVersion = 5;
 
 enum class MessageType : uint32_t {
   // worker <-> coordinator
@@ -154,6 +155,10 @@ struct WorkerReady {
 struct SequenceStart {
   uint64_t seq_id = 0;  // the coordinator's request id
   SamplingParams sampling;
+  // Tokens of the prompt (0: unknown). Fed tokens past it are earlier output:
+  // a request restarted by recompute (new epoch, another replica) has the
+  // worker replay them into its RNG counter, penalty counts and guide.
+  uint32_t prompt_len = 0;
   bool operator==(const SequenceStart&) const = default;
 };
 

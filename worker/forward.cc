@@ -266,7 +266,7 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
       }
       if (si.sample) {
         SampleResult r = SampleRow(rows + int64_t{count - 1} * V, V, si.sampling, si.sample_index,
-                                   si.history, &scratch);
+                                   si.history, &scratch, si.matcher);
         so.token = r.token;
         so.logprob = r.logprob;
         so.top = std::move(r.top);

@@ -5,6 +5,8 @@
 #include <limits>
 #include <numeric>
 
+#include "common/grammar/matcher.h"
+
 namespace skipjoin {
 namespace {
 
@@ -43,7 +45,7 @@ float LogProbOf(const float* logits, int64_t vocab, int32_t token) {
 
 const float* ProcessLogits(const float* logits, int64_t vocab, const SamplingParams& p,
                            int32_t sample_index, const TokenHistory* history,
-                           SamplerScratch* scratch) {
+                           SamplerScratch* scratch, const grammar::Matcher* matcher) {
   if (!p.has_logit_processors()) return logits;
   std::vector<float>& out = scratch->logits;
   out.assign(logits, logits + vocab);
@@ -66,19 +68,41 @@ const float* ProcessLogits(const float* logits, int64_t vocab, const SamplingPar
   for (const TokenBias& b : p.logit_bias) {
     if (in_vocab(b.token)) out[b.token] += b.bias;
   }
-  if (sample_index < p.min_tokens) {
+  // A guide that allows nothing but end-of-sequence outranks min_tokens.
+  const bool guide_done = matcher != nullptr && matcher->IsTerminated();
+  if (sample_index < p.min_tokens && !guide_done) {
     for (int32_t t : p.stop_token_ids) {
       if (in_vocab(t)) out[t] = -std::numeric_limits<float>::infinity();
     }
+  }
+  if (matcher != nullptr) {
+    // Last, so no bias can bring back a token the constraint rules out.
+    std::vector<uint32_t>& mask = scratch->mask;
+    matcher->FillNextTokenMask(&mask);
+    // All zero only after an end-of-sequence token the request does not stop
+    // on: the constraint is over, and masking everything would leave no token.
+    const bool any = std::any_of(mask.begin(), mask.end(), [](uint32_t w) { return w != 0; });
+    const int64_t covered = std::min<int64_t>(vocab, static_cast<int64_t>(mask.size()) * 32);
+    const float kOff = -std::numeric_limits<float>::infinity();
+    for (int64_t w = 0; any && w * 32 < covered; ++w) {
+      const uint32_t bits = mask[w];
+      if (bits == 0xffffffffu) continue;
+      const int64_t end = std::min<int64_t>(covered, w * 32 + 32);
+      for (int64_t t = w * 32; t < end; ++t) {
+        if (!((bits >> (t & 31)) & 1u)) out[t] = kOff;
+      }
+    }
+    for (int64_t t = covered; any && t < vocab; ++t) out[t] = kOff;
   }
   return out.data();
 }
 
 SampleResult SampleRow(const float* raw, int64_t vocab, const SamplingParams& p,
-                       int32_t sample_index, const TokenHistory* history, SamplerScratch* scratch) {
+                       int32_t sample_index, const TokenHistory* history, SamplerScratch* scratch,
+                       const grammar::Matcher* matcher) {
   SampleResult r;
   const double lse = LogSumExp(raw, vocab);
-  const float* logits = ProcessLogits(raw, vocab, p, sample_index, history, scratch);
+  const float* logits = ProcessLogits(raw, vocab, p, sample_index, history, scratch, matcher);
   const bool greedy = p.temperature <= 0.0f || p.top_k == 1;
   if (greedy) {
     r.token = ArgMax(logits, vocab);

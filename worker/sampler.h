@@ -24,19 +24,23 @@ struct SamplerScratch {
   std::vector<float> prob;
   std::vector<float> logits;  // the processed copy of the row
   std::vector<int32_t> index;
+  std::vector<uint32_t> mask;  // structured-output token mask
 };
 
 // logits: vocab floats. sample_index: tokens this sequence sampled before (the
 // RNG counter; min_tokens compares against it). history may be null when the
 // parameters need none (SamplingParams::needs_history).
+// matcher: the sequence's structured-output state when params.guide is set;
+// tokens it does not allow next are never chosen.
 SampleResult SampleRow(const float* logits, int64_t vocab, const SamplingParams& params,
-                       int32_t sample_index, const TokenHistory* history, SamplerScratch* scratch);
+                       int32_t sample_index, const TokenHistory* history, SamplerScratch* scratch,
+                       const grammar::Matcher* matcher = nullptr);
 
 // The logits the draw uses: a copy of `logits` with the processors applied, in
 // scratch->logits, or `logits` itself when the parameters have none.
 const float* ProcessLogits(const float* logits, int64_t vocab, const SamplingParams& params,
                            int32_t sample_index, const TokenHistory* history,
-                           SamplerScratch* scratch);
+                           SamplerScratch* scratch, const grammar::Matcher* matcher = nullptr);
 
 // log-softmax value of logits[token].
 float LogProbOf(const float* logits, int64_t vocab, int32_t token);

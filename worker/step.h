@@ -12,6 +12,10 @@
 
 namespace skipjoin {
 
+namespace grammar {
+class Matcher;
+}  // namespace grammar
+
 // The tokens one sequence has seen, for the sampler's penalties. Kept by the
 // worker's SequenceTable from the tokens its plans feed and the tokens it samples.
 struct TokenHistory {
@@ -32,6 +36,8 @@ struct SeqInput {
   // What the penalties look at; null when the parameters need none. Owned by
   // whoever built the input and valid until the step returns.
   const TokenHistory* history = nullptr;
+  // The structured-output state when sampling.guide is set (same ownership).
+  const grammar::Matcher* matcher = nullptr;
   // Logprob of each tokens[i + 1] given the prefix (echo / prompt logprobs);
   // the last row uses next_token when >= 0.
   bool prompt_logprobs = false;

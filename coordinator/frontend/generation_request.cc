@@ -46,6 +46,8 @@ std::optional<ApiError> ResolveSampling(const ApiRequest& r, const GenerationSet
   out->frequency_penalty = static_cast<float>(r.frequency_penalty);
   out->logit_bias = r.logit_bias;
   out->min_tokens = r.min_tokens;
+  out->guide = r.guide;
+  out->guide_spec = r.guide_spec;
   // End-of-sequence tokens (unless ignore_eos) and the request's own, once each.
   if (!r.ignore_eos) out->stop_token_ids = setup.stop_token_ids;
   for (int32_t id : r.stop_token_ids) {

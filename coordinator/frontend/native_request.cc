@@ -56,6 +56,26 @@ std::optional<ApiError> ApiRequestFromSubmit(const protocol::SubmitRequest& req,
                {"ignore_eos", req.ignore_eos},
                {"include_stop_str_in_output", req.include_stop_str_in_output}};
   if (!s.stop_token_ids.empty()) body["stop_token_ids"] = s.stop_token_ids;
+  switch (s.guide) {
+    case GuideKind::kNone:
+      break;
+    case GuideKind::kJsonObject:
+      body["response_format"] = {{"type", "json_object"}};
+      break;
+    case GuideKind::kJsonSchema:
+      body["guided_json"] = s.guide_spec;
+      break;
+    case GuideKind::kRegex:
+      body["guided_regex"] = s.guide_spec;
+      break;
+    case GuideKind::kChoice: {
+      json choices = json::parse(s.guide_spec, nullptr, /*allow_exceptions=*/false);
+      if (choices.is_discarded())
+        return BadRequest("guide_spec: choices must be a JSON list", "guide_spec");
+      body["guided_choice"] = std::move(choices);
+      break;
+    }
+  }
   if (!s.logit_bias.empty()) {
     json bias = json::object();
     for (const TokenBias& b : s.logit_bias) {

@@ -4,6 +4,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "common/grammar/guide.h"
 #include "coordinator/frontend/request_fields.h"
 
 namespace skipjoin::frontend {
@@ -159,6 +160,98 @@ std::optional<ApiError> ParseLogitProcessors(const json& b, ApiRequest* out) {
   return std::nullopt;
 }
 
+// Sets the request's guide from one field; refuses a second one.
+std::optional<ApiError> SetGuide(const char* field, GuideKind kind, std::string spec,
+                                 ApiRequest* out) {
+  if (out->guide != GuideKind::kNone) {
+    return BadRequest("only one structured-output constraint may be given ('" + std::string(field) +
+                          "' is a second one)",
+                      field);
+  }
+  auto compiled = grammar::CompileGuide(kind, spec);
+  if (!compiled.ok()) {
+    return BadRequest("'" + std::string(field) + "': " + compiled.status().message(), field);
+  }
+  out->guide = kind;
+  out->guide_spec = std::move(spec);
+  return std::nullopt;
+}
+
+// A schema given as an object, or as JSON text in a string.
+std::optional<ApiError> SchemaText(const json& v, const char* field, std::string* out) {
+  if (v.is_object()) {
+    *out = v.dump();
+  } else if (v.is_string()) {
+    *out = v.get<std::string>();
+  } else {
+    return WrongType(field, "a JSON Schema object", v);
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> ParseGuide(const json& b, ApiRequest* out) {
+  if (auto it = b.find("response_format"); it != b.end() && !it->is_null()) {
+    const char* f = "response_format";
+    if (!it->is_object() || !it->contains("type") || !(*it)["type"].is_string())
+      return BadRequest("'response_format' must be an object with a 'type'", f);
+    const std::string type = (*it)["type"].get<std::string>();
+    if (type == "json_object") {
+      if (auto e = SetGuide(f, GuideKind::kJsonObject, "", out)) return e;
+    } else if (type == "json_schema") {
+      auto js = it->find("json_schema");
+      if (js == it->end() || !js->is_object() || !js->contains("schema")) {
+        return BadRequest("'response_format.json_schema.schema' is required for type json_schema",
+                          "response_format.json_schema");
+      }
+      std::string spec;
+      if (auto e = SchemaText((*js)["schema"], "response_format.json_schema.schema", &spec))
+        return e;
+      if (auto e = SetGuide(f, GuideKind::kJsonSchema, spec, out)) return e;
+    } else if (type != "text") {
+      return BadRequest("'response_format.type' must be text, json_object or json_schema, got '" +
+                            TruncateUtf8(type, 64) + "'",
+                        "response_format.type");
+    }
+  }
+  if (auto it = b.find("guided_json"); it != b.end() && !it->is_null()) {
+    std::string spec;
+    if (auto e = SchemaText(*it, "guided_json", &spec)) return e;
+    if (auto e = SetGuide("guided_json", GuideKind::kJsonSchema, spec, out)) return e;
+  }
+  if (auto it = b.find("guided_regex"); it != b.end() && !it->is_null()) {
+    if (!it->is_string()) return WrongType("guided_regex", "a string", *it);
+    if (auto e = SetGuide("guided_regex", GuideKind::kRegex, it->get<std::string>(), out)) return e;
+  }
+  if (auto it = b.find("guided_choice"); it != b.end() && !it->is_null()) {
+    if (!it->is_array()) return WrongType("guided_choice", "a list of strings", *it);
+    if (auto e = SetGuide("guided_choice", GuideKind::kChoice, it->dump(), out)) return e;
+  }
+  if (auto it = b.find("structured_outputs"); it != b.end() && !it->is_null()) {
+    const char* f = "structured_outputs";
+    if (!it->is_object() || it->size() != 1) {
+      return BadRequest(
+          "'structured_outputs' must be an object with one of json, regex, choice, json_object", f);
+    }
+    const std::string key = it->begin().key();
+    const json& v = it->begin().value();
+    if (key == "json") {
+      std::string spec;
+      if (auto e = SchemaText(v, "structured_outputs.json", &spec)) return e;
+      return SetGuide(f, GuideKind::kJsonSchema, spec, out);
+    }
+    if (key == "regex" && v.is_string())
+      return SetGuide(f, GuideKind::kRegex, v.get<std::string>(), out);
+    if (key == "choice" && v.is_array()) return SetGuide(f, GuideKind::kChoice, v.dump(), out);
+    if (key == "json_object" && v == json(true))
+      return SetGuide(f, GuideKind::kJsonObject, "", out);
+    return BadRequest("'structured_outputs." + TruncateUtf8(key, 64) +
+                          "' is not one of json (a schema), regex (a string), choice (a list), "
+                          "json_object (true)",
+                      f);
+  }
+  return std::nullopt;
+}
+
 // Parses the body and the fields common to both endpoints.
 std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* body,
                                     ApiRequest* out) {
@@ -258,8 +351,14 @@ std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* b
     out->stop = std::move(stops);
   }
 
+  if (auto e = ParseGuide(b, out)) return e;
+  if (out->guide != GuideKind::kNone && out->ignore_eos) {
+    return BadRequest(
+        "'ignore_eos' cannot be combined with a structured-output constraint: the constraint "
+        "ends the output with end-of-sequence once it is complete",
+        "ignore_eos");
+  }
   return ParseLogitProcessors(b, out);
-  return std::nullopt;
 }
 
 }  // namespace

@@ -65,6 +65,10 @@ struct ApiRequest {
   std::vector<int32_t> stop_token_ids;      // extension; checked against the vocabulary later
   int32_t min_tokens = 0;                   // extension: <= max_tokens
   bool include_stop_str_in_output = false;  // extension: keep the matched stop string
+  // Structured output (response_format, structured_outputs, guided_*),
+  // already compiled once to check it.
+  GuideKind guide = GuideKind::kNone;
+  std::string guide_spec;
   std::string user;  // the end user's id, written to the request log line (<= 256 bytes)
 };
 

@@ -66,7 +66,10 @@ void ReplicaDriver::Prepare(const InfoFn& info, double now, protocol::StepPlan* 
     if (is_new) {
       protocol::SequenceStart start;
       start.seq_id = s.request_id;
-      if (si != nullptr) start.sampling = si->sampling;
+      if (si != nullptr) {
+        start.sampling = si->sampling;
+        start.prompt_len = static_cast<uint32_t>(si->prompt_len);
+      }
       wire->starts.push_back(start);
     }
     std::vector<int32_t>& held = it->second;

@@ -135,6 +135,24 @@ TEST(OpenAiRequestTest, RejectsBadCompletionInputWithParam) {
       {R"({"model":"m","prompt":"x","user":5})", 400, "user"},
       {R"({"model":"m","prompt":"x","stream_options":{"include_usage":"y"}})", 400,
        "stream_options.include_usage"},
+      {R"({"model":"m","prompt":"x","response_format":"json"})", 400, "response_format"},
+      {R"({"model":"m","prompt":"x","response_format":{"type":"yaml"}})", 400,
+       "response_format.type"},
+      {R"({"model":"m","prompt":"x","response_format":{"type":"json_schema"}})", 400,
+       "response_format.json_schema"},
+      {R"({"model":"m","prompt":"x","guided_json":{"type":"object","patternProperties":{}}})", 400,
+       "guided_json"},
+      {R"({"model":"m","prompt":"x","guided_json":5})", 400, "guided_json"},
+      {R"({"model":"m","prompt":"x","guided_regex":"(a"})", 400, "guided_regex"},
+      {R"({"model":"m","prompt":"x","guided_choice":[]})", 400, "guided_choice"},
+      {R"({"model":"m","prompt":"x","guided_choice":["a",""]})", 400, "guided_choice"},
+      {R"({"model":"m","prompt":"x","guided_regex":"a","guided_choice":["a"]})", 400,
+       "guided_choice"},
+      {R"({"model":"m","prompt":"x","guided_choice":["a"],"ignore_eos":true})", 400, "ignore_eos"},
+      {R"({"model":"m","prompt":"x","structured_outputs":{"grammar":"x"}})", 400,
+       "structured_outputs"},
+      {R"({"model":"m","prompt":"x","structured_outputs":{"regex":"a","choice":["a"]}})", 400,
+       "structured_outputs"},
   };
   for (const BadCase& c : cases) {
     ApiRequest r;
@@ -144,6 +162,35 @@ TEST(OpenAiRequestTest, RejectsBadCompletionInputWithParam) {
     EXPECT_EQ(e->param, c.param) << c.body << " -> " << e->message;
     EXPECT_FALSE(e->message.empty());
   }
+}
+
+TEST(OpenAiRequestTest, StructuredOutputSpellingsSetOneGuide) {
+  struct Case {
+    const char* extra;
+    GuideKind kind;
+  };
+  const Case cases[] = {
+      {R"("response_format":{"type":"text"})", GuideKind::kNone},
+      {R"("response_format":{"type":"json_object"})", GuideKind::kJsonObject},
+      {R"("response_format":{"type":"json_schema","json_schema":{"schema":{"type":"object"}}})",
+       GuideKind::kJsonSchema},
+      {R"("guided_json":"{\"type\":\"integer\"}")", GuideKind::kJsonSchema},
+      {R"("guided_regex":"[a-z]+")", GuideKind::kRegex},
+      {R"("guided_choice":["x","y"])", GuideKind::kChoice},
+      {R"("structured_outputs":{"json_object":true})", GuideKind::kJsonObject},
+      {R"("structured_outputs":{"json":{"type":"string"}})", GuideKind::kJsonSchema},
+  };
+  for (const Case& c : cases) {
+    ApiRequest r;
+    const std::string body = std::string(R"({"model":"m","prompt":"x",)") + c.extra + "}";
+    auto e = ParseCompletionRequest(body, &r);
+    ASSERT_FALSE(e.has_value()) << body << " -> " << e->message;
+    EXPECT_EQ(r.guide, c.kind) << body;
+  }
+  ApiRequest r;
+  ASSERT_FALSE(ParseCompletionRequest(R"({"model":"m","prompt":"x","guided_choice":["x","y"]})", &r)
+                   .has_value());
+  EXPECT_EQ(r.guide_spec, R"(["x","y"])");
 }
 
 TEST(OpenAiRequestTest, RejectsBadChatInputWithParam) {

@@ -151,7 +151,12 @@ TEST(RequestFieldsTest, EveryImplementedFieldIsParsedNotRefused) {
       {"logit_bias", R"({"42":-100})"},
       {"stop_token_ids", "[2]"},
       {"include_stop_str_in_output", "true"},
-      {"user", "\"alice\""}};
+      {"user", "\"alice\""},
+      {"response_format", R"({"type":"json_schema","json_schema":{"schema":{"type":"object"}}})"},
+      {"structured_outputs", R"({"choice":["a","b"]})"},
+      {"guided_json", R"({"type":"object","properties":{"a":{"type":"integer"}}})"},
+      {"guided_regex", R"("[0-9]{3}")"},
+      {"guided_choice", R"(["yes","no"])"}};
   for (const RequestField& f : RequestFields()) {
     if (f.support != FieldSupport::kImplemented) continue;
     const std::string name(f.name);

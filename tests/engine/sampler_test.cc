@@ -5,6 +5,8 @@
 #include <cmath>
 #include <map>
 
+#include "common/grammar/guide.h"
+#include "common/grammar/matcher.h"
 #include "gtest/gtest.h"
 #include "tests/engine/engine_harness.h"
 #include "tests/testutil/tiny_model.h"
@@ -152,6 +154,61 @@ TEST(SamplerTest, MinTokensMasksStopTokensUntilReached) {
     const int32_t t = SampleRow(l.data(), 5, s, 0, nullptr, &scratch).token;
     EXPECT_GE(t, 3) << "draw " << i;
   }
+}
+
+// Token 0 ends the sequence; 1 = "a", 2 = "b", 3 = "c", 4 = "ab".
+grammar::Matcher ChoiceMatcher(const std::string& choices) {
+  auto vocab = grammar::TokenVocabulary::Create({"</s>", "a", "b", "c", "ab"},
+                                                {true, false, false, false, false}, {0});
+  EXPECT_TRUE(vocab.ok()) << vocab.status().ToString();
+  auto g = grammar::CompileGuide(GuideKind::kChoice, choices);
+  EXPECT_TRUE(g.ok()) << g.status().ToString();
+  return grammar::Matcher(*g, *vocab);
+}
+
+TEST(SamplerTest, GuideMasksWhatTheConstraintRulesOut) {
+  const std::vector<float> l = Logits();  // token 0 most likely, then 1, 2, ...
+  grammar::Matcher m = ChoiceMatcher(R"(["b", "cab"])");
+  SamplingParams p = SamplingParams::Greedy();
+  p.guide = GuideKind::kChoice;
+  p.stop_token_ids = {0};
+  SamplerScratch scratch;
+  EXPECT_EQ(SampleRow(l.data(), 5, p, 0, nullptr, &scratch, &m).token, 2);  // "b" beats "c"
+  // Neither a bias nor a draw at high temperature brings back a masked token.
+  p.logit_bias = {{1, 50.0f}};
+  SamplingParams hot = p;
+  hot.temperature = 5.0f;
+  for (int i = 0; i < 200; ++i) {
+    hot.seed = static_cast<uint64_t>(i);
+    const int32_t t = SampleRow(l.data(), 5, hot, 0, nullptr, &scratch, &m).token;
+    EXPECT_TRUE(t == 2 || t == 3) << "draw " << i << " gave " << t;
+  }
+  // Logprobs stay those of the raw model.
+  const SampleResult r = SampleRow(l.data(), 5, p, 0, nullptr, &scratch, &m);
+  EXPECT_NEAR(r.logprob, std::log(0.15f), 1e-4);
+  ASSERT_TRUE(m.AcceptToken(2));  // "b": complete, only end-of-sequence may follow
+  EXPECT_EQ(SampleRow(l.data(), 5, p, 1, nullptr, &scratch, &m).token, 0);
+}
+
+TEST(SamplerTest, CompleteGuideOutranksMinTokens) {
+  const std::vector<float> l = Logits();
+  grammar::Matcher m = ChoiceMatcher(R"(["c"])");
+  ASSERT_TRUE(m.AcceptToken(3));
+  SamplingParams p = SamplingParams::Greedy();
+  p.guide = GuideKind::kChoice;
+  p.stop_token_ids = {0};
+  p.min_tokens = 5;  // would mask end-of-sequence, the only token left
+  SamplerScratch scratch;
+  EXPECT_EQ(SampleRow(l.data(), 5, p, 1, nullptr, &scratch, &m).token, 0);
+  // After end-of-sequence (a request that does not stop on it) the constraint
+  // is over: nothing is masked rather than everything.
+  ASSERT_TRUE(m.AcceptToken(0));
+  SamplingParams hot = p;
+  hot.temperature = 1.0f;
+  hot.seed = 3;
+  const int32_t t = SampleRow(l.data(), 5, hot, 2, nullptr, &scratch, &m).token;
+  EXPECT_GE(t, 0);
+  EXPECT_LT(t, 5);
 }
 
 TEST(SamplerTest, SeededDrawsDoNotDependOnTheBatch) {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/grammar/token_vocabulary.h"
+
 namespace skipjoin::worker {
 namespace {
 
@@ -191,6 +193,126 @@ TEST(SequenceTableTest, SeedAndCountersFollowTheRequest) {
   EXPECT_EQ(in->seqs[0].sampling.seed, 77u);
   table.Record(Sampled(42, 1));
   EXPECT_EQ(table.Apply(DecodePlan(10))->seqs[0].sampling.seed, 77u);
+}
+
+// Request 42 restarted in epoch `epoch` by recompute: its 19-token prompt and
+// `outputs` fed again from position 0, sampling the next token.
+protocol::StepPlan RestartPlan(uint64_t step, uint64_t epoch, const protocol::SequenceStart& start,
+                               const std::vector<int32_t>& outputs, bool new_start) {
+  protocol::StepPlan plan;
+  plan.replica_id = 2;
+  plan.step_id = step;
+  plan.epoch = epoch;
+  if (new_start) plan.starts = {start};
+  std::vector<int32_t> tokens(19);
+  for (int i = 0; i < 19; ++i) tokens[i] = 100 + i;
+  tokens.insert(tokens.end(), outputs.begin(), outputs.end());
+  AddSeq(&plan, 42, 0, tokens, {5, 6}, protocol::kSeqSample | protocol::kSeqResetTable);
+  return plan;
+}
+
+TEST(SequenceTableTest, RestartReplaysEarlierOutputOnce) {
+  SequenceTable table(8, 4, kBlockSize);
+  protocol::SequenceStart start = Start(42);
+  start.sampling.frequency_penalty = 0.5f;
+  start.prompt_len = 19;
+  protocol::StepPlan first = FirstPlan();
+  first.starts = {start};
+  ASSERT_TRUE(table.Apply(first).ok());
+  table.Record(Sampled(42, 7));
+  ASSERT_TRUE(table.Apply(DecodePlan(10)).ok());
+  table.Record(Sampled(42, 8));
+  // A new epoch (a failed step, or another replica): the worker knows nothing
+  // of the request; the two outputs come back as fed tokens and count as sampled.
+  auto in = table.Apply(RestartPlan(11, 2, start, {7, 8}, /*new_start=*/true));
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ(in->seqs[0].sample_index, 2);
+  EXPECT_EQ(in->seqs[0].history->output_counts.at(7), 1);
+  EXPECT_EQ(in->seqs[0].history->output_counts.at(8), 1);
+  table.Record(Sampled(42, 9));
+  // Recompute inside the same epoch: the table saw every token, none replays.
+  in = table.Apply(RestartPlan(12, 2, start, {7, 8, 9}, /*new_start=*/false));
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_EQ(in->seqs[0].sample_index, 3);
+  EXPECT_EQ(in->seqs[0].history->output_counts.at(7), 1);
+  EXPECT_EQ(in->seqs[0].history->output_counts.at(9), 1);
+  // Without a prompt length nothing is taken for output.
+  SequenceTable other(8, 4, kBlockSize);
+  start.prompt_len = 0;
+  in = other.Apply(RestartPlan(1, 1, start, {7, 8}, true));
+  ASSERT_TRUE(in.ok());
+  EXPECT_EQ(in->seqs[0].sample_index, 0);
+  EXPECT_TRUE(in->seqs[0].history->output_counts.empty());
+}
+
+bool Allowed(const grammar::Matcher* m, int32_t token) {
+  std::vector<uint32_t> mask;
+  m->FillNextTokenMask(&mask);
+  return (mask[token / 32] >> (token % 32)) & 1u;
+}
+
+TEST(SequenceTableTest, GuideMatcherFollowsSampledAndReplayedTokens) {
+  // Token 0 ends the sequence; 1 = "a", 2 = "b", 3 = "ab", the rest "x".
+  std::vector<std::string> bytes(200, "x");
+  bytes[0] = "</s>";
+  bytes[1] = "a";
+  bytes[2] = "b";
+  bytes[3] = "ab";
+  std::vector<bool> special(200, false);
+  special[0] = true;
+  auto vocab = grammar::TokenVocabulary::Create(bytes, special, {0});
+  ASSERT_TRUE(vocab.ok()) << vocab.status().ToString();
+  protocol::SequenceStart start = Start(42);
+  start.sampling.guide = GuideKind::kChoice;
+  start.sampling.guide_spec = R"(["ab"])";
+  start.prompt_len = 19;
+  protocol::StepPlan first = FirstPlan();
+  first.starts = {start};
+
+  SequenceTable bare(8, 4, kBlockSize);  // no vocabulary: refused by name
+  auto refused = bare.Apply(first);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("sequence 42: structured outputs need"),
+            std::string::npos)
+      << refused.status().message();
+
+  SequenceTable table(8, 4, kBlockSize);
+  table.SetVocabulary(*vocab);
+  auto in = table.Apply(first);
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  const grammar::Matcher* m = in->seqs[0].matcher;
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(Allowed(m, 1));
+  EXPECT_TRUE(Allowed(m, 3));
+  EXPECT_FALSE(Allowed(m, 2));
+  EXPECT_FALSE(Allowed(m, 0));
+  table.Record(Sampled(42, 1));
+  in = table.Apply(DecodePlan(10));
+  m = in->seqs[0].matcher;
+  EXPECT_TRUE(Allowed(m, 2));
+  EXPECT_FALSE(Allowed(m, 1));
+  // Restarted in a new epoch with "a" already generated: the fresh matcher
+  // replays it and still expects "b".
+  in = table.Apply(RestartPlan(11, 2, start, {1}, /*new_start=*/true));
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  m = in->seqs[0].matcher;
+  EXPECT_TRUE(Allowed(m, 2));
+  EXPECT_FALSE(Allowed(m, 1));
+  EXPECT_FALSE(Allowed(m, 0));
+  table.Record(Sampled(42, 2));
+  in = table.Apply([] {
+    protocol::StepPlan p;
+    p.replica_id = 2;
+    p.step_id = 13;
+    p.epoch = 2;
+    AddSeq(&p, 42, 20, {protocol::kPendingToken}, {}, protocol::kSeqSample);
+    return p;
+  }());
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  m = in->seqs[0].matcher;
+  EXPECT_TRUE(m->IsTerminated());
+  EXPECT_TRUE(Allowed(m, 0));
+  EXPECT_FALSE(Allowed(m, 1));
 }
 
 TEST(SequenceTableTest, RefusesMalformedPlans) {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/gguf.h"
+#include "common/grammar/gguf_vocabulary.h"
 #include "common/logging.h"
 #include "worker/process/tcp_communicator.h"
 
@@ -117,6 +119,16 @@ void Executor::Load(const protocol::ModelAssignment& a) {
   }
   const double load_seconds = SecondsSince(start);
   table_.emplace(engine_->num_device_blocks(), engine_->num_host_blocks(), eo.block_size);
+  // Structured outputs match over the model's vocabulary, which a GGUF file
+  // carries; without it, guided requests are refused by name.
+  if (auto gguf = GgufFile::Open(a.model_path); gguf.ok()) {
+    auto vocab = grammar::TokenVocabularyFromGguf(**gguf);
+    if (vocab.ok()) {
+      table_->SetVocabulary(std::move(vocab).value());
+    } else {
+      SJ_LOG(Warn) << "no structured outputs: " << vocab.status().ToString();
+    }
+  }
   protocol::WorkerReady ready;
   ready.worker_id = a.worker_id;
   ready.num_device_blocks = static_cast<uint32_t>(engine_->num_device_blocks());

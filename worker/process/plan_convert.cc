@@ -4,6 +4,9 @@
 #include <string>
 #include <unordered_set>
 
+#include "common/grammar/guide.h"
+#include "common/logging.h"
+
 namespace skipjoin::worker {
 namespace {
 
@@ -106,8 +109,14 @@ Result<StepInput> SequenceTable::Apply(const protocol::StepPlan& plan) {
     SJ_RETURN_IF_ERROR(CheckSampling(start.sampling, where));
     Sequence seq;
     seq.sampling = start.sampling;
+    seq.prompt_len = static_cast<int32_t>(start.prompt_len);
     // Every rank derives the same seed when the request set none.
     if (!seq.sampling.seed) seq.sampling.seed = DefaultSeed(start.seq_id);
+    if (seq.sampling.guide != GuideKind::kNone) {
+      auto matcher = NewMatcher(seq.sampling);
+      if (!matcher.ok()) return InvalidArgument(where + ": " + matcher.status().message());
+      seq.matcher = std::move(matcher).value();
+    }
     if (!seqs_.emplace(start.seq_id, std::move(seq)).second)
       return InvalidArgument(where + " started twice (it was never finished)");
   }
@@ -156,6 +165,14 @@ Result<StepInput> SequenceTable::Apply(const protocol::StepPlan& plan) {
         return InvalidArgument(where + ": a pending token, but it has sampled nothing");
       t = seq.last_token;
     }
+    if (seq.prompt_len > 0) {
+      // Output index of each fed token; those this table has not counted yet
+      // (restarted by recompute) are replayed in order.
+      for (uint32_t k = 0; k < count; ++k) {
+        const int64_t out = int64_t{in.start_pos} + k - seq.prompt_len;
+        if (out == seq.num_sampled) Replay(seq, in.tokens[k]);
+      }
+    }
     in.block_table = seq.block_table;
     in.sample = (flags & protocol::kSeqSample) != 0;
     in.prompt_logprobs = (flags & protocol::kSeqPromptLogprobs) != 0;
@@ -164,9 +181,43 @@ Result<StepInput> SequenceTable::Apply(const protocol::StepPlan& plan) {
       seq.history.seen.insert(in.tokens.begin(), in.tokens.end());
       in.history = &seq.history;
     }
+    in.matcher = seq.matcher.get();
     if (in.sample) in.sample_index = seq.num_sampled++;
   }
   return input;
+}
+
+void SequenceTable::Replay(Sequence& seq, int32_t token) {
+  ++seq.num_sampled;
+  seq.last_token = token;
+  if (seq.sampling.needs_history()) ++seq.history.output_counts[token];
+  if (seq.matcher && !seq.matcher->AcceptToken(token)) {
+    // Output this guide did not produce (the request's guide cannot change):
+    // the constraint can no longer be kept, so say so rather than mask wrongly.
+    SJ_LOG(Warn) << "replayed token " << token << " does not match the sequence's guide";
+  }
+}
+
+Result<std::unique_ptr<grammar::Matcher>> SequenceTable::NewMatcher(
+    const SamplingParams& sampling) {
+  if (!vocab_) {
+    return InvalidArgument(
+        "structured outputs need the model's vocabulary, which this worker has not loaded (a GGUF "
+        "model file carries it)");
+  }
+  const std::string key =
+      std::to_string(static_cast<int>(sampling.guide)) + ":" + sampling.guide_spec;
+  auto it = guides_.find(key);
+  if (it == guides_.end()) {
+    auto g = grammar::CompileGuide(sampling.guide, sampling.guide_spec);
+    if (!g.ok()) return g.status();
+    if (guides_.size() >= 64) guides_.clear();  // sequences keep theirs alive
+    CompiledGuide c;
+    c.grammar = std::move(g).value();
+    c.cache = std::make_shared<grammar::MaskCache>(c.grammar, vocab_);
+    it = guides_.emplace(key, std::move(c)).first;
+  }
+  return std::make_unique<grammar::Matcher>(it->second.grammar, vocab_, it->second.cache);
 }
 
 void SequenceTable::Record(const StepOutput& output) {
@@ -176,6 +227,8 @@ void SequenceTable::Record(const StepOutput& output) {
     if (it == seqs_.end()) continue;
     Sequence& seq = it->second;
     seq.last_token = s.token;
+    // Never refused: the token came from this matcher's mask.
+    if (seq.matcher) seq.matcher->AcceptToken(s.token);
     if (seq.sampling.needs_history()) {
       seq.history.seen.insert(s.token);
       ++seq.history.output_counts[s.token];

@@ -5,9 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "common/grammar/matcher.h"
+#include "common/grammar/token_vocabulary.h"
 #include "common/status.h"
 #include "protocol/messages.h"
 #include "worker/step.h"
@@ -34,7 +38,13 @@ class SequenceTable {
   // offending sequence. After an error the table is undefined until the next
   // epoch (the coordinator starts one after any failed step).
   Result<StepInput> Apply(const protocol::StepPlan& plan);
-  // The StepInput's history pointers stay valid until the next Apply.
+  // The vocabulary structured-output guides are matched over (the model's);
+  // without one, a sequence that starts with a guide is refused.
+  void SetVocabulary(std::shared_ptr<const grammar::TokenVocabulary> vocab) {
+    vocab_ = std::move(vocab);
+  }
+
+  // The StepInput's history and matcher pointers stay valid until the next Apply.
   // Remembers the tokens a step sampled, for the next plan's kPendingToken and
   // the penalties' history.
   void Record(const StepOutput& output);
@@ -48,10 +58,25 @@ class SequenceTable {
   struct Sequence {
     SamplingParams sampling;
     std::vector<int32_t> block_table;
-    int32_t num_sampled = 0;  // RNG counter: tokens sampled so far
-    int32_t last_token = -1;  // the latest sampled token, -1 before the first
-    TokenHistory history;     // kept only when sampling.needs_history()
+    int32_t num_sampled = 0;                    // RNG counter: tokens sampled so far (or replayed)
+    int32_t prompt_len = 0;                     // 0: unknown, nothing is replayed
+    int32_t last_token = -1;                    // the latest sampled token, -1 before the first
+    TokenHistory history;                       // kept only when sampling.needs_history()
+    std::unique_ptr<grammar::Matcher> matcher;  // when sampling.guide is set
   };
+  // A fed token that is earlier output this table has not seen (a request
+  // restarted by recompute): counts it as sampled, for the RNG counter, the
+  // penalties and the guide.
+  static void Replay(Sequence& seq, int32_t token);
+  // A matcher for a guide; compiled grammars are kept per spec (bounded).
+  Result<std::unique_ptr<grammar::Matcher>> NewMatcher(const SamplingParams& sampling);
+
+  struct CompiledGuide {
+    grammar::GrammarPtr grammar;
+    std::shared_ptr<grammar::MaskCache> cache;  // shared by the guide's sequences
+  };
+  std::shared_ptr<const grammar::TokenVocabulary> vocab_;
+  std::unordered_map<std::string, CompiledGuide> guides_;
 
   int32_t num_device_blocks_;
   int32_t num_host_blocks_;
