@@ -35,6 +35,10 @@ int32_t DecodeUtf8At(std::string_view text, size_t* pos) {
     if ((b & 0xC0) != 0x80) return -1;
     cp = (cp << 6) | (b & 0x3F);
   }
+  // Well-formed means the shortest form of a scalar value: overlong forms
+  // (C0 AF for '/'), UTF-16 surrogates and values past U+10FFFF are not.
+  constexpr int32_t kMinForLen[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMinForLen[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return -1;
   *pos += len;
   return cp;
 }
