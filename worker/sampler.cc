@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -17,12 +18,65 @@ uint64_t Mix(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-double LogSumExp(const float* x, int64_t n) {
-  float mx = x[0];
-  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
+// The loops below are written in eight independent lanes so the compiler
+// vectorizes them without fast-math (a vocabulary row is ~50k floats, and
+// the sampler runs once per sequence per step).
+constexpr int kLanes = 8;
+
+float Max(const float* x, int64_t n) {
+  float lane[kLanes];
+  for (int j = 0; j < kLanes; ++j) lane[j] = -std::numeric_limits<float>::infinity();
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+  }
+  float mx = lane[0];
+  for (int j = 1; j < kLanes; ++j) mx = std::max(mx, lane[j]);
+  for (; i < n; ++i) mx = std::max(mx, x[i]);
+  return mx;
+}
+
+// exp(x) for x <= 0 (Cody-Waite range reduction and a degree-6 polynomial,
+// relative error ~2e-7); exactly 0 below -87.3, so -inf (a banned token) is 0.
+inline float ExpNonPositive(float x) {
+  const bool tiny = x < -87.3f;
+  const float xc = tiny ? -87.3f : x;
+  const float t = xc * 1.44269504f;
+  const float fn = (t - 0.5f) + 12582912.0f - 12582912.0f;  // round(t) for t <= 0
+  const float r = xc - fn * 0.693359375f + fn * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(fn) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return tiny ? 0.0f : y * scale;
+}
+
+// w[i] = exp((x[i] - mx) * k), k > 0, mx >= every x[i]; returns the sum.
+double ExpShifted(const float* x, int64_t n, float mx, float k, float* w) {
+  for (int64_t i = 0; i < n; ++i) w[i] = ExpNonPositive((x[i] - mx) * k);
+  double lane[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lane[j] += w[i + j];
+  }
   double s = 0.0;
-  for (int64_t i = 0; i < n; ++i) s += std::exp(double{x[i]} - mx);
-  return mx + std::log(s);
+  for (int j = 0; j < kLanes; ++j) s += lane[j];
+  for (; i < n; ++i) s += w[i];
+  return s;
+}
+
+// log(sum(exp(x))); `tmp` is scratch of n floats.
+double LogSumExp(const float* x, int64_t n, std::vector<float>* tmp) {
+  const float mx = Max(x, n);
+  if (mx == -std::numeric_limits<float>::infinity()) return mx;
+  tmp->resize(n);
+  return mx + std::log(ExpShifted(x, n, mx, 1.0f, tmp->data()));
 }
 
 int32_t ArgMax(const float* x, int64_t n) {
@@ -40,7 +94,8 @@ double UniformFromSeed(uint64_t seed, uint64_t counter) {
 }
 
 float LogProbOf(const float* logits, int64_t vocab, int32_t token) {
-  return static_cast<float>(logits[token] - LogSumExp(logits, vocab));
+  thread_local std::vector<float> tmp;
+  return static_cast<float>(logits[token] - LogSumExp(logits, vocab, &tmp));
 }
 
 const float* ProcessLogits(const float* logits, int64_t vocab, const SamplingParams& p,
@@ -97,79 +152,141 @@ const float* ProcessLogits(const float* logits, int64_t vocab, const SamplingPar
   return out.data();
 }
 
+namespace {
+
+// Candidate order: higher logit first, lower id among equals.
+struct ByLogit {
+  const float* l;
+  bool operator()(int32_t a, int32_t b) const { return l[a] > l[b] || (l[a] == l[b] && a < b); }
+};
+
+// The `n` largest of x (n <= 64) as (id, value), best first, lower id among
+// equals: one pass keeping a small sorted list.
+void TopN(const float* x, int64_t vocab, int64_t n, std::vector<TokenLogprob>* out) {
+  out->clear();
+  if (n <= 0) return;
+  for (int64_t i = 0; i < vocab; ++i) {
+    if (static_cast<int64_t>(out->size()) == n && !(x[i] > out->back().logprob)) continue;
+    if (static_cast<int64_t>(out->size()) == n) out->pop_back();
+    auto at = std::upper_bound(out->begin(), out->end(), x[i],
+                               [](float v, const TokenLogprob& e) { return v > e.logprob; });
+    out->insert(at, {static_cast<int32_t>(i), x[i]});
+  }
+}
+
+// Draws from the candidates ids[0..n) (ascending ids) with weights w[id],
+// or from every token when ids is null; u in [0, 1).
+int32_t Draw(const float* w, int64_t vocab, const int32_t* ids, int64_t n, double mass, double u) {
+  const double target = u * mass;
+  double cum = 0.0;
+  if (ids == nullptr) {
+    int32_t last = 0;
+    for (int64_t i = 0; i < vocab; ++i) {
+      if (w[i] <= 0.0f) continue;
+      cum += w[i];
+      last = static_cast<int32_t>(i);
+      if (target < cum) return last;
+    }
+    return last;  // rounding: the last candidate
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    cum += w[ids[i]];
+    if (target < cum) return ids[i];
+  }
+  return ids[n - 1];
+}
+
+}  // namespace
+
 SampleResult SampleRow(const float* raw, int64_t vocab, const SamplingParams& p,
                        int32_t sample_index, const TokenHistory* history, SamplerScratch* scratch,
                        const grammar::Matcher* matcher) {
   SampleResult r;
-  const double lse = LogSumExp(raw, vocab);
+  const double lse = LogSumExp(raw, vocab, &scratch->prob);
   const float* logits = ProcessLogits(raw, vocab, p, sample_index, history, scratch, matcher);
   const bool greedy = p.temperature <= 0.0f || p.top_k == 1;
-  if (greedy) {
+  const float top = Max(logits, vocab);
+  if (greedy || top == -std::numeric_limits<float>::infinity()) {
     r.token = ArgMax(logits, vocab);
   } else {
-    // Candidates sorted by logit, cut by top-k, then probabilities at the
-    // temperature, cut by min-p and top-p, then one draw.
+    // Weights exp((logit - max) / temperature), 0 for banned tokens. The
+    // candidates: the top_k by logit (all when unset), then those within
+    // min_p of the most likely, then the smallest prefix by logit holding
+    // top_p of the top_k set's probability; one draw over what is left, in
+    // id order. No sort of the whole vocabulary: top_k selects in linear
+    // time, and the top_p prefix is found among the likely tokens first.
+    std::vector<float>& w = scratch->prob;
+    w.resize(vocab);
+    double total =
+        ExpShifted(logits, vocab, top, static_cast<float>(1.0 / p.temperature), w.data());
     std::vector<int32_t>& idx = scratch->index;
-    idx.resize(vocab);
-    std::iota(idx.begin(), idx.end(), 0);
-    int64_t keep = vocab;
-    if (p.top_k > 0 && p.top_k < vocab) keep = p.top_k;
-    auto by_logit = [&](int32_t a, int32_t b) {
-      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-    };
-    std::partial_sort(idx.begin(), idx.begin() + keep, idx.end(), by_logit);
-    idx.resize(keep);
-    std::vector<float>& prob = scratch->prob;
-    prob.resize(keep);
-    const double inv_t = 1.0 / p.temperature;
-    const double top = logits[idx[0]];
-    double sum = 0.0;
-    for (int64_t i = 0; i < keep; ++i) {
-      prob[i] = static_cast<float>(std::exp((double{logits[idx[i]]} - top) * inv_t));
-      sum += prob[i];
-    }
-    for (int64_t i = 0; i < keep; ++i) prob[i] = static_cast<float>(prob[i] / sum);
-    int64_t n = keep;
-    // Tokens a processor banned (-inf) are never candidates.
-    while (n > 1 && prob[n - 1] <= 0.0f) --n;
-    if (p.min_p > 0.0f) {
-      const float cut = p.min_p * prob[0];
-      while (n > 1 && prob[n - 1] < cut) --n;
-    }
-    if (p.top_p < 1.0f) {
-      double cum = 0.0;
-      int64_t i = 0;
-      for (; i < n; ++i) {
-        cum += prob[i];
-        if (cum >= p.top_p) break;
+    const ByLogit by_logit{logits};
+    bool all = true;  // candidates: every token with a weight, or idx
+    if (p.top_k > 0 && p.top_k < vocab) {
+      if (p.top_k <= 64) {
+        std::vector<TokenLogprob>& best = scratch->best;
+        TopN(logits, vocab, p.top_k, &best);
+        idx.clear();
+        for (const TokenLogprob& e : best) idx.push_back(e.token);
+      } else {
+        idx.resize(vocab);
+        std::iota(idx.begin(), idx.end(), 0);
+        std::nth_element(idx.begin(), idx.begin() + (p.top_k - 1), idx.end(), by_logit);
+        idx.resize(p.top_k);
       }
-      n = std::min<int64_t>(n, i + 1);
+      total = 0.0;
+      for (int32_t t : idx) total += w[t];
+      all = false;
     }
-    double mass = 0.0;
-    for (int64_t i = 0; i < n; ++i) mass += prob[i];
-    const double u =
-        UniformFromSeed(p.seed.value_or(0), static_cast<uint64_t>(sample_index)) * mass;
-    double cum = 0.0;
-    r.token = idx[n - 1];
-    for (int64_t i = 0; i < n; ++i) {
-      cum += prob[i];
-      if (u < cum) {
-        r.token = idx[i];
+    if (p.min_p > 0.0f || p.top_p < 1.0f) {
+      // The most likely token has weight 1, so min_p keeps weights >= min_p.
+      // The top_p prefix (by logit) is first looked for among the tokens
+      // within a factor 1e-4 of the most likely, and among all candidates
+      // only when those hold less than top_p.
+      const float min_w = std::max(p.min_p, 0.0f);
+      std::vector<int32_t>& cand = scratch->candidates;
+      const bool nucleus = p.top_p < 1.0f;
+      for (int pass = nucleus ? 0 : 1; pass < 2; ++pass) {
+        const float floor_logit = pass == 0 ? top + p.temperature * std::log(1e-4f)
+                                            : -std::numeric_limits<float>::infinity();
+        cand.clear();
+        auto consider = [&](int32_t t) {
+          if (w[t] > 0.0f && w[t] >= min_w && logits[t] >= floor_logit) cand.push_back(t);
+        };
+        if (all) {
+          for (int64_t t = 0; t < vocab; ++t) consider(static_cast<int32_t>(t));
+        } else {
+          for (int32_t t : idx) consider(t);
+        }
+        if (!nucleus) break;
+        std::sort(cand.begin(), cand.end(), by_logit);
+        double cum = 0.0;
+        size_t n = 0;
+        while (n < cand.size() && cum < p.top_p * total) cum += w[cand[n++]];
+        if (cum < p.top_p * total && pass == 0) continue;  // look among all
+        cand.resize(std::max<size_t>(n, 1));
         break;
       }
+      if (cand.empty()) cand.push_back(ArgMax(logits, vocab));
+      idx.assign(cand.begin(), cand.end());
+      all = false;
     }
+    if (!all) std::sort(idx.begin(), idx.end());
+    double mass = 0.0;
+    if (all) {
+      mass = total;
+    } else {
+      for (int32_t t : idx) mass += w[t];
+    }
+    const double u = UniformFromSeed(p.seed.value_or(0), static_cast<uint64_t>(sample_index));
+    r.token = mass > 0.0 ? Draw(w.data(), vocab, all ? nullptr : idx.data(),
+                                static_cast<int64_t>(idx.size()), mass, u)
+                         : ArgMax(logits, vocab);
   }
   r.logprob = static_cast<float>(raw[r.token] - lse);
   if (p.logprobs > 0) {
-    const int64_t n = std::min<int64_t>(std::min(p.logprobs, 20), vocab);
-    std::vector<int32_t>& idx = scratch->index;
-    idx.resize(vocab);
-    std::iota(idx.begin(), idx.end(), 0);
-    std::partial_sort(idx.begin(), idx.begin() + n, idx.end(), [&](int32_t a, int32_t b) {
-      return raw[a] > raw[b] || (raw[a] == raw[b] && a < b);
-    });
-    for (int64_t i = 0; i < n; ++i)
-      r.top.push_back({idx[i], static_cast<float>(raw[idx[i]] - lse)});
+    TopN(raw, vocab, std::min<int64_t>(std::min(p.logprobs, 20), vocab), &r.top);
+    for (TokenLogprob& e : r.top) e.logprob = static_cast<float>(e.logprob - lse);
   }
   return r;
 }

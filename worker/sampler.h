@@ -24,7 +24,9 @@ struct SamplerScratch {
   std::vector<float> prob;
   std::vector<float> logits;  // the processed copy of the row
   std::vector<int32_t> index;
-  std::vector<uint32_t> mask;  // structured-output token mask
+  std::vector<int32_t> candidates;
+  std::vector<TokenLogprob> best;  // a small top_k
+  std::vector<uint32_t> mask;      // structured-output token mask
 };
 
 // logits: vocab floats. sample_index: tokens this sequence sampled before (the

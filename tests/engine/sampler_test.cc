@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <map>
+#include <numeric>
+#include <random>
 
 #include "common/grammar/guide.h"
 #include "common/grammar/matcher.h"
@@ -64,6 +66,107 @@ TEST(SamplerTest, TopKTopPAndMinPBoundTheCandidates) {
   EXPECT_NEAR(h[0] / 20000.0, 0.5, 0.02);
   EXPECT_NEAR(h[1] / 20000.0, 0.25, 0.02);
   EXPECT_NEAR(h[4] / 20000.0, 0.03, 0.01);
+}
+
+// The candidate set of a setting, computed the slow, obvious way: sort the
+// whole row, cut by top_k, normalize, cut by min_p and top_p.
+std::vector<double> ReferenceDistribution(const std::vector<float>& l, const SamplingParams& p) {
+  const int64_t v = static_cast<int64_t>(l.size());
+  std::vector<int32_t> order(v);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+  int64_t keep = p.top_k > 0 && p.top_k < v ? p.top_k : v;
+  std::vector<double> prob(keep);
+  double sum = 0;
+  for (int64_t i = 0; i < keep; ++i) {
+    prob[i] = std::exp((double{l[order[i]]} - l[order[0]]) / p.temperature);
+    sum += prob[i];
+  }
+  for (double& x : prob) x /= sum;
+  int64_t n = keep;
+  if (p.min_p > 0) {
+    while (n > 1 && prob[n - 1] < p.min_p * prob[0]) --n;
+  }
+  if (p.top_p < 1) {
+    double cum = 0;
+    int64_t i = 0;
+    for (; i < n; ++i) {
+      cum += prob[i];
+      if (cum >= p.top_p) break;
+    }
+    n = std::min(n, i + 1);
+  }
+  std::vector<double> out(v, 0.0);
+  double mass = 0;
+  for (int64_t i = 0; i < n; ++i) mass += prob[i];
+  for (int64_t i = 0; i < n; ++i) out[order[i]] = prob[i] / mass;
+  return out;
+}
+
+// Draws over a large row follow the reference distribution: no token outside
+// its support, each of the 5 most likely tokens within 0.02 of its
+// probability, and the total variation distance over 50 ranges of ids (the
+// draw walks the candidates in id order) under 0.05.
+void ExpectFollowsReference(const std::vector<float>& l, SamplingParams p, int draws) {
+  const int64_t v = static_cast<int64_t>(l.size());
+  const std::vector<double> ref = ReferenceDistribution(l, p);
+  std::vector<double> seen(v, 0.0);
+  SamplerScratch scratch;
+  for (int i = 0; i < draws; ++i) {
+    p.seed = static_cast<uint64_t>(i);
+    const int32_t t = SampleRow(l.data(), v, p, 0, nullptr, &scratch).token;
+    ASSERT_GT(ref[t], 0.0) << "token " << t << " outside the candidates (top_k " << p.top_k
+                           << ", top_p " << p.top_p << ", min_p " << p.min_p << ")";
+    seen[t] += 1.0 / draws;
+  }
+  const std::string what = "top_k " + std::to_string(p.top_k) + ", top_p " +
+                           std::to_string(p.top_p) + ", min_p " + std::to_string(p.min_p) +
+                           ", temperature " + std::to_string(p.temperature);
+  std::vector<int32_t> order(v);
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + 5, order.end(),
+                    [&](int32_t a, int32_t b) { return ref[a] > ref[b]; });
+  for (int i = 0; i < 5; ++i) EXPECT_NEAR(seen[order[i]], ref[order[i]], 0.02) << what;
+  std::vector<double> bins_seen(50, 0.0), bins_ref(50, 0.0);
+  for (int64_t t = 0; t < v; ++t) {
+    bins_seen[t * 50 / v] += seen[t];
+    bins_ref[t * 50 / v] += ref[t];
+  }
+  double tv = 0;
+  for (int b = 0; b < 50; ++b) tv += std::abs(bins_seen[b] - bins_ref[b]) / 2;
+  EXPECT_LT(tv, 0.05) << what;
+}
+
+TEST(SamplerTest, LargeVocabularyDrawsFollowTheReferenceCut) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> l(5000);
+  for (float& x : l) x = normal(rng);
+  l[17] = -std::numeric_limits<float>::infinity();  // banned: never drawn
+  struct Setting {
+    float temperature, top_p, min_p;
+    int32_t top_k;
+  };
+  for (const Setting& s :
+       {Setting{1.0f, 1.0f, 0.0f, 0}, Setting{0.7f, 0.9f, 0.0f, 0}, Setting{1.0f, 1.0f, 0.05f, 0},
+        Setting{1.3f, 0.5f, 0.02f, 0}, Setting{1.0f, 1.0f, 0.0f, 40},
+        Setting{1.0f, 0.8f, 0.0f, 200}, Setting{0.5f, 0.95f, 0.0f, 100}}) {
+    SamplingParams p;
+    p.temperature = s.temperature;
+    p.top_p = s.top_p;
+    p.min_p = s.min_p;
+    p.top_k = s.top_k;
+    ExpectFollowsReference(l, p, 10000);
+  }
+  // A flat tail that holds most of the mass: the top_p prefix reaches past
+  // the tokens near the most likely one.
+  std::vector<float> tail(20000, -10.0f);
+  tail[5] = 0.0f;
+  tail[9] = -1.0f;
+  SamplingParams p;
+  p.top_p = 0.95f;
+  ExpectFollowsReference(tail, p, 2000);
 }
 
 TEST(SamplerTest, LogprobsAreOfTheRawDistribution) {
