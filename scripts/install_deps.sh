@@ -14,6 +14,9 @@ pkgs=(
   libboost-dev libboost-system-dev
   prometheus-cpp-dev prometheus
   chromium  # renders the Prometheus console pages in tests/monitoring
+  # scripts/ci_extra.sh: clang with libFuzzer and the sanitizer runtimes, and
+  # llvm-symbolizer for readable sanitizer stack traces
+  clang libclang-rt-14-dev llvm
 )
 missing=()
 for p in "${pkgs[@]}"; do
