@@ -56,7 +56,7 @@ fuzz_one() {
 }
 
 step_fuzz() {
-  timed "fuzz build" configure build-fuzz -DSKIPJOIN_FUZZ=ON
+  timed "fuzz configure" configure build-fuzz -DSKIPJOIN_FUZZ=ON
   timed "fuzz build" ninja -C build-fuzz -j"$jobs" fuzzers
   timed "fuzz corpus replay" ctest --test-dir build-fuzz -L fuzz --output-on-failure -j"$jobs"
   local failed=0 pids=() t
