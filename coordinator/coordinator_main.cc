@@ -13,10 +13,10 @@
 #include "coordinator/frontend/http_frontend.h"
 #include "coordinator/server/core.h"
 #include "coordinator/server/prometheus_metrics.h"
+#include "coordinator/tokenizer/tokenizer.h"
 #include "monitoring/metrics_server.h"
 #include "protocol/curve.h"
 #include "protocol/zap_authenticator.h"
-#include "coordinator/tokenizer/tokenizer.h"
 
 namespace skipjoin {
 
@@ -32,7 +32,8 @@ constexpr const char* kUsage =
 
 int64_t PathBytes(const std::string& path) {
   std::error_code ec;
-  if (std::filesystem::is_regular_file(path, ec)) return static_cast<int64_t>(std::filesystem::file_size(path, ec));
+  if (std::filesystem::is_regular_file(path, ec))
+    return static_cast<int64_t>(std::filesystem::file_size(path, ec));
   int64_t total = 0;
   for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
     if (e.is_regular_file(ec)) total += static_cast<int64_t>(e.file_size(ec));
@@ -50,8 +51,9 @@ struct Security {
 Result<Security> SetUpSecurity(const config::ClusterConfig& c, zmq::context_t& context) {
   Security sec;
   if (c.security.auth == config::AuthMode::kNone) {
-    SJ_LOG(Warn) << "security.auth is none: anyone who reaches the worker port (" << c.coordinator.worker_port
-                 << ") or the native port (" << c.coordinator.client_port << ") can use this cluster";
+    SJ_LOG(Warn) << "security.auth is none: anyone who reaches the worker port ("
+                 << c.coordinator.worker_port << ") or the native port ("
+                 << c.coordinator.client_port << ") can use this cluster";
     return sec;
   }
   const std::string dir = config::KeysDirFor(c);
@@ -60,14 +62,16 @@ Result<Security> SetUpSecurity(const config::ClusterConfig& c, zmq::context_t& c
   std::vector<std::string> created;
   SJ_RETURN_IF_ERROR(protocol::EnsureClusterKeys(dir, nodes, c.name, &created));
   if (!created.empty()) SJ_LOG(Info) << "created " << created.size() << " key file(s) in " << dir;
-  SJ_ASSIGN_OR_RETURN(protocol::CurveKeypair server,
-                      protocol::ReadCurveKeyFile(dir + "/" + protocol::kClusterKeyStem + ".key", true));
+  SJ_ASSIGN_OR_RETURN(
+      protocol::CurveKeypair server,
+      protocol::ReadCurveKeyFile(dir + "/" + protocol::kClusterKeyStem + ".key", true));
   SJ_ASSIGN_OR_RETURN(auto node_keys, protocol::LoadNodeKeys(dir, nodes));
   SJ_ASSIGN_OR_RETURN(auto client_keys, protocol::LoadClientKeys(dir));
-  SJ_LOG(Info) << "CURVE keys from " << dir << ": " << node_keys.size() << " node key(s), " << client_keys.size()
-               << " client key(s)";
-  SJ_ASSIGN_OR_RETURN(sec.zap, protocol::ZapAuthenticator::Start(
-                                   context, {{"workers", std::move(node_keys)}, {"clients", std::move(client_keys)}}));
+  SJ_LOG(Info) << "CURVE keys from " << dir << ": " << node_keys.size() << " node key(s), "
+               << client_keys.size() << " client key(s)";
+  SJ_ASSIGN_OR_RETURN(
+      sec.zap, protocol::ZapAuthenticator::Start(context, {{"workers", std::move(node_keys)},
+                                                           {"clients", std::move(client_keys)}}));
   sec.workers.own = server;
   sec.workers.zap_domain = "workers";
   sec.clients.own = server;
@@ -110,12 +114,14 @@ int CoordinatorMain(const std::vector<std::string>& args) {
   }
   auto tokenizer = Tokenizer::FromModelFile(**file);
   if (!tokenizer.ok()) {
-    std::fprintf(stderr, "skipjoin coordinator: tokenizer: %s\n", tokenizer.status().message().c_str());
+    std::fprintf(stderr, "skipjoin coordinator: tokenizer: %s\n",
+                 tokenizer.status().message().c_str());
     return 1;
   }
   const ModelConfig& mc = (*file)->config();
   int64_t max_context = mc.max_context;
-  if (config->model.max_context) max_context = std::min<int64_t>(max_context, *config->model.max_context);
+  if (config->model.max_context)
+    max_context = std::min<int64_t>(max_context, *config->model.max_context);
   std::string model_name = config->model.name;
   if (model_name.empty()) model_name = std::filesystem::path(config->model.path).stem().string();
 
@@ -126,12 +132,15 @@ int CoordinatorMain(const std::vector<std::string>& args) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  const std::string host = config->coordinator.host.empty() ? "127.0.0.1" : config->coordinator.host;
+  const std::string host =
+      config->coordinator.host.empty() ? "127.0.0.1" : config->coordinator.host;
   server::CoreOptions core_options;
   core_options.config = *config;
-  core_options.worker_endpoint = "tcp://" + host + ":" + std::to_string(config->coordinator.worker_port);
-  core_options.geometry.bytes_per_block =
-      2 * mc.num_layers * config->kv.block_size * mc.num_kv_heads * mc.head_dim * static_cast<int64_t>(sizeof(float));
+  core_options.worker_endpoint =
+      "tcp://" + host + ":" + std::to_string(config->coordinator.worker_port);
+  core_options.geometry.bytes_per_block = 2 * mc.num_layers * config->kv.block_size *
+                                          mc.num_kv_heads * mc.head_dim *
+                                          static_cast<int64_t>(sizeof(float));
   core_options.geometry.weight_bytes = PathBytes(config->model.path);
   core_options.geometry.max_context = max_context;
   file->reset();
@@ -156,12 +165,14 @@ int CoordinatorMain(const std::vector<std::string>& args) {
     if (ms.ok()) {
       metrics_server = std::move(*ms);
     } else {
-      SJ_LOG(Warn) << "metrics port: " << ms.status().message() << "; /metrics on the HTTP port still works";
+      SJ_LOG(Warn) << "metrics port: " << ms.status().message()
+                   << "; /metrics on the HTTP port still works";
     }
   }
   auto core = server::CoordinatorCore::Start(std::move(core_options), &context, &metrics);
   if (!core.ok()) {
-    std::fprintf(stderr, "skipjoin coordinator: worker port: %s\n", core.status().message().c_str());
+    std::fprintf(stderr, "skipjoin coordinator: worker port: %s\n",
+                 core.status().message().c_str());
     return 1;
   }
   frontend::HttpFrontendOptions http;
@@ -171,6 +182,7 @@ int CoordinatorMain(const std::vector<std::string>& args) {
   http.limits = config->coordinator.limits;
   http.api_key = config->coordinator.api_key;
   http.model_name = model_name;
+  http.model_aliases = config->model.aliases;
   http.max_context = max_context;
   auto frontend = frontend::HttpFrontend::Start(http, core->get(), tokenizer->get(), &metrics);
   if (!frontend.ok()) {
@@ -184,7 +196,8 @@ int CoordinatorMain(const std::vector<std::string>& args) {
   native.max_context = max_context;
   native.limits = config->coordinator.limits;
   native.curve = security->clients;
-  auto client = frontend::ClientEndpoint::Start(native, &context, core->get(), tokenizer->get(), &metrics);
+  auto client =
+      frontend::ClientEndpoint::Start(native, &context, core->get(), tokenizer->get(), &metrics);
   if (!client.ok()) {
     std::fprintf(stderr, "skipjoin coordinator: %s\n", client.status().message().c_str());
     (*frontend)->Stop();
@@ -194,8 +207,8 @@ int CoordinatorMain(const std::vector<std::string>& args) {
   std::printf("coordinator ready http=http://%s:%u client=%s\n", host.c_str(),
               static_cast<unsigned>((*frontend)->port()), (*client)->endpoint().c_str());
   std::fflush(stdout);
-  SJ_LOG(Info) << "serving " << model_name << " (context " << max_context << "); workers connect to "
-               << (*core)->worker_endpoint();
+  SJ_LOG(Info) << "serving " << model_name << " (context " << max_context
+               << "); workers connect to " << (*core)->worker_endpoint();
 
   int sig = 0;
   sigwait(&signals, &sig);

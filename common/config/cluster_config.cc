@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -245,6 +246,23 @@ class Parser {
     m.name = stem;
     SJ_RETURN_IF_ERROR(r.Optional("name", &m.name));
     if (m.name.empty()) return ErrorAt(source_, r.Get("name"), "model.name", "must not be empty");
+    if (YAML::Node aliases = r.Get("aliases"); aliases.IsDefined() && !aliases.IsNull()) {
+      if (!aliases.IsSequence()) {
+        return ErrorAt(source_, aliases, "model.aliases", "expected a list of model ids");
+      }
+      for (size_t i = 0; i < aliases.size(); ++i) {
+        const std::string where = "model.aliases[" + std::to_string(i) + "]";
+        std::string alias;
+        SJ_RETURN_IF_ERROR(internal::ParseString(source_, aliases[i], where, &alias));
+        if (alias.empty()) return ErrorAt(source_, aliases[i], where, "must not be empty");
+        if (alias == m.name ||
+            std::find(m.aliases.begin(), m.aliases.end(), alias) != m.aliases.end()) {
+          return ErrorAt(source_, aliases[i], where,
+                         "'" + alias + "' is already a name of the model");
+        }
+        m.aliases.push_back(alias);
+      }
+    }
     SJ_RETURN_IF_ERROR(r.Optional("dtype", &m.dtype));
     if (m.dtype != "auto" && m.dtype != "f32" && m.dtype != "f16" && m.dtype != "bf16") {
       return ErrorAt(source_, r.Get("dtype"), "model.dtype",

@@ -81,6 +81,9 @@ struct CoordinatorConfig {
 struct ModelConfig {
   std::string path;  // .gguf file or HF directory; "default" resolves to DefaultModelPath()
   std::string name;  // served model id; default: file name without extension
+  // More ids requests may name (served_model_name in vLLM); responses carry
+  // the id the request used. Distinct, non-empty, none equal to name.
+  std::vector<std::string> aliases;
   std::string dtype = "auto";           // compute dtype: auto, f32, f16, bf16
   std::optional<uint32_t> max_context;  // tokens; default: the model's own
 };

@@ -61,7 +61,7 @@ std::optional<ApiError> ResolveSampling(const ApiRequest& r, const GenerationSet
 
 std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationSetup& setup,
                                           server::CoordinatorCore& core, PreparedGeneration* out) {
-  if (r.model != setup.model_name) {
+  if (!ServesModel(setup, r.model)) {
     return NotFoundError("model '" + TruncateUtf8(r.model, 200) +
                              "' is not served here; GET /v1/models lists '" + setup.model_name +
                              "'",

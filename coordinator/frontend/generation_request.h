@@ -8,6 +8,7 @@
 // GenerationSetup is immutable once built and may be shared by threads.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,11 +27,19 @@ namespace skipjoin::frontend {
 struct GenerationSetup {
   const Tokenizer* tokenizer = nullptr;
   const ChatTemplate* chat_template = nullptr;
-  std::vector<int32_t> stop_token_ids;  // end-of-sequence tokens (unless ignore_eos)
-  std::string model_name;               // the served model id
-  int64_t max_context = 0;              // tokens
+  std::vector<int32_t> stop_token_ids;     // end-of-sequence tokens (unless ignore_eos)
+  std::string model_name;                  // the served model id
+  std::vector<std::string> model_aliases;  // other ids requests may use (model.aliases)
+  int64_t max_context = 0;                 // tokens
   config::RequestLimits limits;
 };
+
+// Whether `id` names the served model: its name, an alias, or "" (omitted).
+inline bool ServesModel(const GenerationSetup& setup, const std::string& id) {
+  return id.empty() || id == setup.model_name ||
+         std::find(setup.model_aliases.begin(), setup.model_aliases.end(), id) !=
+             setup.model_aliases.end();
+}
 
 struct PreparedGeneration {
   std::vector<int32_t> prompt_ids;

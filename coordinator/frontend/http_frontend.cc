@@ -155,6 +155,7 @@ class HttpFrontend::Impl {
     setup.chat_template = &chat_template;
     setup.stop_token_ids = stop_ids;
     setup.model_name = o.model_name;
+    setup.model_aliases = o.model_aliases;
     setup.max_context = o.max_context;
     setup.limits = o.limits;
   }
@@ -375,8 +376,12 @@ class Session : public std::enable_shared_from_this<Session> {
                     fe_->metrics->Exposition());
       case Route::kVersion:
         return SendJson(Dump(json{{"version", SKIPJOIN_VERSION}}));
-      case Route::kModels:
-        return SendJson(Dump(json{{"object", "list"}, {"data", json::array({ModelJson()})}}));
+      case Route::kModels: {
+        json data = json::array({ModelJson(fe_->options.model_name)});
+        for (const std::string& alias : fe_->options.model_aliases)
+          data.push_back(ModelJson(alias));
+        return SendJson(Dump(json{{"object", "list"}, {"data", std::move(data)}}));
+      }
       case Route::kModel:
         return Model(std::string_view(target).substr(route.path.size()));
       case Route::kTokenize:
@@ -390,30 +395,28 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  // One entry of GET /v1/models, and the body of GET /v1/models/{id}.
-  json ModelJson() {
-    return {{"id", fe_->options.model_name},
-            {"object", "model"},
-            {"created", 0},
-            {"owned_by", "skipjoin"},
-            {"max_model_len", fe_->options.max_context}};
+  // One entry of GET /v1/models, and the body of GET /v1/models/{id}: the
+  // served model under one of its ids (an alias has the name as its root).
+  json ModelJson(const std::string& id) {
+    return {{"id", id},     {"object", "model"},      {"root", fe_->options.model_name},
+            {"created", 0}, {"owned_by", "skipjoin"}, {"max_model_len", fe_->options.max_context}};
   }
 
-  // GET /v1/models/{id}. One model and no aliases, so the id must be the
-  // served one, exactly as a request's "model" must (generation_request.cc).
+  // GET /v1/models/{id}: the served model's name or one of its aliases, as a
+  // request's "model" must be (generation_request.cc).
   void Model(std::string_view escaped_id) {
     auto id = PercentDecode(escaped_id);
     if (!id) {
       return SendError(BadRequest(
           "model id '" + TruncateUtf8(escaped_id, 200) + "' has a malformed %-escape", "model"));
     }
-    if (*id != fe_->options.model_name) {
+    if (id->empty() || !ServesModel(fe_->setup, *id)) {
       return SendError(NotFoundError("model '" + TruncateUtf8(*id, 200) +
                                          "' is not served here; GET /v1/models lists '" +
                                          fe_->options.model_name + "'",
                                      "model"));
     }
-    SendJson(Dump(ModelJson()));
+    SendJson(Dump(ModelJson(*id)));
   }
 
   void Tokenize(const std::string& body) {
@@ -485,7 +488,7 @@ class Session : public std::enable_shared_from_this<Session> {
     ResponseContext ctx;
     ctx.id = std::move(id);
     ctx.created = static_cast<int64_t>(std::time(nullptr));
-    ctx.model = fe_->options.model_name;
+    ctx.model = r.model.empty() ? fe_->options.model_name : r.model;  // the id it asked for
     ctx.prompt_ids = std::move(prepared.prompt_ids);
     ctx.prompt_text = std::move(prepared.prompt_text);
     std::vector<server::SubmitItem> items = std::move(prepared.items);

@@ -37,9 +37,10 @@ struct HttpFrontendOptions {
   uint16_t port = 8000;            // 0: an ephemeral port (see port())
   int threads = 2;                 // Asio threads
   config::RequestLimits limits;
-  std::optional<std::string> api_key;  // required as "Authorization: Bearer <key>" when set
-  std::string model_name;              // the served model id
-  int64_t max_context = 0;             // tokens
+  std::optional<std::string> api_key;      // required as "Authorization: Bearer <key>" when set
+  std::string model_name;                  // the served model id
+  std::vector<std::string> model_aliases;  // more ids for it (config model.aliases)
+  int64_t max_context = 0;                 // tokens
 };
 
 class HttpFrontend {

@@ -269,9 +269,12 @@ std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* b
   const json& b = *body;
 
   auto model = b.find("model");
-  if (model == b.end() || model->is_null()) return BadRequest("'model' is required", "model");
-  if (!model->is_string()) return WrongType("model", "a string", *model);
-  out->model = model->get<std::string>();
+  // Omitted or null: the served model (one model is served).
+  if (model != b.end() && !model->is_null()) {
+    if (!model->is_string()) return WrongType("model", "a string", *model);
+    out->model = model->get<std::string>();
+    if (out->model.empty()) return BadRequest("'model' must not be empty", "model");
+  }
 
   std::optional<int64_t> max_tokens;
   if (auto e = GetInt(b, "max_tokens", 1, std::numeric_limits<int32_t>::max(), &max_tokens))

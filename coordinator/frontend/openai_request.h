@@ -35,7 +35,7 @@ enum class ApiKind { kCompletion, kChat };
 
 struct ApiRequest {
   ApiKind kind = ApiKind::kCompletion;
-  std::string model;  // "" only for the native protocol (the served model)
+  std::string model;  // "": omitted, the served model
   // Completions: exactly one of prompt_text / prompt_tokens.
   std::optional<std::string> prompt_text;
   std::optional<std::vector<int32_t>> prompt_tokens;

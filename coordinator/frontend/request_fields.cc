@@ -14,7 +14,8 @@ constexpr FieldSupport kNeutral = FieldSupport::kNeutralOnly;
 // Keep in step with docs/API.md ("Request fields"); the schema test checks both.
 constexpr RequestField kFields[] = {
     // --- implemented: each value has an effect -------------------------------------
-    {"model", kBothEndpoints, kImpl, "tests/e2e/test_openai_api.py::test_errors"},
+    {"model", kBothEndpoints, kImpl,
+     "tests/e2e/test_openai_api.py::test_model_aliases_and_omitted_model"},
     {"prompt", kCompletions, kImpl, "tests/e2e/test_openai_api.py::test_greedy_matches_generate"},
     {"messages", kChat, kImpl, "tests/e2e/test_openai_api.py::test_chat_non_streaming"},
     {"max_tokens", kBothEndpoints, kImpl,

@@ -225,6 +225,23 @@ TEST(ClusterConfigTest, NodeAndModelErrors) {
   EXPECT_EQ(ErrorOf("- a\n"), "t.yaml:1: the file must be a map of sections");
 }
 
+TEST(ClusterConfigTest, ModelAliasesAreDistinctIds) {
+  Result<ClusterConfig> c = ParseClusterConfig(
+      kBase, "t.yaml", {"model.name=smol", "model.aliases=[gpt-4o-mini, small]"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->model.aliases, (std::vector<std::string>{"gpt-4o-mini", "small"}));
+  EXPECT_EQ(
+      ErrorOf(kBase, {"model.name=smol", "model.aliases=[a, smol]"}).find("model.aliases[1]") !=
+          std::string::npos,
+      true);
+  EXPECT_NE(ErrorOf(kBase, {"model.aliases=[a, a]"}).find("'a' is already a name of the model"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(kBase, {"model.aliases=a"}).find("model.aliases: expected a list"),
+            std::string::npos)
+      << ErrorOf(kBase, {"model.aliases=a"});
+  EXPECT_NE(ErrorOf(kBase, {"model.aliases=['']"}).find("must not be empty"), std::string::npos);
+}
+
 TEST(ClusterConfigTest, OverridesApplyBeforeValidation) {
   Result<ClusterConfig> c = ParseClusterConfig(
       kBase, "t.yaml",

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "coordinator/frontend/api_error.h"
+#include "coordinator/frontend/generation_request.h"
 #include "coordinator/frontend/sse.h"
 
 namespace skipjoin::frontend {
@@ -93,7 +94,7 @@ TEST(OpenAiRequestTest, RejectsBadCompletionInputWithParam) {
   const BadCase cases[] = {
       {"not json", 400, ""},
       {"[1,2]", 400, ""},
-      {R"({"prompt":"x"})", 400, "model"},
+      {R"({"model":"","prompt":"x"})", 400, "model"},
       {R"({"model":3,"prompt":"x"})", 400, "model"},
       {R"({"model":"m"})", 400, "prompt"},
       {R"({"model":"m","prompt":""})", 400, "prompt"},
@@ -162,6 +163,23 @@ TEST(OpenAiRequestTest, RejectsBadCompletionInputWithParam) {
     EXPECT_EQ(e->param, c.param) << c.body << " -> " << e->message;
     EXPECT_FALSE(e->message.empty());
   }
+}
+
+TEST(OpenAiRequestTest, ModelMayBeOmitted) {
+  for (const char* body : {R"({"prompt":"x"})", R"({"model":null,"prompt":"x"})"}) {
+    ApiRequest r;
+    auto e = ParseCompletionRequest(body, &r);
+    ASSERT_FALSE(e.has_value()) << body << " -> " << e->message;
+    EXPECT_EQ(r.model, "") << body;
+  }
+  GenerationSetup setup;
+  setup.model_name = "smol";
+  setup.model_aliases = {"gpt-4o-mini", "small"};
+  EXPECT_TRUE(ServesModel(setup, ""));
+  EXPECT_TRUE(ServesModel(setup, "smol"));
+  EXPECT_TRUE(ServesModel(setup, "small"));
+  EXPECT_FALSE(ServesModel(setup, "Small"));
+  EXPECT_FALSE(ServesModel(setup, "other"));
 }
 
 TEST(OpenAiRequestTest, StructuredOutputSpellingsSetOneGuide) {

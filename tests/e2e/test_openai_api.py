@@ -51,7 +51,8 @@ class Cluster:
         sets = ["--set", f"coordinator.http_port={PORT}", "--set", f"coordinator.client_port={PORT + 1}",
                 "--set", f"coordinator.worker_port={PORT + 2}", "--set", "replicas.count=1",
                 "--set", f"metrics.coordinator_port={PORT + 3}", "--set", f"metrics.worker_port_base={PORT + 4}",
-                "--set", f"scheduler.cost_model_dir={os.path.join(self.dir, 'cost_models')}"]
+                "--set", f"scheduler.cost_model_dir={os.path.join(self.dir, 'cost_models')}",
+                "--set", "model.aliases=[e2e-alias]"]
         if MODEL:
             sets += ["--set", f"model.path={MODEL}"]
         if has_subcommand("launch"):
@@ -189,6 +190,25 @@ class OpenAiApiTest(unittest.TestCase):
         with self.assertRaises(openai.BadRequestError):
             self.client.completions.create(model=self.model, prompt="x", max_tokens=10 ** 7)
 
+
+    def test_model_aliases_and_omitted_model(self):
+        ids = [m.id for m in self.client.models.list().data]
+        self.assertEqual(ids, [self.model, "e2e-alias"])
+        self.assertEqual(self.client.models.retrieve("e2e-alias").id, "e2e-alias")
+        r = self.client.completions.create(model="e2e-alias", prompt="The sea is", max_tokens=4,
+                                           temperature=0)
+        self.assertEqual(r.model, "e2e-alias")  # the id it was asked under
+        plain = self.client.completions.create(model=self.model, prompt="The sea is", max_tokens=4,
+                                               temperature=0)
+        self.assertEqual(r.choices[0].text, plain.choices[0].text)
+        # Without "model": the served one (a raw request; the client always sends it).
+        body = json.dumps({"prompt": "The sea is", "max_tokens": 4, "temperature": 0}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{PORT}/v1/completions", body,
+                                     {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            out = json.loads(resp.read())
+        self.assertEqual(out["model"], self.model)
+        self.assertEqual(out["choices"][0]["text"], plain.choices[0].text)
 
     def test_model_retrieve_version_and_request_id(self):
         import openai

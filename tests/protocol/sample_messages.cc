@@ -11,6 +11,14 @@ SamplingParams Sampling() {
   s.min_p = 0.05f;
   s.seed = 1234567890123ull;
   s.logprobs = 3;
+  s.repetition_penalty = 1.1f;
+  s.presence_penalty = 0.5f;
+  s.frequency_penalty = -0.25f;
+  s.logit_bias = {{17, -100.0f}, {4, 2.5f}};
+  s.stop_token_ids = {2, 9};
+  s.min_tokens = 3;
+  s.guide = GuideKind::kJsonSchema;
+  s.guide_spec = R"({"type":"object"})";
   return s;
 }
 
@@ -38,7 +46,7 @@ std::vector<Message> OneOfEveryMessage() {
   p.swap_out = {1, 2, 3, 4};
   p.swap_in = {5, 6, 7, 8};
   p.num_blocking_swap_in = 1;
-  p.starts = {SequenceStart{11, Sampling()}};
+  p.starts = {SequenceStart{11, Sampling(), 19}};
   p.seq_ids = {11, 12};
   p.start_positions = {0, 77};
   p.num_tokens = {5, 1};
