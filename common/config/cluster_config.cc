@@ -146,6 +146,12 @@ class Parser {
       NodeConfig node;
       SJ_RETURN_IF_ERROR(r.Required("name", &node.name));
       SJ_RETURN_IF_ERROR(r.Required("host", &node.host));
+      SJ_RETURN_IF_ERROR(
+          internal::ReadHost(source_, r, "host", internal::HostRole::kAdvertise, &node.host));
+      if (r.Has("bind")) nodes_with_bind_.insert(node.name);
+      node.bind = node.host;
+      SJ_RETURN_IF_ERROR(
+          internal::ReadHost(source_, r, "bind", internal::HostRole::kBind, &node.bind));
       if (c->FindNode(node.name) != nullptr) {
         return ErrorAt(source_, r.Get("name"), r.Child("name"),
                        "duplicate node name '" + node.name + "'");
@@ -190,7 +196,10 @@ class Parser {
     if (node == nullptr)
       return ErrorAt(source_, r.Get("node"), "coordinator.node", "unknown node '" + co.node + "'");
     co.host = node->host;
-    SJ_RETURN_IF_ERROR(r.Optional("host", &co.host));
+    SJ_RETURN_IF_ERROR(
+        internal::ReadHost(source_, r, "host", internal::HostRole::kAdvertise, &co.host));
+    co.bind = nodes_with_bind_.count(node->name) != 0 ? node->bind : co.host;
+    SJ_RETURN_IF_ERROR(internal::ReadHost(source_, r, "bind", internal::HostRole::kBind, &co.bind));
     SJ_RETURN_IF_ERROR(r.Optional("http_port", &co.http_port));
     SJ_RETURN_IF_ERROR(r.Optional("client_port", &co.client_port));
     SJ_RETURN_IF_ERROR(r.Optional("worker_port", &co.worker_port));
@@ -640,6 +649,7 @@ class Parser {
   const std::string& source_;
   std::vector<Port> ports_;
   YAML::Node worker_base_node_;
+  std::set<std::string> nodes_with_bind_;  // nodes whose `bind` the file sets
 };
 
 }  // namespace

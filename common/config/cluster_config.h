@@ -35,7 +35,10 @@ struct DeviceConfig {
 
 struct NodeConfig {
   std::string name;  // referred to by coordinator.node and replica device refs
-  std::string host;  // address other nodes reach this node at
+  std::string host;  // address other nodes reach this node at (an IPv4 address or host name)
+  // Address this node's worker metrics servers bind; "0.0.0.0" = every
+  // interface. Default: host.
+  std::string bind;
   std::vector<DeviceConfig> devices;
 };
 
@@ -68,9 +71,13 @@ struct RequestLimits {
   std::optional<double> max_queue_seconds;
 };
 
+// `host` is what others dial; `bind` is where the HTTP, native, worker and
+// metrics ports (and Prometheus, on that node) listen, by default the
+// coordinator node's `bind` when the file sets one, else `host`.
 struct CoordinatorConfig {
   std::string node;             // the node that runs the coordinator; default: the first node
   std::string host;             // address workers and clients connect to; default: that node's host
+  std::string bind;             // address its ports bind ("0.0.0.0": every interface); see above
   uint16_t http_port = 8000;    // OpenAI-compatible HTTP API
   uint16_t client_port = 5555;  // native client protocol (ZeroMQ ROUTER)
   uint16_t worker_port = 5556;  // workers (ZeroMQ ROUTER)
