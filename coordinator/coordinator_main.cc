@@ -9,6 +9,7 @@
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/model_file.h"
+#include "common/net_address.h"
 #include "coordinator/frontend/client_endpoint.h"
 #include "coordinator/frontend/http_frontend.h"
 #include "coordinator/server/core.h"
@@ -132,8 +133,17 @@ int CoordinatorMain(const std::vector<std::string>& args) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  const std::string host =
-      config->coordinator.host.empty() ? "127.0.0.1" : config->coordinator.host;
+  // `host` is what the sockets bind (coordinator.bind, resolved to an IP:
+  // ZeroMQ and Asio take no host names); coordinator.host is what workers
+  // and clients dial, and what the logs advertise.
+  auto bind_ip = ResolveBindHost(config->coordinator.bind);
+  if (!bind_ip.ok()) {
+    std::fprintf(stderr, "skipjoin coordinator: coordinator.bind: %s\n",
+                 bind_ip.status().message().c_str());
+    return 2;
+  }
+  const std::string host = *bind_ip;
+  const std::string& advertised = config->coordinator.host;
   server::CoreOptions core_options;
   core_options.config = *config;
   core_options.worker_endpoint =
@@ -204,11 +214,19 @@ int CoordinatorMain(const std::vector<std::string>& args) {
     (*core)->Stop();
     return 1;
   }
-  std::printf("coordinator ready http=http://%s:%u client=%s\n", host.c_str(),
-              static_cast<unsigned>((*frontend)->port()), (*client)->endpoint().c_str());
+  std::printf("coordinator ready http=http://%s:%u client=tcp://%s:%u\n", advertised.c_str(),
+              static_cast<unsigned>((*frontend)->port()), advertised.c_str(),
+              static_cast<unsigned>(config->coordinator.client_port));
   std::fflush(stdout);
+  SJ_LOG(Info) << "bound " << config->coordinator.bind
+               << (config->coordinator.bind != host ? " (" + host + ")" : std::string())
+               << ": http " << (*frontend)->port() << ", native " << (*client)->endpoint()
+               << ", workers " << (*core)->worker_endpoint() << ", metrics "
+               << (metrics_server ? std::to_string(metrics_server->port()) : std::string("off"))
+               << "; advertised as " << advertised;
   SJ_LOG(Info) << "serving " << model_name << " (context " << max_context
-               << "); workers connect to " << (*core)->worker_endpoint();
+               << "); workers connect to tcp://" << advertised << ":"
+               << config->coordinator.worker_port;
 
   int sig = 0;
   sigwait(&signals, &sig);

@@ -10,6 +10,7 @@
 #include "common/config/cluster_config.h"
 #include "common/flags.h"
 #include "common/logging.h"
+#include "common/net_address.h"
 #include "monitoring/metrics_server.h"
 #include "monitoring/worker_metrics.h"
 #include "protocol/curve.h"
@@ -87,7 +88,7 @@ int WorkerMain(const std::vector<std::string>& raw_args) {
   flags.String("device", &device, "the device this worker runs: cpu:N or cuda:N");
   flags.Int("metrics-port", &metrics_port, "serve Prometheus /metrics on this port; 0 is off");
   flags.String("metrics-host", &metrics_host,
-               "address the metrics port binds (default: the node's host in the config)");
+               "address the metrics port binds (default: the node's bind in the config)");
   flags.Int("threads", &threads,
             "CPU compute threads; 0 takes the coordinator's setting (else all cores)");
   flags.Int("heartbeat-ms", &heartbeat_ms,
@@ -123,7 +124,16 @@ int WorkerMain(const std::vector<std::string>& raw_args) {
     coordinator =
         "tcp://" + config->coordinator.host + ":" + std::to_string(config->coordinator.worker_port);
   }
-  if (metrics_host.empty()) metrics_host = node_config->host;
+  // The metrics port binds nodes[].bind (resolved to an IP: civetweb takes no
+  // host names); Prometheus dials nodes[].host.
+  if (metrics_host.empty()) metrics_host = node_config->bind;
+  auto metrics_ip = ResolveBindHost(metrics_host);
+  if (!metrics_ip.ok()) {
+    std::fprintf(stderr, "skipjoin worker: nodes[%zu].bind: %s\n",
+                 static_cast<size_t>(node_config - config->nodes.data()),
+                 metrics_ip.status().message().c_str());
+    return 2;
+  }
   if (metrics_port < 0 || metrics_port > 65535 || threads < 0 || heartbeat_ms <= 0 ||
       coordinator_timeout_ms <= 0 || register_timeout_ms <= 0) {
     std::fprintf(
@@ -170,14 +180,15 @@ int WorkerMain(const std::vector<std::string>& raw_args) {
   monitoring::WorkerMetrics metrics(*registry);
   std::unique_ptr<monitoring::MetricsServer> metrics_server;
   if (metrics_port > 0) {
-    auto server = monitoring::MetricsServer::Start(
-        metrics_host + ":" + std::to_string(metrics_port), registry);
+    auto server = monitoring::MetricsServer::Start(*metrics_ip + ":" + std::to_string(metrics_port),
+                                                   registry);
     if (!server.ok()) {
       std::fprintf(stderr, "skipjoin worker: %s\n", server.status().ToString().c_str());
       return kExitFatal;
     }
     metrics_server = std::move(server).value();
-    SJ_LOG(Info) << "metrics on http://" << metrics_host << ":" << metrics_server->port()
+    SJ_LOG(Info) << "metrics bound " << *metrics_ip << ":" << metrics_server->port()
+                 << ", advertised as http://" << node_config->host << ":" << metrics_server->port()
                  << "/metrics";
   }
 
@@ -196,6 +207,8 @@ int WorkerMain(const std::vector<std::string>& raw_args) {
     options.registration.device_memory_bytes = static_cast<uint64_t>(memory->total_bytes);
   }
 
+  SJ_LOG(Info) << "node " << node << " (advertised as " << node_config->host << "), device "
+               << device << ": dialing the coordinator at " << options.coordinator;
   Link link(std::move(options), &metrics);
   g_link_for_signals = &link;
   struct sigaction sa {};
