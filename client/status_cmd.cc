@@ -61,7 +61,8 @@ int StatusMain(const std::vector<std::string>& args) {
   if (int rc = ParseAndConnect(
           "status",
           "usage: skipjoin status [--coordinator tcp://HOST:PORT | --config FILE [--set k=v ...]]\n"
-          "\nReplicas, workers, queues and KV cache use of a running cluster.",
+          "\nReplicas, queues, KV cache use, and every worker (replica, rank, node, host,\n"
+          "device, state) of a running cluster.",
           args, &t);
       rc >= 0) {
     return rc;
@@ -83,6 +84,20 @@ int StatusMain(const std::vector<std::string>& args) {
     std::snprintf(host, sizeof(host), "%u/%u", r.kv_host_blocks_used, host_total);
     std::printf("%-4u %-14s %-5s %7u %7u %7u %7u %21s %21s\n", r.replica_id, r.name.c_str(),
                 r.alive ? "yes" : "no", r.workers, r.running, r.waiting, r.swapped, dev, host);
+  }
+  if (!reply->workers.empty()) {
+    std::printf("\n%-14s %-5s %-16s %-24s %-10s %s\n", "replica", "rank", "node", "host", "device",
+                "state");
+    for (const auto& w : reply->workers) {
+      const std::string replica = w.replica_id < reply->replicas.size()
+                                      ? reply->replicas[w.replica_id].name
+                                      : std::to_string(w.replica_id);
+      std::printf("%-14s %-5u %-16s %-24s %-10s %s\n", replica.c_str(), w.rank, w.node.c_str(),
+                  w.host.c_str(), w.device.c_str(),
+                  w.ready        ? "ready"
+                  : w.registered ? "registered"
+                                 : "missing");
+    }
   }
   if (!reply->queue_levels.empty()) {
     std::printf("\nqueue levels (highest priority first):");

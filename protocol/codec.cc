@@ -275,9 +275,20 @@ void Fields(V& v, Is<ReplicaStatus> auto& s) {
   v("kv_host_blocks_used", s.kv_host_blocks_used);
 }
 template <typename V>
+void Fields(V& v, Is<WorkerStatus> auto& s) {
+  v("replica_id", s.replica_id);
+  v("rank", s.rank);
+  v("node", s.node);
+  v("host", s.host);
+  v("device", s.device);
+  v("registered", s.registered);
+  v("ready", s.ready);
+}
+template <typename V>
 void Fields(V& v, Is<StatusReply> auto& s) {
   v("replicas", s.replicas);
   v("queue_levels", s.queue_levels);
+  v("workers", s.workers);
 }
 template <typename V>
 void Fields(V&, Is<ModelsRequest> auto&) {}

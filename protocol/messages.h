@@ -31,8 +31,9 @@ namespace skipjoin::protocol {
 // Version 4: sampling parameters carry the logit processors (penalties,
 // logit_bias, stop_token_ids, min_tokens) and the structured-output guide.
 // Version 5: SequenceStart carries the prompt length.
+// Version 6: StatusReply lists every worker slot (node, host, device, rank).
 // Frames with another version are refused.
-inline constexpr uint32_t kProtocolVersion = 5;
+inline constexpr uint32_t kProtocolVersion = 6;
 
 enum class MessageType : uint32_t {
   // worker <-> coordinator
@@ -345,10 +346,24 @@ struct ReplicaStatus {
   bool operator==(const ReplicaStatus&) const = default;
 };
 
+// One TP rank of a replica, as the config places it, and whether a worker
+// holds it.
+struct WorkerStatus {
+  uint32_t replica_id = 0;
+  uint32_t rank = 0;
+  std::string node;         // the config's node name
+  std::string host;         // that node's advertised address (nodes[].host)
+  std::string device;       // "cpu:0", "cuda:3"
+  bool registered = false;  // a worker process holds this rank
+  bool ready = false;       // ... and has loaded its shard
+  bool operator==(const WorkerStatus&) const = default;
+};
+
 struct StatusReply {
   static constexpr MessageType kType = MessageType::kStatusReply;
   std::vector<ReplicaStatus> replicas;
   std::vector<uint32_t> queue_levels;  // requests per MLFQ level, highest priority first
+  std::vector<WorkerStatus> workers;   // every rank of every replica, by replica then rank
   bool operator==(const StatusReply&) const = default;
 };
 

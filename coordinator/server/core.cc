@@ -86,6 +86,9 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   void Submit(std::vector<SubmitItem> items, std::shared_ptr<EventSink> sink);
   void End(const std::vector<RequestId>& ids, bool cancelled);
   protocol::StatusReply Snapshot() const;
+  // Every rank of every replica with its place in the config and whether a
+  // worker holds it (StatusReply::workers).
+  std::vector<protocol::WorkerStatus> WorkerSlots() const;
 
   // WorkerHub::Listener
   void OnReplicaReady(int replica, const scheduler::KvPoolSpec& pool) override;
@@ -573,6 +576,36 @@ void CoordinatorCore::Impl::ScheduleSteps() {
   }
 }
 
+std::vector<protocol::WorkerStatus> CoordinatorCore::Impl::WorkerSlots() const {
+  const config::ClusterConfig& cfg = options_.config;
+  std::vector<protocol::WorkerStatus> out;
+  for (size_t r = 0; r < cfg.replicas.size(); ++r) {
+    const config::ReplicaConfig& rc = cfg.replicas[r];
+    for (size_t k = 0; k < rc.devices.size(); ++k) {
+      const config::DeviceRef& d = rc.devices[k];
+      protocol::WorkerStatus w;
+      w.replica_id = static_cast<uint32_t>(r);
+      w.rank = static_cast<uint32_t>(k);
+      w.node = d.node;
+      const config::NodeConfig* node = cfg.FindNode(d.node);
+      w.host = node != nullptr ? node->host : "";
+      w.device = std::string(DeviceKindName(d.kind)) + ":" + std::to_string(d.index);
+      out.push_back(std::move(w));
+    }
+  }
+  // out is in replica, rank order: the index of (r, k) is the ranks before r plus k.
+  std::vector<size_t> first(cfg.replicas.size() + 1, 0);
+  for (size_t r = 0; r < cfg.replicas.size(); ++r)
+    first[r + 1] = first[r] + cfg.replicas[r].devices.size();
+  for (const hub::WorkerHub::WorkerView& v : hub_.Workers()) {
+    const size_t at = first[static_cast<size_t>(v.replica)] + v.rank;
+    if (at >= first[static_cast<size_t>(v.replica) + 1]) continue;
+    out[at].registered = true;
+    out[at].ready = v.ready;
+  }
+  return out;
+}
+
 protocol::StatusReply CoordinatorCore::Impl::Snapshot() const {
   protocol::StatusReply reply;
   reply.queue_levels.assign(std::max(1, scheduler_.policy().num_levels()), 0);
@@ -594,6 +627,7 @@ protocol::StatusReply CoordinatorCore::Impl::Snapshot() const {
     }
     reply.replicas.push_back(s);
   }
+  reply.workers = WorkerSlots();
   for (const auto& [id, entry] : entries_) {
     auto info = scheduler_.GetRequestInfo(id);
     if (!info) continue;

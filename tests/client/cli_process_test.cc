@@ -127,6 +127,20 @@ class CliClusterTest : public ::testing::Test {
   Cluster cluster_;
 };
 
+// One row per rank: replica, rank, node, host, device, state.
+TEST_F(CliClusterTest, StatusShowsWhereEveryWorkerRuns) {
+  auto r = RunCommand({cluster_.cli(), "status", "--config", cluster_.config_path()}, seconds(30));
+  ASSERT_EQ(r.exit_code, 0) << r.err << cluster_.log();
+  const std::regex header(R"(\nreplica\s+rank\s+node\s+host\s+device\s+state\n)");
+  EXPECT_TRUE(std::regex_search(r.out, header)) << r.out;
+  for (int k = 0; k < 2; ++k) {
+    const std::regex row("\nreplica-" + std::to_string(k) +
+                         R"(\s+0\s+local\s+127\.0\.0\.1\s+cpu:)" + std::to_string(k) +
+                         R"(\s+ready\n)");
+    EXPECT_TRUE(std::regex_search(r.out, row)) << "replica-" << k << ":\n" << r.out;
+  }
+}
+
 // Greedy: each token is its own most likely alternative, so its logprob is
 // the first alternative's; token texts come from the config's model file.
 TEST_F(CliClusterTest, SubmitLogprobsPrintsTokensLogprobsAndAlternatives) {

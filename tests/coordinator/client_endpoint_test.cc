@@ -298,6 +298,10 @@ TEST_F(ClientEndpointTest, StatusReplyDescribesReplicasAndQueues) {
   EXPECT_EQ(s.replicas[0].kv_device_blocks_free, server::TestCluster::kDeviceBlocks);
   EXPECT_EQ(s.replicas[0].kv_device_blocks_used, 0u);
   EXPECT_EQ(s.queue_levels.size(), cluster_.config().scheduler.mlfq.levels);
+  // The one rank, where the config puts it, held by the ready worker.
+  ASSERT_EQ(s.workers.size(), 1u);
+  EXPECT_EQ(s.workers[0],
+            (protocol::WorkerStatus{0, 0, "local", "127.0.0.1", "cpu:0", true, true}));
 
   // A running request shows up as running, with its blocks used.
   protocol::SubmitRequest r = Prompt("busy", 400, /*stream=*/true);

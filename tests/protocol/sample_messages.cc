@@ -91,7 +91,12 @@ std::vector<Message> OneOfEveryMessage() {
   out.push_back(c);
   out.push_back(CancelRequest{"c-1"});
   out.push_back(StatusRequest{});
-  out.push_back(StatusReply{{ReplicaStatus{0, "r0", true, 2, 3, 4, 5, 6, 7, 8, 9}}, {1, 0, 2, 5}});
+  out.push_back(
+      StatusReply{{ReplicaStatus{0, "r0", true, 2, 3, 4, 5, 6, 7, 8, 9}},
+                  {1, 0, 2, 5},
+                  {WorkerStatus{0, 0, "gpu-a", "10.0.0.1", "cuda:0", true, true},
+                   WorkerStatus{0, 1, "gpu-b", "gpu-b.example", "cuda:3", true, false},
+                   WorkerStatus{0, 2, "gpu-b", "gpu-b.example", "cuda:4", false, false}}});
   out.push_back(ModelsRequest{});
   out.push_back(ModelsReply{{ModelInfo{"smollm2", 8192}}});
   return out;
