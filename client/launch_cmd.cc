@@ -1,7 +1,9 @@
 // `skipjoin launch CONFIG [--node NAME] [--set k=v ...]`: starts this node's
 // processes from a cluster config (the coordinator when it runs here, and one
-// worker per device of this node that serves a replica), waits until the
-// coordinator reports healthy, prints the endpoints, and supervises: a child
+// worker per device of this node that serves a replica), waits until this
+// node serves (the coordinator's /health on its node; elsewhere the
+// coordinator's status shows this node's workers ready), prints the
+// endpoints, and supervises: a child
 // that dies is reported with its exit status and the end of its log and
 // started again with backoff (client/supervisor.h, config `supervision:`);
 // Ctrl-C or SIGTERM stops everything (SIGTERM, then SIGKILL after --grace-ms).
@@ -24,6 +26,7 @@
 #include "client/cluster_client.h"
 #include "client/commands.h"
 #include "client/launch_options.h"
+#include "client/node_health.h"
 #include "client/process_group.h"
 #include "client/prometheus_setup.h"
 #include "client/supervisor.h"
@@ -39,7 +42,9 @@ constexpr const char* kUsage =
     "                       [--model PATH] [--http-port N] [--api-key KEY]\n"
     "\n"
     "Starts this node's coordinator (when the config puts it here) and workers,\n"
-    "waits until GET /health answers 200, prints the endpoints, and supervises\n"
+    "waits until GET /health answers 200 (on a node without the coordinator:\n"
+    "until the coordinator's status shows every worker of this node ready),\n"
+    "prints the endpoints, and supervises\n"
     "the processes until Ctrl-C or SIGTERM. Logs go to DIR/<process>.log.\n"
     "Supervision: a coordinator or worker that dies (a signal, a non-zero exit\n"
     "status) is started again, by default after 0.5 s, doubling up to 30 s while it\n"
@@ -109,6 +114,58 @@ void ReapMonitors(ProcessGroup& monitors) {
                  "running without it\n");
   }
 }
+
+// Whether this node serves yet (see the wait loop in LaunchMain).
+class HealthProbe {
+ public:
+  HealthProbe(const config::ClusterConfig& cfg, const std::string& config_path,
+              const std::vector<std::string>& sets, std::string node, bool coordinator_here)
+      : cfg_(cfg), node_(std::move(node)) {
+    if (coordinator_here) return;
+    ClientFlags flags;
+    flags.config = config_path;
+    flags.sets = sets;
+    auto target = ResolveClientTarget(flags);
+    auto client = target.ok() ? NativeClient::Connect(*target)
+                              : Result<std::unique_ptr<NativeClient>>(target.status());
+    if (client.ok()) {
+      status_client_ = std::move(client).value();
+      return;
+    }
+    std::fprintf(stderr,
+                 "skipjoin launch: note: cannot ask the coordinator for this node's workers (%s); "
+                 "waiting for its /health only (copy client.key to the keys directory to wait "
+                 "for this node's own workers)\n",
+                 client.status().message().c_str());
+  }
+
+  // *state says what was seen: "/health HTTP 503", "1 of 2 workers of ...".
+  bool Healthy(std::string* state) {
+    if (status_client_ != nullptr) {
+      WaitOptions wait;
+      wait.connect = std::chrono::milliseconds(1000);
+      wait.silence = std::chrono::milliseconds(1000);
+      auto reply = status_client_->GetStatus(wait);
+      if (!reply.ok()) {
+        *state = "status: " + reply.status().message();
+        return false;
+      }
+      const NodeWorkers w = NodeWorkersIn(*reply, node_);
+      *state = DescribeNodeWorkers(w, node_);
+      return w.healthy();
+    }
+    std::string body;
+    auto code = HttpGet(cfg_.coordinator.host, cfg_.coordinator.http_port, "/health",
+                        std::chrono::milliseconds(1000), &body);
+    *state = code.ok() ? "/health HTTP " + std::to_string(*code) : code.status().message();
+    return code.ok() && *code == 200;
+  }
+
+ private:
+  const config::ClusterConfig& cfg_;
+  const std::string node_;
+  std::unique_ptr<NativeClient> status_client_;  // null: ask /health
+};
 
 }  // namespace
 
@@ -299,14 +356,22 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
                            "/metrics (" + spec.name + ")");
   }
   std::optional<PrometheusPlan> prometheus;
-  if (coordinator_here) prometheus = StartPrometheus(cfg, run_dir, monitors);
+  const std::string targets_dir = run_dir + "/prometheus/targets";
+  if (coordinator_here) {
+    // Every node's metrics endpoints, for this node's Prometheus and any other.
+    if (Status st = WriteScrapeTargets(cfg, targets_dir); !st.ok())
+      std::fprintf(stderr, "skipjoin launch: warning: scrape targets: %s\n", st.message().c_str());
+    prometheus = StartPrometheus(cfg, run_dir, monitors);
+  }
   std::fflush(stdout);
 
-  // Wait for /health (the coordinator answers 200 once a replica is live).
+  // Wait until this node serves: on the coordinator's node, /health (200 once
+  // a replica is live); elsewhere, until the coordinator shows every rank of
+  // this node ready (client/node_health.h).
+  HealthProbe probe(cfg, config_path, sets, node_name, coordinator_here);
   const auto start = std::chrono::steady_clock::now();
   auto last_progress = start;
-  int last_code = 0;
-  std::string last_error;
+  std::string state = "not answering";
   while (true) {
     if (int sig = g_stop_signal.load()) {
       std::fprintf(stderr, "skipjoin launch: %s while starting\n", strsignal(sig));
@@ -318,34 +383,38 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
       return stop_all(1);
     }
     ReapMonitors(monitors);
-    std::string body;
-    auto code = HttpGet(cfg.coordinator.host, cfg.coordinator.http_port, "/health",
-                        std::chrono::milliseconds(1000), &body);
-    if (code.ok() && *code == 200) break;
-    last_code = code.ok() ? *code : 0;
-    last_error = code.ok() ? body : code.status().message();
+    if (probe.Healthy(&state)) break;
     const auto now = std::chrono::steady_clock::now();
     if (now - start > std::chrono::seconds(health_timeout_s)) {
       std::fprintf(stderr,
-                   "skipjoin launch: the cluster is not healthy after %lld s (last: %s); see the "
-                   "logs in %s\n",
-                   static_cast<long long>(health_timeout_s),
-                   last_code ? ("HTTP " + std::to_string(last_code)).c_str() : last_error.c_str(),
-                   run_dir.c_str());
+                   "skipjoin launch: %s is not healthy after %lld s (last: %s); see the logs in "
+                   "%s\n",
+                   coordinator_here ? "the cluster" : ("node '" + node_name + "'").c_str(),
+                   static_cast<long long>(health_timeout_s), state.c_str(), run_dir.c_str());
       return stop_all(1);
     }
     if (now - last_progress > std::chrono::seconds(3)) {
       last_progress = now;
       const double waited = std::chrono::duration<double>(now - start).count();
-      std::fprintf(stderr, "skipjoin launch: waiting for the cluster (%.0f s): /health %s\n",
-                   waited,
-                   last_code ? ("HTTP " + std::to_string(last_code)).c_str() : "not answering");
+      std::fprintf(stderr, "skipjoin launch: waiting for %s (%.0f s): %s\n",
+                   coordinator_here ? "the cluster" : ("node '" + node_name + "'").c_str(), waited,
+                   state.c_str());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   const double ready_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("skipjoin launch: cluster healthy after %.1f s\n", ready_s);
+  if (coordinator_here) {
+    std::printf("skipjoin launch: cluster healthy after %.1f s\n", ready_s);
+  } else {
+    std::printf("skipjoin launch: node '%s' healthy after %.1f s (%s)\n", node_name.c_str(),
+                ready_s, state.c_str());
+  }
+  std::printf("  this node       %s (binds %s)\n", node->host.c_str(), node->bind.c_str());
+  if (coordinator_here) {
+    std::printf("  coordinator     advertised %s, binds %s\n", cfg.coordinator.host.c_str(),
+                cfg.coordinator.bind.c_str());
+  }
   std::printf("  HTTP API        http://%s:%u/v1  (health: /health)\n",
               cfg.coordinator.host.c_str(), cfg.coordinator.http_port);
   std::printf("  native clients  tcp://%s:%u  (skipjoin submit --config %s%s ...)\n",
@@ -353,6 +422,10 @@ int LaunchMain(const std::string& self_exe, const std::vector<std::string>& raw_
               clients_need_sets ? " [the same --set flags]" : "");
   std::printf("  workers         %s\n", worker_endpoint.c_str());
   for (const auto& m : metrics_urls) std::printf("  metrics         %s\n", m.c_str());
+  if (coordinator_here) {
+    std::printf("  scrape targets  %s/{%s,%s}.json (Prometheus file_sd, every node)\n",
+                targets_dir.c_str(), kCoordinatorJob, kWorkerJob);
+  }
   if (prometheus && monitors.num_alive() > 0) {
     std::printf("  prometheus      %s  (alerts: /alerts, targets: /targets)\n",
                 prometheus->url.c_str());

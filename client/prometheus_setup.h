@@ -33,13 +33,27 @@ std::vector<WorkerEndpoint> ServingWorkers(const config::ClusterConfig& cfg);
 // metrics.coordinator_port).
 std::string CoordinatorMetricsAddress(const config::ClusterConfig& cfg);
 
-// A prometheus.yml scraping the coordinator (job skipjoin-coordinator) and
-// every serving worker (job skipjoin-worker) every scrape_interval_ms, with
-// target labels `cluster` (its name), `node` (node name), `role` and, on
-// workers, `worker` (the same "node:kind:index" the coordinator's
-// skipjoin_worker_up uses, so alert rules can join the two), and loading
+// The scrape targets of one job as a Prometheus file_sd JSON list, one group
+// per target, with labels `cluster` (its name), `node` (node name), `role`
+// and, on workers, `worker` (the same "node:kind:index" the coordinator's
+// skipjoin_worker_up uses, so alert rules can join the two). Addresses are
+// the advertised ones (coordinator.host, nodes[].host).
+// kCoordinatorJob: the coordinator's metrics.coordinator_port. kWorkerJob:
+// every serving worker's metrics.worker_port_base + k, on every node.
+inline constexpr const char* kCoordinatorJob = "skipjoin-coordinator";
+inline constexpr const char* kWorkerJob = "skipjoin-worker";
+std::string ScrapeTargetsJson(const config::ClusterConfig& cfg, const std::string& job);
+
+// Writes <dir>/<job>.json for both jobs (creating dir). Each file is written
+// beside and renamed into place, so a Prometheus watching it never reads half
+// a file.
+Status WriteScrapeTargets(const config::ClusterConfig& cfg, const std::string& dir);
+
+// A prometheus.yml scraping both jobs every scrape_interval_ms from the
+// file_sd files WriteScrapeTargets writes to `targets_dir`, and loading
 // `rules_file`.
-std::string PrometheusConfigYaml(const config::ClusterConfig& cfg, const std::string& rules_file);
+std::string PrometheusConfigYaml(const config::ClusterConfig& cfg, const std::string& rules_file,
+                                 const std::string& targets_dir);
 
 // `name` when it contains a '/' and is executable, else the first executable
 // PATH entry of that name; "" when none.
@@ -62,8 +76,10 @@ struct PrometheusPlan {
 };
 
 // For `monitoring.prometheus` on or auto: writes <run_dir>/prometheus/
-// (prometheus.yml, console_libraries/ with prom.lib and skipjoin.lib; the
-// TSDB goes to data/) and returns how to start it. `files_dir` is the
+// (prometheus.yml, targets/ with the file_sd files, console_libraries/ with
+// prom.lib and skipjoin.lib; the TSDB goes to data/) and returns how to
+// start it. Prometheus listens on coordinator.bind (resolved);
+// `url` uses coordinator.host. `files_dir` is the
 // monitoring/ folder (alerts.yml, consoles/, console_libraries/).
 // NotFound when the binary is missing; FailedPrecondition when
 // monitoring.port is also a port of the coordinator's node; another error

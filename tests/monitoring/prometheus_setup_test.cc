@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "tests/monitoring/dashboard_exprs.h"
@@ -79,24 +80,57 @@ TEST(PrometheusSetupTest, ServingWorkersSpanEveryNodeWithTheirMetricsPorts) {
   EXPECT_EQ(CoordinatorMetricsAddress(TwoNodes()), "10.0.0.5:9500");
 }
 
-TEST(PrometheusSetupTest, ScrapeConfigListsEveryEndpointWithItsLabels) {
+TEST(PrometheusSetupTest, ScrapeConfigReadsBothJobsFromFileSd) {
   const auto cfg = TwoNodes("monitoring: {scrape_interval_ms: 750}\n");
-  const YAML::Node y = YAML::Load(PrometheusConfigYaml(cfg, "/x/alerts.yml"));
+  const YAML::Node y = YAML::Load(PrometheusConfigYaml(cfg, "/x/alerts.yml", "/run/targets"));
   EXPECT_EQ(y["global"]["scrape_interval"].as<std::string>(), "750ms");
   EXPECT_EQ(y["global"]["evaluation_interval"].as<std::string>(), "750ms");
   EXPECT_EQ(y["rule_files"][0].as<std::string>(), "/x/alerts.yml");
   const YAML::Node jobs = y["scrape_configs"];
   ASSERT_EQ(jobs.size(), 2u);
   EXPECT_EQ(jobs[0]["job_name"].as<std::string>(), "skipjoin-coordinator");
-  EXPECT_EQ(jobs[0]["static_configs"][0]["targets"][0].as<std::string>(), "10.0.0.5:9500");
-  EXPECT_EQ(jobs[0]["static_configs"][0]["labels"]["node"].as<std::string>(), "n0");
+  EXPECT_EQ(jobs[0]["file_sd_configs"][0]["files"][0].as<std::string>(),
+            "/run/targets/skipjoin-coordinator.json");
   EXPECT_EQ(jobs[1]["job_name"].as<std::string>(), "skipjoin-worker");
-  const YAML::Node targets = jobs[1]["static_configs"];
-  ASSERT_EQ(targets.size(), 2u);
-  EXPECT_EQ(targets[1]["targets"][0].as<std::string>(), "10.0.0.6:9602");
-  EXPECT_EQ(targets[1]["labels"]["node"].as<std::string>(), "n1");
-  EXPECT_EQ(targets[1]["labels"]["worker"].as<std::string>(), "n1:cpu:1");
-  EXPECT_EQ(targets[1]["labels"]["cluster"].as<std::string>(), "two");
+  EXPECT_EQ(jobs[1]["file_sd_configs"][0]["files"][0].as<std::string>(),
+            "/run/targets/skipjoin-worker.json");
+  EXPECT_FALSE(jobs[1]["static_configs"].IsDefined());
+}
+
+TEST(PrometheusSetupTest, FileSdTargetsListEveryNodeWithItsLabels) {
+  const auto coordinator = nlohmann::json::parse(ScrapeTargetsJson(TwoNodes(), kCoordinatorJob));
+  ASSERT_EQ(coordinator.size(), 1u);
+  EXPECT_EQ(coordinator[0]["targets"], nlohmann::json({"10.0.0.5:9500"}));
+  EXPECT_EQ(coordinator[0]["labels"]["node"], "n0");
+  EXPECT_EQ(coordinator[0]["labels"]["role"], "coordinator");
+  const auto workers = nlohmann::json::parse(ScrapeTargetsJson(TwoNodes(), kWorkerJob));
+  ASSERT_EQ(workers.size(), 2u);
+  EXPECT_EQ(workers[0]["targets"], nlohmann::json({"10.0.0.5:9601"}));
+  EXPECT_EQ(workers[1]["targets"], nlohmann::json({"10.0.0.6:9602"}));
+  EXPECT_EQ(workers[1]["labels"]["node"], "n1");
+  EXPECT_EQ(workers[1]["labels"]["worker"], "n1:cpu:1");
+  EXPECT_EQ(workers[1]["labels"]["cluster"], "two");
+  EXPECT_EQ(workers[1]["labels"]["role"], "worker");
+  // Advertised addresses, not bind addresses.
+  auto bound = TwoNodes("");
+  bound.coordinator.bind = "0.0.0.0";
+  bound.nodes[1].bind = "0.0.0.0";
+  EXPECT_EQ(ScrapeTargetsJson(bound, kWorkerJob), ScrapeTargetsJson(TwoNodes(), kWorkerJob));
+  EXPECT_EQ(ScrapeTargetsJson(bound, kCoordinatorJob),
+            ScrapeTargetsJson(TwoNodes(), kCoordinatorJob));
+}
+
+// monitoring/prometheus.yml reads monitoring/targets/, which must be what
+// launch writes for the default cluster.
+TEST(PrometheusSetupTest, ShippedTargetsAreTheDefaultClustersOwn) {
+  const std::string root = MonitoringDir() + "/..";
+  auto cfg = config::LoadClusterConfig(root + "/cluster_configs/local-cpu.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  for (const char* job : {kCoordinatorJob, kWorkerJob}) {
+    EXPECT_EQ(monitoring_test::ReadText(MonitoringDir() + "/targets/" + job + ".json"),
+              ScrapeTargetsJson(*cfg, job))
+        << job;
+  }
 }
 
 TEST(PrometheusSetupTest, PromtoolAcceptsTheGeneratedConfig) {
@@ -104,7 +138,9 @@ TEST(PrometheusSetupTest, PromtoolAcceptsTheGeneratedConfig) {
     GTEST_FAIL() << "promtool missing (scripts/install_deps.sh)";
   TempDir dir;
   const std::string path = dir.path() + "/prometheus.yml";
-  std::ofstream(path) << PrometheusConfigYaml(TwoNodes(), MonitoringDir() + "/alerts.yml");
+  ASSERT_TRUE(WriteScrapeTargets(TwoNodes(), dir.path() + "/targets").ok());
+  std::ofstream(path) << PrometheusConfigYaml(TwoNodes(), MonitoringDir() + "/alerts.yml",
+                                              dir.path() + "/targets");
   const std::string out = dir.path() + "/promtool.out";
   const int rc = std::system(("promtool check config " + path + " > " + out + " 2>&1").c_str());
   EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << monitoring_test::ReadText(out);
@@ -179,6 +215,8 @@ TEST(PrometheusSetupTest, WritesConfigAndLibrariesAndBuildsTheCommandLine) {
   EXPECT_TRUE(plan->warnings.empty()) << plan->warnings[0];
   const std::string run = dir.path() + "/run/prometheus";
   EXPECT_TRUE(fs::exists(run + "/prometheus.yml"));
+  EXPECT_TRUE(fs::exists(run + "/targets/skipjoin-coordinator.json"));
+  EXPECT_TRUE(fs::exists(run + "/targets/skipjoin-worker.json"));
   EXPECT_TRUE(fs::exists(run + "/console_libraries/prom.lib"));
   EXPECT_TRUE(fs::exists(run + "/console_libraries/skipjoin.lib"));
   EXPECT_EQ(plan->url, "http://10.0.0.5:19999");
@@ -194,6 +232,16 @@ TEST(PrometheusSetupTest, WritesConfigAndLibrariesAndBuildsTheCommandLine) {
   EXPECT_TRUE(has("--web.console.libraries=" + run + "/console_libraries"));
   EXPECT_TRUE(has("--web.console.templates=" + MonitoringDir() + "/consoles"));
   EXPECT_EQ(plan->child.log_path, dir.path() + "/run/prometheus.log");
+
+  // coordinator.bind is where it listens; the URL keeps the advertised host.
+  auto everywhere = cfg;
+  everywhere.coordinator.bind = "0.0.0.0";
+  auto bound = PreparePrometheus(everywhere, dir.path() + "/run3", MonitoringDir());
+  ASSERT_TRUE(bound.ok()) << bound.status().ToString();
+  EXPECT_EQ(bound->url, "http://10.0.0.5:19999");
+  EXPECT_NE(std::find(bound->child.argv.begin(), bound->child.argv.end(),
+                      "--web.listen-address=0.0.0.0:19999"),
+            bound->child.argv.end());
 
   // Libraries that lack prom.lib: a warning saying where it looked; it still runs.
   fs::remove(dir.path() + "/libs/prom.lib");
