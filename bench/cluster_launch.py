@@ -52,6 +52,16 @@ def greedy_completion(port, prompt="The sea is", max_tokens=4, timeout=60):
         return json.loads(r.read())["choices"][0]["text"]
 
 
+def wait_for(what, limit_s, step_s=0.02):
+    """Polls what() every step_s until it is true or limit_s passed; its last value."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if what():
+            return True
+        time.sleep(step_s)
+    return what()
+
+
 def exit_with(main):
     """Exits with main()'s return code; a RuntimeError prints 'FAILED: why'
     and exits 1 (the e2e tests' convention)."""

@@ -38,7 +38,7 @@ SERVE_AGAIN_WITHIN_S = 10
 WORKERS_EXIT_WITHIN_S = 5
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
-from cluster_launch import Cluster, exit_with, greedy_completion, healthy  # noqa: E402
+from cluster_launch import Cluster, exit_with, greedy_completion, healthy, wait_for  # noqa: E402
 
 
 def write_config(work, workers, tp):
@@ -79,15 +79,6 @@ def alive(pid):
     # A zombie (exited, not reaped yet) counts as gone.
     with open(f"/proc/{pid}/stat") as f:
         return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def wait_for(what, limit_s, step_s=0.02):
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if what():
-            return True
-        time.sleep(step_s)
-    return what()
 
 
 def worker_kill(cluster, device=0):
