@@ -208,6 +208,11 @@ class Parser {
       return ErrorAt(source_, r.Get("api_key"), "coordinator.api_key",
                      "must not be empty (omit it to disable)");
     }
+    SJ_RETURN_IF_ERROR(r.Optional("stats_log_interval_s", &co.stats_log_interval_s));
+    if (!(co.stats_log_interval_s >= 0) || co.stats_log_interval_s > 86400) {
+      return ErrorAt(source_, r.Get("stats_log_interval_s"), "coordinator.stats_log_interval_s",
+                     "must be 0 (off) or seconds up to 86400");
+    }
     ports_.push_back({"coordinator.http_port", co.http_port, r.Get("http_port")});
     ports_.push_back({"coordinator.client_port", co.client_port, r.Get("client_port")});
     ports_.push_back({"coordinator.worker_port", co.worker_port, r.Get("worker_port")});

@@ -82,6 +82,9 @@ struct CoordinatorConfig {
   uint16_t client_port = 5555;  // native client protocol (ZeroMQ ROUTER)
   uint16_t worker_port = 5556;  // workers (ZeroMQ ROUTER)
   std::optional<std::string> api_key;  // required as "Authorization: Bearer <key>" when set
+  // Seconds between the coordinator's throughput log lines (written only
+  // when work was done since the last one); 0: none.
+  double stats_log_interval_s = 10;
   RequestLimits limits;
 };
 

@@ -52,7 +52,7 @@ class Cluster:
                 "--set", f"coordinator.worker_port={PORT + 2}", "--set", "replicas.count=1",
                 "--set", f"metrics.coordinator_port={PORT + 3}", "--set", f"metrics.worker_port_base={PORT + 4}",
                 "--set", f"scheduler.cost_model_dir={os.path.join(self.dir, 'cost_models')}",
-                "--set", "model.aliases=[e2e-alias]"]
+                "--set", "model.aliases=[e2e-alias]", "--set", "coordinator.stats_log_interval_s=1"]
         if MODEL:
             sets += ["--set", f"model.path={MODEL}"]
         if has_subcommand("launch"):
@@ -429,22 +429,36 @@ class OpenAiApiTest(unittest.TestCase):
                 self.complete("x", 4, extra_body=extra)
             self.assertEqual(cm.exception.body.get("param"), param, str(extra))
 
+    def coordinator_log_line(self, needle, timeout_s=10):
+        """The first coordinator log line containing needle, waiting for it."""
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            for name in ("run/coordinator.log", "log"):
+                path = os.path.join(self.cluster.dir, name)
+                if os.path.exists(path):
+                    with open(path, errors="replace") as f:
+                        line = next((l for l in f if needle in l), None)
+                    if line is not None:
+                        return line
+            time.sleep(0.2)
+        return None
+
     def test_request_log_line(self):
         raw = self.client.completions.with_raw_response.create(
             model=self.model, prompt="Hello", max_tokens=2, user="alice-7",
             extra_headers={"X-Request-Id": "log-check-1"})
         self.assertEqual(raw.headers.get("x-request-id"), "log-check-1")
-        deadline = time.time() + 10
-        line = None
-        while time.time() < deadline and line is None:
-            for name in ("run/coordinator.log", "log"):
-                path = os.path.join(self.cluster.dir, name)
-                if os.path.exists(path) and line is None:
-                    with open(path, errors="replace") as f:
-                        line = next((l for l in f if "request log-check-1 " in l), None)
-            time.sleep(0.2)
+        line = self.coordinator_log_line("request log-check-1 ")
         self.assertIsNotNone(line, "no request log line")
         for part in ('user="alice-7"', "completion_tokens=2", "finish=length", "ttft=", "e2e="):
+            self.assertIn(part, line)
+
+    def test_stats_log_line(self):
+        # coordinator.stats_log_interval_s=1: a throughput line follows work.
+        self.complete("Count to five:", 8)
+        line = self.coordinator_log_line("stats: last ")
+        self.assertIsNotNone(line, "no stats log line")
+        for part in ("steps, computed ", "tok/s, generated ", "finished; running ", "device KV "):
             self.assertIn(part, line)
 
     def test_unknown_and_unsupported_fields_are_400_naming_them(self):
