@@ -107,9 +107,13 @@ struct KvSettings {
 };
 
 // How the ranks of one TP group find each other: rank 0 listens on the store
-// address the coordinator picks, the other ranks connect to it.
+// address the coordinator picks, the other ranks connect to it; then they run
+// the collectives `backend` names.
 struct Rendezvous {
-  std::string backend;     // "tcp" or "none" (tp == 1)
+  // The collectives (replicas[].tp_comm, auto resolved by the coordinator):
+  // "shm" (all ranks on one node), "ring" or "gloo" (ranks on several nodes),
+  // "tcp" (the star through rank 0), or "none" (tp == 1).
+  std::string backend;
   std::string store_host;  // rank 0's address for the CPU communicator
   uint32_t store_port = 0;
   bool operator==(const Rendezvous&) const = default;

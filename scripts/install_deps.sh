@@ -11,6 +11,7 @@ pkgs=(
   libopenblas-dev
   nlohmann-json3-dev libyaml-cpp-dev
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
+  libgloo-dev  # CPU tensor parallelism across nodes (Gloo's ring all-reduce)
   libboost-dev libboost-system-dev
   prometheus-cpp-dev prometheus
   chromium  # renders the Prometheus console pages in tests/monitoring

@@ -483,6 +483,16 @@ class Parser {
     return ref;
   }
 
+  // replicas[].tp_comm: the CPU tensor-parallel collectives.
+  Status ReadTpComm(MapReader& r, std::string* out) {
+    SJ_RETURN_IF_ERROR(r.Optional("tp_comm", out));
+    for (const char* ok : {"auto", "shm", "ring", "gloo", "tcp"}) {
+      if (*out == ok) return Status::Ok();
+    }
+    return ErrorAt(source_, r.Get("tp_comm"), r.Child("tp_comm"),
+                   "unknown '" + *out + "' (expected auto, shm, ring, gloo or tcp)");
+  }
+
   Status ParseReplicas(MapReader& top, ClusterConfig* c) {
     YAML::Node rs = top.Get("replicas");
     if (!rs.IsDefined() || rs.IsNull())
@@ -496,6 +506,8 @@ class Parser {
       SJ_RETURN_IF_ERROR(Positive(r, "count", count));
       SJ_RETURN_IF_ERROR(r.Optional("tp", &tp));
       SJ_RETURN_IF_ERROR(Positive(r, "tp", tp));
+      std::string tp_comm = "auto";
+      SJ_RETURN_IF_ERROR(ReadTpComm(r, &tp_comm));
       SJ_RETURN_IF_ERROR(r.Finish());
       std::vector<DeviceRef> all;
       for (const NodeConfig& n : c->nodes) {
@@ -511,6 +523,7 @@ class Parser {
         ReplicaConfig rep;
         rep.name = "replica-" + std::to_string(i);
         rep.tp = tp;
+        rep.tp_comm = tp_comm;
         rep.devices.assign(all.begin() + i * tp, all.begin() + (i + 1) * tp);
         c->replicas.push_back(std::move(rep));
         where.push_back(rs);
@@ -524,6 +537,7 @@ class Parser {
         SJ_RETURN_IF_ERROR(r.Optional("name", &rep.name));
         SJ_RETURN_IF_ERROR(r.Optional("tp", &rep.tp));
         SJ_RETURN_IF_ERROR(Positive(r, "tp", rep.tp));
+        SJ_RETURN_IF_ERROR(ReadTpComm(r, &rep.tp_comm));
         YAML::Node devs = r.Get("devices");
         if (!devs.IsSequence() || devs.size() == 0) {
           return ErrorAt(source_, devs.IsDefined() ? devs : rs[i], r.Child("devices"),
@@ -557,6 +571,15 @@ class Parser {
     std::map<std::string, std::string> owner;
     for (size_t i = 0; i < c->replicas.size(); ++i) {
       const ReplicaConfig& rep = c->replicas[i];
+      if (rep.tp_comm == "shm") {
+        for (const DeviceRef& d : rep.devices) {
+          if (d.node != rep.devices[0].node) {
+            return ErrorAt(source_, where[i], "replicas[" + std::to_string(i) + "].tp_comm",
+                           "shm needs every rank on one node; " + d.ToString() + " is not on " +
+                               rep.devices[0].node + " (use auto or ring)");
+          }
+        }
+      }
       for (const DeviceRef& d : rep.devices) {
         if (d.kind != rep.devices[0].kind) {
           return ErrorAt(source_, where[i], rep.name, "a replica cannot mix cpu and cuda devices");

@@ -55,6 +55,10 @@ struct ReplicaConfig {
   std::string name;                // unique; default "replica-<i>"
   uint32_t tp = 1;                 // tensor-parallel size == devices.size()
   std::vector<DeviceRef> devices;  // device i runs TP rank i
+  // CPU tensor-parallel collectives: "auto" (shared memory when every rank is
+  // on one node, else the TCP ring), "shm", "ring", "gloo" or "tcp" (the star
+  // through rank 0); worker/process/comm_connect.h.
+  std::string tp_comm = "auto";
 };
 
 struct RequestLimits {

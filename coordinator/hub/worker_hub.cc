@@ -181,7 +181,12 @@ Result<protocol::ModelAssignment> WorkerHub::AssignmentFor(const protocol::Worke
   if (rc.tp <= 1) {
     a.rendezvous.backend = "none";
   } else {
-    a.rendezvous.backend = "tcp";
+    // replicas[].tp_comm; auto: ranks on one node reduce through shared
+    // memory, a group spread over nodes runs the TCP ring
+    // (worker/process/comm_connect.h, docs/DISTRIBUTED.md).
+    bool one_node = true;
+    for (const config::DeviceRef& d : rc.devices) one_node = one_node && d.node == rc.devices[0].node;
+    a.rendezvous.backend = rc.tp_comm != "auto" ? rc.tp_comm : one_node ? "shm" : "ring";
     const config::NodeConfig* node = config_.FindNode(rc.devices[0].node);
     a.rendezvous.store_host = node != nullptr ? node->host : config_.coordinator.host;
     // One TCP store port per replica, next to the worker port.

@@ -132,6 +132,8 @@ TEST(ClusterConfigTest, ValidationErrorsNameFileLineAndKey) {
       {"coordinator:\n  node: n9\n", "t.yaml:14: coordinator.node: unknown node 'n9'"},
       {"coordinator:\n  api_key: \"\"\n",
        "t.yaml:14: coordinator.api_key: must not be empty (omit it to disable)"},
+      {"coordinator:\n  stats_log_interval_s: -1\n",
+       "t.yaml:14: coordinator.stats_log_interval_s: must be 0 (off) or seconds up to 86400"},
       {"coordinator:\n  limits: {max_pending_requests: 0}\n",
        "t.yaml:14: coordinator.limits.max_pending_requests: must be greater than 0"},
       {"coordinator:\n  limits: {max_queue_seconds: -1}\n",
@@ -194,6 +196,48 @@ TEST(ClusterConfigTest, ReplicaErrors) {
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ(ok->replicas[0].name, "replica-0");
   EXPECT_EQ(ok->replicas[0].devices[0].index, 1u);
+}
+
+TEST(ClusterConfigTest, StatsLogInterval) {
+  Result<ClusterConfig> c = ParseClusterConfig(kBase, "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->coordinator.stats_log_interval_s, 10);
+  c = ParseClusterConfig(kBase, "t.yaml", {"coordinator.stats_log_interval_s=0"});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->coordinator.stats_log_interval_s, 0);
+  EXPECT_NE(ErrorOf(kBase, {"coordinator.stats_log_interval_s=90000"}).find("up to 86400"),
+            std::string::npos);
+}
+
+// replicas[].tp_comm names the CPU collectives; shm needs one node.
+TEST(ClusterConfigTest, TensorParallelCommunicator) {
+  const std::string two_nodes =
+      "name: t\nnodes:\n"
+      "  - {name: n0, host: 127.0.0.1, devices: [{kind: cpu, index: 0}]}\n"
+      "  - {name: n1, host: 127.0.0.2, devices: [{kind: cpu, index: 0}]}\n"
+      "model: {path: /m/tiny.gguf}\n";
+  Result<ClusterConfig> c = ParseClusterConfig(
+      two_nodes + "replicas:\n  - {tp: 2, devices: [n0:cpu:0, n1:cpu:0]}\n", "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->replicas[0].tp_comm, "auto");
+  for (const char* comm : {"ring", "gloo", "tcp"}) {
+    c = ParseClusterConfig(two_nodes + "replicas:\n  - {tp: 2, tp_comm: " + comm +
+                               ", devices: [n0:cpu:0, n1:cpu:0]}\n",
+                           "t.yaml");
+    ASSERT_TRUE(c.ok()) << comm << ": " << c.status().ToString();
+    EXPECT_EQ(c->replicas[0].tp_comm, comm);
+  }
+  EXPECT_EQ(
+      ErrorOf(two_nodes + "replicas:\n  - {tp: 2, tp_comm: shm, devices: [n0:cpu:0, n1:cpu:0]}\n"),
+      "t.yaml:7: replicas[0].tp_comm: shm needs every rank on one node; n1:cpu:0 is not on "
+      "n0 (use auto or ring)");
+  EXPECT_EQ(
+      ErrorOf(two_nodes + "replicas:\n  - {tp: 2, tp_comm: mpi, devices: [n0:cpu:0, n1:cpu:0]}\n"),
+      "t.yaml:7: replicas[0].tp_comm: unknown 'mpi' (expected auto, shm, ring, gloo or tcp)");
+  c = ParseClusterConfig(WithReplicas("replicas:\n  count: 1\n  tp: 2\n  tp_comm: tcp\n"),
+                         "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->replicas[0].tp_comm, "tcp");
 }
 
 TEST(ClusterConfigTest, TensorParallelRendezvousPortMustBeFree) {

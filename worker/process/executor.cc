@@ -8,7 +8,7 @@
 #include "common/gguf.h"
 #include "common/grammar/gguf_vocabulary.h"
 #include "common/logging.h"
-#include "worker/process/tcp_communicator.h"
+#include "worker/process/comm_connect.h"
 
 namespace skipjoin::worker {
 namespace {
@@ -91,13 +91,13 @@ void Executor::Load(const protocol::ModelAssignment& a) {
 
   Status st;
   if (a.tp_size > 1) {
-    TcpCommOptions to;
+    HostChannelOptions to;
     to.rank = static_cast<int>(a.tp_rank);
     to.size = static_cast<int>(a.tp_size);
     to.host = a.rendezvous.store_host;
     to.port = static_cast<uint16_t>(a.rendezvous.store_port);
     to.timeout = options_.tp_connect_timeout;
-    auto comm = TcpCommunicator::Create(to);
+    auto comm = ConnectCommunicator(a.rendezvous.backend, to);
     if (comm.ok()) {
       comm_ = std::move(comm).value();
     } else {

@@ -1,199 +1,62 @@
 #include "worker/process/tcp_communicator.h"
 
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
-#include <thread>
 
 namespace skipjoin::worker {
-namespace {
 
-using Clock = std::chrono::steady_clock;
+TcpStarCommunicator::TcpStarCommunicator(std::unique_ptr<HostChannel> channel)
+    : channel_(std::move(channel)) {}
 
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-void SetSocketOptions(int fd, std::chrono::milliseconds io_timeout) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(io_timeout.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((io_timeout.count() % 1000) * 1000);
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+Status TcpStarCommunicator::AllReduceSum(float* data, int64_t n) {
+  Status st = Reduce(data, n);
+  // A failed collective leaves the group out of step: close the channel so
+  // that every other rank fails now instead of at its I/O timeout.
+  if (!st.ok()) channel_->Shutdown();
+  return st;
 }
 
-Status SendAll(int fd, const void* data, size_t bytes) {
-  const char* p = static_cast<const char*>(data);
-  while (bytes > 0) {
-    ssize_t n = send(fd, p, bytes, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      return DeadlineExceeded("tensor-parallel peer stopped reading");
-    }
-    if (n <= 0) return Unavailable(Errno("tensor-parallel send"));
-    p += n;
-    bytes -= static_cast<size_t>(n);
-  }
-  return Status::Ok();
+Status TcpStarCommunicator::AllGather(const float* in, int64_t n, float* out) {
+  Status st = Gather(in, n, out);
+  if (!st.ok()) channel_->Shutdown();
+  return st;
 }
 
-Status RecvAll(int fd, void* data, size_t bytes) {
-  char* p = static_cast<char*>(data);
-  while (bytes > 0) {
-    ssize_t n = recv(fd, p, bytes, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      return DeadlineExceeded("tensor-parallel peer sent nothing within the I/O timeout");
-    }
-    if (n == 0) return Unavailable("tensor-parallel peer closed the connection");
-    if (n < 0) return Unavailable(Errno("tensor-parallel recv"));
-    p += n;
-    bytes -= static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
-Result<addrinfo*> Resolve(const std::string& host, uint16_t port, bool passive) {
-  addrinfo hints{};
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_STREAM;
-  if (passive) hints.ai_flags = AI_PASSIVE;
-  addrinfo* res = nullptr;
-  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), std::to_string(port).c_str(), &hints,
-                       &res);
-  if (rc != 0) return InvalidArgument("cannot resolve '" + host + "': " + gai_strerror(rc));
-  return res;
-}
-
-void CloseAll(std::vector<int>& fds) {
-  for (int& fd : fds) {
-    if (fd >= 0) close(fd);
-    fd = -1;
-  }
-}
-
-}  // namespace
-
-TcpCommunicator::TcpCommunicator(int rank, int size, std::vector<int> fds)
-    : rank_(rank), size_(size), fds_(std::move(fds)) {}
-
-TcpCommunicator::~TcpCommunicator() { CloseAll(fds_); }
-
-Result<std::unique_ptr<TcpCommunicator>> TcpCommunicator::Create(const TcpCommOptions& o) {
-  if (o.size < 1 || o.rank < 0 || o.rank >= o.size) {
-    return InvalidArgument("tensor-parallel rank " + std::to_string(o.rank) + " of size " +
-                           std::to_string(o.size));
-  }
-  if (o.port == 0) return InvalidArgument("tensor-parallel rendezvous has no port");
-  const auto deadline = Clock::now() + o.timeout;
-  const std::string where = o.host + ":" + std::to_string(o.port);
-  std::vector<int> fds(static_cast<size_t>(o.size), -1);
-  if (o.rank == 0) {
-    SJ_ASSIGN_OR_RETURN(addrinfo * ai, Resolve(o.host, o.port, /*passive=*/true));
-    int lfd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    const bool bound = bind(lfd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(lfd, o.size) == 0;
-    freeaddrinfo(ai);
-    if (!bound) {
-      Status st = Unavailable(Errno("tensor-parallel rank 0 cannot listen on " + where));
-      close(lfd);
-      return st;
-    }
-    int joined = 0;
-    while (joined < o.size - 1) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      pollfd p{lfd, POLLIN, 0};
-      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-        close(lfd);
-        CloseAll(fds);
-        return DeadlineExceeded("tensor-parallel rank 0: " + std::to_string(joined) + " of " +
-                                std::to_string(o.size - 1) + " peers joined on " + where);
-      }
-      int fd = accept(lfd, nullptr, nullptr);
-      if (fd < 0) continue;
-      SetSocketOptions(fd, o.io_timeout);
-      int32_t peer_rank = -1;
-      if (!RecvAll(fd, &peer_rank, sizeof(peer_rank)).ok() || peer_rank <= 0 ||
-          peer_rank >= o.size || fds[static_cast<size_t>(peer_rank)] >= 0) {
-        close(fd);  // not one of ours, or a duplicate: ignore it
-        continue;
-      }
-      fds[static_cast<size_t>(peer_rank)] = fd;
-      ++joined;
-    }
-    close(lfd);
-  } else {
-    while (true) {
-      SJ_ASSIGN_OR_RETURN(addrinfo * ai, Resolve(o.host, o.port, /*passive=*/false));
-      int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-      const bool connected = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
-      freeaddrinfo(ai);
-      if (connected) {
-        SetSocketOptions(fd, o.io_timeout);
-        int32_t me = o.rank;
-        if (Status st = SendAll(fd, &me, sizeof(me)); !st.ok()) {
-          close(fd);
-          return st;
-        }
-        fds[0] = fd;
-        break;
-      }
-      close(fd);
-      if (Clock::now() >= deadline) {
-        return DeadlineExceeded("tensor-parallel rank " + std::to_string(o.rank) +
-                                " could not reach rank 0 at " + where);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // rank 0 not listening yet
-    }
-  }
-  return std::unique_ptr<TcpCommunicator>(new TcpCommunicator(o.rank, o.size, std::move(fds)));
-}
-
-Status TcpCommunicator::AllReduceSum(float* data, int64_t n) {
-  if (size_ == 1 || n == 0) return Status::Ok();
+Status TcpStarCommunicator::Reduce(float* data, int64_t n) {
+  const int size = channel_->size();
+  if (size == 1 || n == 0) return Status::Ok();
   const size_t bytes = static_cast<size_t>(n) * sizeof(float);
-  if (rank_ != 0) {
-    SJ_RETURN_IF_ERROR(SendAll(fds_[0], data, bytes));
-    return RecvAll(fds_[0], data, bytes);
+  if (channel_->rank() != 0) {
+    SJ_RETURN_IF_ERROR(channel_->SendTo(0, data, bytes));
+    return channel_->RecvFrom(0, data, bytes);
   }
   // Sum in rank order: rank 0's values, then rank 1's, ... (fixed order, so the
   // result does not depend on arrival order).
   scratch_.resize(static_cast<size_t>(n));
-  for (int r = 1; r < size_; ++r) {
-    SJ_RETURN_IF_ERROR(RecvAll(fds_[static_cast<size_t>(r)], scratch_.data(), bytes));
+  for (int r = 1; r < size; ++r) {
+    SJ_RETURN_IF_ERROR(channel_->RecvFrom(r, scratch_.data(), bytes));
     for (int64_t i = 0; i < n; ++i) data[i] += scratch_[static_cast<size_t>(i)];
   }
-  for (int r = 1; r < size_; ++r)
-    SJ_RETURN_IF_ERROR(SendAll(fds_[static_cast<size_t>(r)], data, bytes));
+  for (int r = 1; r < size; ++r) SJ_RETURN_IF_ERROR(channel_->SendTo(r, data, bytes));
   return Status::Ok();
 }
 
-Status TcpCommunicator::AllGather(const float* in, int64_t n, float* out) {
+Status TcpStarCommunicator::Gather(const float* in, int64_t n, float* out) {
+  const int size = channel_->size();
   const size_t bytes = static_cast<size_t>(n) * sizeof(float);
-  if (size_ == 1 || n == 0) {
+  if (size == 1 || n == 0) {
     if (n > 0 && out != in) std::memmove(out, in, bytes);
     return Status::Ok();
   }
-  const size_t total = bytes * static_cast<size_t>(size_);
-  if (rank_ != 0) {
-    SJ_RETURN_IF_ERROR(SendAll(fds_[0], in, bytes));
-    return RecvAll(fds_[0], out, total);
+  const size_t total = bytes * static_cast<size_t>(size);
+  if (channel_->rank() != 0) {
+    SJ_RETURN_IF_ERROR(channel_->SendTo(0, in, bytes));
+    return channel_->RecvFrom(0, out, total);
   }
   std::memmove(out, in, bytes);
-  for (int r = 1; r < size_; ++r) {
-    SJ_RETURN_IF_ERROR(
-        RecvAll(fds_[static_cast<size_t>(r)], out + static_cast<int64_t>(r) * n, bytes));
+  for (int r = 1; r < size; ++r) {
+    SJ_RETURN_IF_ERROR(channel_->RecvFrom(r, out + static_cast<int64_t>(r) * n, bytes));
   }
-  for (int r = 1; r < size_; ++r)
-    SJ_RETURN_IF_ERROR(SendAll(fds_[static_cast<size_t>(r)], out, total));
+  for (int r = 1; r < size; ++r) SJ_RETURN_IF_ERROR(channel_->SendTo(r, out, total));
   return Status::Ok();
 }
 
