@@ -99,11 +99,12 @@ Result<std::unique_ptr<kernels::Backend>> MakeBackend(const EngineOptions& optio
       }
       ordinal = std::stoi(digits);
     }
-    // The communicators exchange host float32 buffers; the CUDA backend keeps
-    // bf16 activations in device memory, so TP on CUDA waits for NCCL.
+    // The NCCL communicator exists (kernels/cuda/nccl_communicator.h), but the
+    // CUDA forward pass keeps bf16 activations that it does not reduce yet,
+    // and the worker does not pass the NCCL id around yet.
     if (options.tp_size != 1) {
-      return Unimplemented("device '" + dev + "': tensor parallelism on CUDA needs the NCCL communicator, "
-                           "which this build does not have yet (use tp_size 1)");
+      return Unimplemented("device '" + dev + "': tensor parallelism on CUDA: the NCCL communicator "
+                           "is not wired into the CUDA forward pass yet (use tp_size 1)");
     }
     auto backend = kernels::LoadCudaBackend(ordinal);
     if (!backend.ok()) return backend.status().WithContext("device '" + dev + "'");

@@ -9,7 +9,9 @@
 # Stages (in order; --only picks a comma-separated subset):
 #   build    engine-only CMake build (-DSKIPJOIN_ENGINE_ONLY=ON) for $CUDA_ARCH
 #            (default 90), building GoogleTest from source when the system has none
-#   ctest    ctest -L gpu, verbose (the ops and engine tests print their agreement)
+#   ctest    ctest -L gpu, verbose (the ops and engine tests print their agreement;
+#            kernels_cuda_nccl_test is the one-rank NCCL self-check, the 2gpu one
+#            runs two ranks where two GPUs exist)
 #   smollm2  SmolLM2-135M Q4_1 greedy + teacher-forced logits on the device against
 #            the CPU backend, and both against the llama.cpp fixtures
 #   hf1b     the Llama-3.2-1B-shaped random model against transformers (bf16 on the
@@ -40,7 +42,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY=$2; shift 2 ;;
     --quick) QUICK=1; shift ;;
     --skip-build) SKIP_BUILD=1; shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "verify.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
