@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <thread>
 
@@ -161,56 +162,107 @@ Status RingCommunicator::Fail(Status st) {
   return st;
 }
 
-Status RingCommunicator::Exchange(const void* send_buf, size_t send_bytes, void* recv_buf,
-                                  size_t recv_bytes) {
-  const char* out = static_cast<const char*>(send_buf);
-  char* in = static_cast<char*>(recv_buf);
-  size_t sent = 0, got = 0;
+Status RingCommunicator::Transfer(std::initializer_list<Move> moves) {
+  struct State {
+    Move m;
+    size_t done = 0;
+  };
+  State st[4];
+  int count = 0;
+  for (const Move& m : moves) {
+    if (m.bytes > 0) st[count++].m = m;
+  }
   const auto deadline = Clock::now() + options_.io_timeout;
-  const std::string right = std::to_string(Mod(rank_ + 1, size_));
-  const std::string left = std::to_string(Mod(rank_ - 1, size_));
-  while (sent < send_bytes || got < recv_bytes) {
+  auto peer_of = [&](int fd) {
+    return std::to_string(Mod(rank_ + (fd == right_fd_ ? 1 : -1), size_));
+  };
+  int pending = count;
+  while (pending > 0) {
     bool progress = false;
-    if (sent < send_bytes) {
-      const ssize_t n = send(right_fd_, out + sent, send_bytes - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    for (int i = 0; i < count; ++i) {
+      State& x = st[i];
+      if (x.done == x.m.bytes) continue;
+      const ssize_t n = x.m.send ? send(x.m.fd, static_cast<const char*>(x.m.send) + x.done,
+                                        x.m.bytes - x.done, MSG_NOSIGNAL | MSG_DONTWAIT)
+                                 : recv(x.m.fd, static_cast<char*>(x.m.recv) + x.done,
+                                        x.m.bytes - x.done, MSG_DONTWAIT);
       if (n > 0) {
-        sent += static_cast<size_t>(n);
+        x.done += static_cast<size_t>(n);
+        if (x.done == x.m.bytes) --pending;
         progress = true;
-      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        return Fail(Unavailable(Errno("tensor-parallel send to rank " + right)));
-      }
-    }
-    if (got < recv_bytes) {
-      const ssize_t n = recv(left_fd_, in + got, recv_bytes - got, MSG_DONTWAIT);
-      if (n > 0) {
-        got += static_cast<size_t>(n);
-        progress = true;
-      } else if (n == 0) {
-        return Fail(Unavailable("tensor-parallel rank " + left +
+      } else if (n == 0 && x.m.recv != nullptr) {
+        return Fail(Unavailable("tensor-parallel rank " + peer_of(x.m.fd) +
                                 " closed its connection (it exited, crashed or failed a step)"));
-      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        return Fail(Unavailable(Errno("tensor-parallel recv from rank " + left)));
+      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        return Fail(
+            Unavailable(Errno(std::string("tensor-parallel ") +
+                              (x.m.send ? "send to" : "recv from") + " rank " + peer_of(x.m.fd))));
       }
     }
-    if (progress) continue;
-    pollfd p[2] = {{right_fd_, static_cast<short>(sent < send_bytes ? POLLOUT : 0), 0},
-                   {left_fd_, static_cast<short>(got < recv_bytes ? POLLIN : 0), 0}};
+    if (progress || pending == 0) continue;
+    // Nothing moved: sleep until a socket is ready (one pollfd per socket).
+    pollfd p[2] = {{right_fd_, 0, 0}, {left_fd_, 0, 0}};
+    for (int i = 0; i < count; ++i) {
+      if (st[i].done == st[i].m.bytes) continue;
+      pollfd& q = p[st[i].m.fd == right_fd_ ? 0 : 1];
+      q.events = static_cast<short>(q.events | (st[i].m.send ? POLLOUT : POLLIN));
+    }
     const auto remaining =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (remaining.count() <= 0 || poll(p, 2, static_cast<int>(remaining.count())) == 0) {
-      return Fail(DeadlineExceeded("tensor-parallel step: nothing from rank " + left +
-                                   " or to rank " + right + " within " +
+    const int nfds = right_fd_ == left_fd_ ? 1 : 2;
+    if (remaining.count() <= 0 || poll(p, nfds, static_cast<int>(remaining.count())) == 0) {
+      return Fail(DeadlineExceeded("tensor-parallel step: no progress with the neighbours within " +
                                    std::to_string(options_.io_timeout.count()) + " ms"));
     }
-    if ((p[0].revents & (POLLERR | POLLHUP)) != 0) {
-      return Fail(Unavailable("tensor-parallel rank " + right + " closed its connection"));
+    for (int k = 0; k < nfds; ++k) {
+      if ((p[k].revents & POLLERR) != 0) {
+        return Fail(
+            Unavailable("tensor-parallel rank " + peer_of(p[k].fd) + " closed its connection"));
+      }
     }
   }
   return Status::Ok();
 }
 
+Status RingCommunicator::Exchange(const void* send_buf, size_t send_bytes, void* recv_buf,
+                                  size_t recv_bytes) {
+  return Transfer({Move{right_fd_, send_buf, nullptr, send_bytes},
+                   Move{left_fd_, nullptr, recv_buf, recv_bytes}});
+}
+
 Status RingCommunicator::AllReduceSum(float* data, int64_t n) {
   if (size_ == 1 || n == 0) return Status::Ok();
+  const size_t bytes_all = static_cast<size_t>(n) * sizeof(float);
+  if (size_ <= 3 && bytes_all <= options_.direct_max_bytes) {
+    // Small (a decode step's activations): every rank sends its whole vector
+    // to the other one or two (both are neighbours at size <= 3) in one
+    // step, and sums all of them in rank order: one hop instead of
+    // 2 (size-1), the same bits on every rank.
+    scratch_.resize(static_cast<size_t>(n) * static_cast<size_t>(size_));
+    float* from_left = scratch_.data();
+    float* from_right = scratch_.data() + n;
+    if (size_ == 2) {
+      SJ_RETURN_IF_ERROR(Exchange(data, bytes_all, from_left, bytes_all));
+    } else {
+      SJ_RETURN_IF_ERROR(Transfer({Move{right_fd_, data, nullptr, bytes_all},
+                                   Move{left_fd_, data, nullptr, bytes_all},
+                                   Move{left_fd_, nullptr, from_left, bytes_all},
+                                   Move{right_fd_, nullptr, from_right, bytes_all}}));
+    }
+    const float* by_rank[3] = {};
+    by_rank[rank_] = data;
+    by_rank[Mod(rank_ - 1, size_)] = from_left;
+    if (size_ == 3) by_rank[Mod(rank_ + 1, size_)] = from_right;
+    float* out = scratch_.data() + int64_t{2} * n;
+    if (size_ == 2) {
+      // a + b == b + a exactly: no third buffer needed.
+      for (int64_t i = 0; i < n; ++i) data[i] = by_rank[0][i] + by_rank[1][i];
+      return Status::Ok();
+    }
+    for (int64_t i = 0; i < n; ++i) out[i] = (by_rank[0][i] + by_rank[1][i]) + by_rank[2][i];
+    std::memcpy(data, out, bytes_all);
+    return Status::Ok();
+  }
   auto begin = [&](int s) { return n * s / size_; };
   auto bytes = [&](int s) { return static_cast<size_t>(begin(s + 1) - begin(s)) * sizeof(float); };
   scratch_.resize(static_cast<size_t>(n / size_ + 1));

@@ -5,6 +5,8 @@
 // All-reduce is reduce-scatter then all-gather over size segments, so each
 // rank sends and receives 2 (size-1)/size x n floats and no rank relays for
 // the others (the star through rank 0 moves 2 (size-1) x n through rank 0).
+// Small vectors in groups of 2 or 3 take one direct exchange instead
+// (RingCommOptions::direct_max_bytes).
 // Every segment's sum is computed once, by one rank, and forwarded
 // unchanged, so all ranks end with bit-identical values (the Communicator
 // contract). Each of the 2 (size-1) steps sends one segment to the right and
@@ -33,6 +35,12 @@ namespace skipjoin::worker {
 struct RingCommOptions {
   // Longest wait for one step of a collective (and for the ring to connect).
   std::chrono::milliseconds io_timeout{300000};
+  // In groups of 2 or 3, an all-reduce of at most this many bytes is one
+  // direct exchange between all ranks instead of the ring's 2 (size-1)
+  // steps: latency-bound vectors (a decode step's) save hops, at the price
+  // of (size-1) x n bytes sent per rank instead of 2 (size-1)/size x n (the
+  // same at size 2, 1.5x at 3).
+  size_t direct_max_bytes = 64 * 1024;
 };
 
 class RingCommunicator : public Communicator {
@@ -50,6 +58,16 @@ class RingCommunicator : public Communicator {
  private:
   RingCommunicator(std::unique_ptr<HostChannel> channel, int right_fd, int left_fd,
                    const RingCommOptions& options);
+  // One transfer of a step: `bytes` sent from `send` or received into `recv`
+  // on socket `fd` (either neighbour's; TCP carries both directions).
+  struct Move {
+    int fd = -1;
+    const void* send = nullptr;
+    void* recv = nullptr;
+    size_t bytes = 0;
+  };
+  // Runs up to four moves at once until all are done.
+  Status Transfer(std::initializer_list<Move> moves);
   // Sends `send_bytes` from `send` to the right while receiving `recv_bytes`
   // into `recv` from the left.
   Status Exchange(const void* send, size_t send_bytes, void* recv, size_t recv_bytes);
