@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "coordinator/scheduler/admission_policy.h"
 #include "coordinator/scheduler/cost_model.h"
 #include "coordinator/scheduler/kv_block_manager.h"
 #include "coordinator/scheduler/step_plan.h"
@@ -175,6 +176,10 @@ struct ReplicaState {
     j->in_resident_list = on;
   }
   double last_step_seconds = 0;  // measured time of the latest step
+  // Measured copy time of one KV block between host and device (seconds),
+  // from the steps with blocking copies; 0 until the first one.
+  double block_copy_seconds = 0;
+  CopyShareMeter copy_share;  // share of recent step time in blocking copies
   int64_t num_jobs = 0;
   int64_t step = 0;  // id of the last planned step
   // A planned step whose outcome has not come back. A plan is committed when
@@ -185,6 +190,7 @@ struct ReplicaState {
     std::vector<Job*> jobs;            // plan order
     std::vector<int32_t> token_index;  // where the sampled token goes in job->tokens, -1: none
     StepFeatures features;
+    int32_t blocking_copy_blocks = 0;  // swap-outs and this step's swap-ins
   };
   std::deque<InFlightStep> inflight;  // oldest first
   InFlightStep spare;                 // storage of the last finished record, reused

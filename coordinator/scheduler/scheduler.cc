@@ -282,6 +282,9 @@ Status Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome,
   }
   const double now = clock_->NowSeconds();
   const double measured = std::max(0.0, outcome.measured_seconds);
+  // Before the fit moves: the copy estimate compares with the prediction the
+  // step was planned with.
+  ObserveCopyTime(r, done, outcome);
   if (options_.fit_cost_model_online && n > 0) {
     cost_model_.Observe(done.features,
                         outcome.compute_seconds > 0 ? outcome.compute_seconds : measured);
@@ -345,6 +348,33 @@ Status Scheduler::OnStepDone(ReplicaId replica, const StepOutcome& outcome,
   r->spare = std::move(done);
   r->inflight.pop_front();
   return Status::Ok();
+}
+
+// The copies of a step are what its measured time has beyond its compute
+// (reported by the worker, else predicted by the cost model), per blocking
+// block. Prefetches that outlast compute make this an overestimate, which
+// errs on the side of a tighter admission limit.
+void Scheduler::ObserveCopyTime(Replica* r, const Replica::InFlightStep& done,
+                                const StepOutcome& outcome) {
+  if (done.blocking_copy_blocks == 0) {
+    r->copy_share.Observe(outcome.measured_seconds, 0);
+    return;
+  }
+  const double compute = outcome.compute_seconds > 0 ? outcome.compute_seconds
+                         : done.jobs.empty()         ? 0.0
+                                                     : cost_model_.Predict(done.features);
+  const double copy = std::max(0.0, outcome.measured_seconds - compute);
+  r->copy_share.Observe(outcome.measured_seconds, copy);
+  const double per_block = copy / done.blocking_copy_blocks;
+  constexpr double kWeight = 0.1;  // ~10 steps with copies of memory
+  r->block_copy_seconds = r->block_copy_seconds <= 0
+                              ? per_block
+                              : (1 - kWeight) * r->block_copy_seconds + kWeight * per_block;
+}
+
+double Scheduler::block_copy_seconds(ReplicaId replica) const {
+  const Replica* r = FindReplica(replica);
+  return r == nullptr ? 0 : r->block_copy_seconds;
 }
 
 int32_t Scheduler::steps_in_flight(ReplicaId replica) const {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "coordinator/scheduler/admission_policy.h"
 #include "coordinator/scheduler/batch_policy.h"
 #include "coordinator/scheduler/clock.h"
 #include "coordinator/scheduler/cost_model.h"
@@ -35,6 +36,7 @@
 #include "coordinator/scheduler/mlfq_policy.h"
 #include "coordinator/scheduler/scheduler_options.h"
 #include "coordinator/scheduler/step_plan.h"
+#include "coordinator/scheduler/victim_policy.h"
 
 namespace skipjoin::scheduler {
 
@@ -134,6 +136,9 @@ class Scheduler {
   // Free device / host blocks of a replica (-1 for an unknown replica).
   int32_t device_free(ReplicaId replica) const;
   int32_t host_free(ReplicaId replica) const;
+  // Measured copy time of one KV block of a replica, seconds (0 until a step
+  // with blocking copies has come back, or for an unknown replica).
+  double block_copy_seconds(ReplicaId replica) const;
 
   // Verifies block conservation and per-request consistency on every idle
   // replica. Meant for tests; O(all blocks).
@@ -169,9 +174,14 @@ class Scheduler {
   // the bottom of the MLFQ order, then the candidates from the last rank up;
   // null once the walk reaches candidate `stop_rank` (-1: walk to the top).
   Job* NextVictim(Replica* r, int32_t stop_rank);
-  // Host blocks in use above which a job that has not started evicts nobody.
+  // Host blocks in use above which a job that has not started evicts nobody
+  // (admit_into_free_memory off).
   int32_t SwapAdmitBlocks(const Replica& r) const;
+  // The admission decision of this step (admission_policy.h).
+  AdmissionDecision DecideReplicaAdmission(const Replica& r, int32_t forced) const;
+  void ObserveCopyTime(Replica* r, const Replica::InFlightStep& done, const StepOutcome& outcome);
   int32_t RecomputeLimit() const;
+  VictimView VictimViewOf(const Job& j, double now) const;
   // Sequences one step may hold: min(max_running_sequences, token_budget).
   size_t StepSlots() const {
     return static_cast<size_t>(std::min(options_.max_running_sequences, token_budget_));
@@ -212,6 +222,9 @@ class Scheduler {
   // admission limit, level gap or recompute guard.
   bool relaxed_ = false;
   int32_t victim_rank_ = 0;  // next candidate the walk looks at
+  // Host blocks that this plan's new jobs may leave in use after their
+  // evictions (the swap-in debt limit of DecideAdmission).
+  int32_t debt_limit_blocks_ = 0;
 };
 
 }  // namespace skipjoin::scheduler

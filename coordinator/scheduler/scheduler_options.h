@@ -8,6 +8,7 @@
 #include "common/status.h"
 #include "coordinator/scheduler/cost_model.h"
 #include "coordinator/scheduler/mlfq_policy.h"
+#include "coordinator/scheduler/victim_policy.h"
 
 namespace skipjoin::scheduler {
 
@@ -73,14 +74,25 @@ struct SchedulerOptions {
   // must come back (and so what the stall bound can cost in swap traffic),
   // and keeps swapping from overflowing into recompute (FastServe stops
   // admitting when host memory runs low).
+  // Until the block copy time is measured (and without a stall bound) this
+  // fraction is also the swap-in debt limit below.
   double swap_admit_fraction = 0.01;
+  // Admission by swap-in debt (mlfq, with admit_into_free_memory): a new job
+  // may evict by swap only while the host blocks of preempted KV after it stay
+  // within swap_debt_share * max_stall_seconds / (2 * t_b), t_b the measured
+  // copy time of one block -- the KV whose stall-bound round trips cost this
+  // share of the replica's time (admission_policy.h). 0: new jobs use free
+  // memory only.
+  double swap_debt_share = 0.05;
   // Admission (mlfq): no new job starts while this many times
   // max_running_sequences jobs have started and not finished (the started set
   // the stall bound must serve through the slots).
   double max_started_factor = 4.0;
-  // Admission (mlfq): a new job starts only where its prompt fits in free
-  // device blocks (beyond the reserve and what swapped jobs need back); it
-  // evicts nobody.
+  // Admission (mlfq): a new job starts where its prompt fits in free device
+  // blocks (beyond the reserve and what swapped jobs need back), or where the
+  // blocks it evicts stay within the swap-in debt limit (swap_debt_share).
+  // false: new jobs evict as any other job (bounded only by the level gap and
+  // swap_admit_fraction), the eager admission that collapses under load.
   bool admit_into_free_memory = true;
   // Eviction hysteresis (mlfq): a job that is not resident (new, or swapped
   // out) may evict a job that has produced a token only if the victim sits at
@@ -91,6 +103,10 @@ struct SchedulerOptions {
   // exempt. Jobs swapped in within
   // no_pingpong_steps are evicted only when nothing else frees enough.
   int32_t evict_level_gap = 2;
+  // Order in which resident jobs outside the step are evicted (mlfq and
+  // srpt-oracle; victim_policy.h): kEnst, within a level, evicts the job
+  // whose stall deadline is the furthest first.
+  VictimOrder victim_order = VictimOrder::kMlfq;
   // Recompute guard (mlfq): when the host pool is full, only jobs with at most
   // this many cached tokens may be preempted by recompute (0: the token
   // budget, i.e. at most about one step of work is thrown away).

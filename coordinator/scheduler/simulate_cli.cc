@@ -41,12 +41,18 @@ Scheduler:
   --max-stall S           decode-stall bound, seconds (default 1 for gpu7b,
                           10 for cpu135m; 0 = off)
   --max-promotions N      aging promotions per step (default 1)
-  --swap-admit F          new jobs evict nobody while the host holds more than
-                          F x device blocks of swapped KV (default 0.01)
+  --swap-admit F          the swap-in debt limit until the copy time is
+                          measured: F x device blocks (default 0.01)
+  --swap-debt-share F     new jobs may evict while the host KV's stall-bound
+                          round trips cost at most F of the time (default 0.05;
+                          0 = new jobs use free blocks only)
   --max-started-factor F  new jobs wait while F x max-seqs jobs have started
                           and not finished (default 4)
-  --admit-into-free-memory 0|1  new jobs start only in free device blocks
-                          and evict nobody (default 1)
+  --admit-into-free-memory 0|1  new jobs start in free device blocks or within
+                          the swap-in debt limit (default 1); 0: eager
+  --victim-order mlfq|enst  within a level, evict the latest arrival first
+                          (mlfq, default) or the furthest stall deadline first
+                          (enst)
   --evict-level-gap N     a job evicts a decoding job only N+ levels below it
                           (default 2)
   --max-recompute-tokens N  recompute only jobs with at most N cached tokens
@@ -248,6 +254,15 @@ Status Run(int argc, char** argv, bool* help) {
   s.max_promotions_per_step = f.Num<int32_t>("max-promotions", s.max_promotions_per_step);
   s.swap_admit_fraction = f.Num<double>("swap-admit", s.swap_admit_fraction);
   s.max_started_factor = f.Num<double>("max-started-factor", s.max_started_factor);
+  s.swap_debt_share = f.Num<double>("swap-debt-share", s.swap_debt_share);
+  const std::string victim_order = f.Str("victim-order", VictimOrderName(s.victim_order));
+  if (victim_order == "mlfq") {
+    s.victim_order = VictimOrder::kMlfq;
+  } else if (victim_order == "enst") {
+    s.victim_order = VictimOrder::kEnst;
+  } else {
+    return InvalidArgument("unknown --victim-order '" + victim_order + "' (mlfq, enst)");
+  }
   s.admit_into_free_memory =
       f.Num<int32_t>("admit-into-free-memory", s.admit_into_free_memory ? 1 : 0) != 0;
   s.evict_level_gap = f.Num<int32_t>("evict-level-gap", s.evict_level_gap);

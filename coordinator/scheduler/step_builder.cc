@@ -24,6 +24,7 @@
 //  5. Commit the block transaction and emit the plan.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "coordinator/scheduler/scheduler.h"
 
@@ -81,27 +82,31 @@ void Scheduler::CollectCandidates(Replica* r, double now) {
   // and the slots can turn over (else every started job needs a forced,
   // swapped-in turn every max_stall and the replica does little else), and a
   // new job cannot hold a slot while it waits for memory.
-  const size_t forced = candidates_.size();
-  const bool admission_limited =
-      swap_enabled_ && !relaxed_ &&
-      (r->kv.host_used() > SwapAdmitBlocks(*r) || forced * 4 > limit ||
-       r->stalls.size() >=
-           static_cast<int64_t>(options_.max_started_factor * options_.max_running_sequences));
-  // With admit_into_free_memory, a new job starts only if its whole prompt fits
-  // in the device blocks that are free beyond the reserve and beyond what the
-  // swapped-out jobs need to come back: the started set then stays within the
-  // device, which is what keeps the stall bound from turning into swap traffic.
+  const AdmissionDecision admission =
+      DecideReplicaAdmission(*r, static_cast<int32_t>(candidates_.size()));
+  const bool admission_limited = swap_enabled_ && !relaxed_ && !admission.admit;
+  debt_limit_blocks_ = admission.debt_limit_blocks;
+  // With admit_into_free_memory, a new job starts if its whole prompt fits in
+  // the device blocks that are free beyond the reserve and beyond what the
+  // swapped-out jobs need to come back, or if the rest of it fits in what the
+  // swap-in debt limit still lets new jobs push to the host: the started set
+  // then outgrows the device by at most the KV whose stall-bound round trips
+  // the limit has priced in.
   int64_t room = static_cast<int64_t>(r->kv.device_free()) - ReserveBlocks(*r) - r->kv.host_used();
+  int64_t evict_budget = admission.evict_budget_blocks;
   for (int32_t level = 0; level < policy_.num_levels(); ++level) {
     Job* j = r->levels[level].front();
     for (; j != nullptr && candidates_.size() < limit; j = LevelList::Next(j)) {
       if (j->plan_urgent || j->exhausted()) continue;
       if (swap_enabled_ && !relaxed_ && j->not_started()) {
         const int32_t need = r->kv.BlocksFor(j->total_tokens() + 1);
-        if (admission_limited || (options_.admit_into_free_memory && need > room)) {
+        const int64_t beyond = need - std::max<int64_t>(room, 0);
+        if (admission_limited ||
+            (options_.admit_into_free_memory && beyond > 0 && beyond > evict_budget)) {
           ++stats_.admission_deferrals;
           continue;
         }
+        if (beyond > 0) evict_budget -= beyond;
         room -= need;
       }
       candidates_.push_back(j);
@@ -148,10 +153,12 @@ Job* Scheduler::NextVictim(Replica* r, int32_t stop_rank) {
     for (Job* j = r->resident.front(); j != nullptr; j = internal::ResidentList::Next(j)) {
       if (j->plan_rank < 0) outside_victims_.push_back(j);
     }
-    // Lowest priority last, so that the walk pops from the back.
-    std::sort(outside_victims_.begin(), outside_victims_.end(), [](const Job* a, const Job* b) {
-      return a->level != b->level ? a->level < b->level : a->level_seq < b->level_seq;
-    });
+    // Cheapest victim last, so that the walk pops from the back.
+    const double now = clock_->NowSeconds();
+    std::sort(
+        outside_victims_.begin(), outside_victims_.end(), [this, now](const Job* a, const Job* b) {
+          return EvictBefore(options_.victim_order, VictimViewOf(*b, now), VictimViewOf(*a, now));
+        });
   }
   while (!outside_victims_.empty()) {
     Job* j = outside_victims_.back();
@@ -166,8 +173,36 @@ Job* Scheduler::NextVictim(Replica* r, int32_t stop_rank) {
   return nullptr;
 }
 
+VictimView Scheduler::VictimViewOf(const Job& j, double now) const {
+  VictimView v;
+  v.level = j.level;
+  v.level_seq = j.level_seq;
+  v.seconds_until_needed = j.in_stall_list && options_.max_stall_seconds > 0
+                               ? j.last_token_seconds + options_.max_stall_seconds - now
+                               : std::numeric_limits<double>::infinity();
+  return v;
+}
+
 int32_t Scheduler::RecomputeLimit() const {
   return options_.max_recompute_tokens > 0 ? options_.max_recompute_tokens : token_budget_;
+}
+
+AdmissionDecision Scheduler::DecideReplicaAdmission(const Replica& r, int32_t forced) const {
+  AdmissionOptions o;
+  o.copy_share = options_.swap_debt_share;
+  o.fallback_fraction = options_.swap_admit_fraction;
+  o.max_started =
+      static_cast<int64_t>(options_.max_started_factor * options_.max_running_sequences);
+  AdmissionSnapshot s;
+  s.device_blocks = r.kv.spec().device_blocks;
+  s.host_debt_blocks = r.kv.host_used();
+  s.block_copy_seconds = r.block_copy_seconds;
+  s.stall_seconds = options_.max_stall_seconds;
+  s.slots = static_cast<int32_t>(StepSlots());
+  s.forced = forced;
+  s.started = r.stalls.size();
+  s.measured_copy_share = r.copy_share.share();
+  return DecideAdmission(o, s);
 }
 
 int32_t Scheduler::SwapAdmitBlocks(const Replica& r) const {
@@ -186,11 +221,22 @@ bool Scheduler::MayEvictFor(const Job& v, const Job& j, int64_t step) const {
 
 bool Scheduler::EvictOne(Replica* r, int32_t rank, int64_t step) {
   const Job& for_job = *candidates_[rank];
+  const bool guarded_for =
+      swap_enabled_ && !relaxed_ && for_job.not_started() && options_.admit_into_free_memory;
+  const int32_t planned_host = r->kv.spec().host_blocks - txn_.host_available();
   bool skipped = false;
   while (Job* v = NextVictim(r, rank)) {
     if (!MayEvictFor(*v, for_job, step)) {
       // Not for this job, but perhaps for the next one (a resident job that
       // grows may evict it): the walk starts again for the next candidate.
+      skipped = true;
+      continue;
+    }
+    if (guarded_for &&
+        planned_host + static_cast<int32_t>(v->kv.device.size()) > debt_limit_blocks_) {
+      // A new job evicts only within the swap-in debt limit: a victim this
+      // large would put more on the host than the stall bound can bring back
+      // within its copy share (a smaller one further up may still fit).
       skipped = true;
       continue;
     }
@@ -226,9 +272,11 @@ void Scheduler::PlanMemory(Replica* r, int64_t step, size_t begin, bool allow_ev
     // Swap admission: a job that has not started takes only free blocks while
     // the host holds enough preempted KV.
     const bool guarded = swap_enabled_ && !relaxed_ && j->not_started();
+    const int32_t planned_host = r->kv.spec().host_blocks - txn_.host_available();
     const bool may_evict =
-        allow_evict && !(guarded && options_.admit_into_free_memory) &&
-        !(guarded && r->kv.spec().host_blocks - txn_.host_available() >= SwapAdmitBlocks(*r));
+        allow_evict &&
+        !(guarded && options_.admit_into_free_memory && planned_host >= debt_limit_blocks_) &&
+        !(guarded && !options_.admit_into_free_memory && planned_host >= SwapAdmitBlocks(*r));
     while (may_evict && txn_.device_available() < swap_cost + need_new &&
            EvictOne(r, static_cast<int32_t>(i), step)) {
     }
@@ -429,6 +477,8 @@ void Scheduler::CommitAndEmit(Replica* r, int64_t step, StepPlan* plan) {
     }
   }
   record.features = features;
+  record.blocking_copy_blocks =
+      static_cast<int32_t>(plan->swap_out.size()) + plan->num_blocking_swap_in;
   if (record.jobs.empty() && plan->swap_out.empty() && plan->swap_in.empty()) {
     r->spare = std::move(record);
     return;

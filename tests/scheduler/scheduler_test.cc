@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 namespace skipjoin::scheduler {
@@ -49,10 +50,13 @@ class Harness {
     return p ? *p : StepPlan{};
   }
   // Completes the planned step after `seconds`; sampled tokens are kToken.
-  std::vector<SchedulerEvent> Done(const StepPlan& p, double seconds, int32_t token = kToken) {
+  // `compute` > 0 reports the step's compute time apart from its copies.
+  std::vector<SchedulerEvent> Done(const StepPlan& p, double seconds, int32_t token = kToken,
+                                   double compute = 0) {
     clock.Advance(seconds);
     StepOutcome o;
     o.measured_seconds = seconds;
+    o.compute_seconds = compute;
     for (const auto& seq : p.sequences)
       o.sampled_token_ids.push_back(seq.samples ? token : kNoToken);
     auto ev = s.OnStepDone(0, o);
@@ -352,6 +356,83 @@ TEST(SchedulerTest, ByDefaultANewJobWaitsForFreeMemoryInsteadOfEvicting) {
   EXPECT_EQ(p.sequences.size(), 3u);  // the started jobs keep running
   EXPECT_GT(h.s.stats().admission_deferrals, 0);
   h.Done(p, 0.001);
+}
+
+// PressureTest's set-up with the default admission and a 3-block fallback
+// debt limit: job 4 (level 0, 5 blocks, 3 free) may push 2 blocks to the host
+// before any copy has been measured; the step that does reports 20 ms of
+// compute and 10 ms per copied block.
+class DebtAdmissionTest : public ::testing::Test {
+ protected:
+  void Build(double swap_debt_share) {
+    SchedulerOptions o = Options();
+    o.max_running_sequences = 3;
+    o.max_stall_seconds = 1.0;
+    o.swap_admit_fraction = 0.25;  // ceil(0.25 * 9) = 3 blocks until copies are measured
+    o.swap_debt_share = swap_debt_share;
+    h_ = std::make_unique<Harness>(o, KvPoolSpec{9, 16, 4});
+    ASSERT_TRUE(h_->Submit(1, 8, 20, -1).ok());
+    ASSERT_TRUE(h_->Submit(2, 8, 20, -2).ok());
+    ASSERT_TRUE(h_->Submit(3, 8, 20, -3).ok());
+    h_->Step(0.001);
+    ASSERT_EQ(h_->s.block_copy_seconds(0), 0);
+    ASSERT_TRUE(h_->Submit(4, 16, 20, 0).ok());
+    StepPlan p = h_->Plan();
+    ASSERT_EQ(p.swapped_out_requests, (std::vector<RequestId>{3}));
+    ASSERT_NE(Find(p, 4), nullptr);
+    const double copies = 0.010 * static_cast<double>(p.swap_out.size());
+    h_->Done(p, 0.020 + copies, kToken, /*compute=*/0.020);
+  }
+  std::unique_ptr<Harness> h_;
+};
+
+TEST_F(DebtAdmissionTest, MeasuresTheBlockCopyTimeFromTheStepsWithCopies) {
+  Build(0.05);
+  EXPECT_NEAR(h_->s.block_copy_seconds(0), 0.010, 1e-12);
+  // The next step's copies (job 4 grows into job 2's two blocks) take 20 ms
+  // a block: the estimate moves a tenth of the way.
+  StepPlan p = h_->Plan();
+  ASSERT_EQ(p.swapped_out_requests, (std::vector<RequestId>{2}));
+  ASSERT_EQ(p.swap_out.size(), 2u);
+  h_->Done(p, 0.020 + 2 * 0.020, kToken, 0.020);
+  EXPECT_NEAR(h_->s.block_copy_seconds(0), 0.011, 1e-12);
+  // Without a reported compute time the cost model's prediction stands in:
+  // 0.01 s + 1 ms per token fed.
+  int32_t copied = 0;
+  for (int step = 0; step < 40 && h_->s.has_work(0); ++step) {
+    p = h_->Plan();
+    const double compute = 0.01 + 0.001 * p.num_tokens();
+    const int32_t blocks = static_cast<int32_t>(p.swap_out.size()) + p.num_blocking_swap_in;
+    copied += blocks;
+    h_->Done(p, compute + 0.011 * blocks);
+  }
+  ASSERT_GT(copied, 0);
+  EXPECT_NEAR(h_->s.block_copy_seconds(0), 0.011, 1e-9);
+}
+
+TEST_F(DebtAdmissionTest, NewJobWaitsWhenItsEvictionWouldExceedTheDebtLimit) {
+  // 0.05 * 1 s / (2 * 10 ms) = 2 blocks, all held by job 3 on the host.
+  Build(0.05);
+  ASSERT_TRUE(h_->Submit(5, 16, 20, 1).ok());  // above everyone, needs 5 blocks, none free
+  const int64_t deferrals = h_->s.stats().admission_deferrals;
+  StepPlan p = h_->Plan();
+  EXPECT_EQ(Find(p, 5), nullptr);
+  // Only job 4's growth evicts (job 2), nothing for job 5.
+  EXPECT_EQ(p.swapped_out_requests, (std::vector<RequestId>{2}));
+  EXPECT_GT(h_->s.stats().admission_deferrals, deferrals);
+  h_->Done(p, 0.020, kToken, 0.020);
+}
+
+TEST_F(DebtAdmissionTest, NewJobEvictsWithinTheDebtLimit) {
+  // 0.5 * 1 s / (2 * 10 ms) = 25 blocks: room for job 5's eviction.
+  Build(0.5);
+  ASSERT_TRUE(h_->Submit(5, 16, 20, 1).ok());
+  StepPlan p = h_->Plan();
+  ASSERT_NE(Find(p, 5), nullptr);
+  EXPECT_FALSE(p.swap_out.empty());
+  EXPECT_TRUE(p.recomputed.empty());
+  EXPECT_LE(h_->s.stats().swapped_out_blocks - 2, 25);
+  h_->Done(p, 0.020, kToken, 0.020);
 }
 
 TEST_F(PressureTest, RecomputesWhenHostPoolIsFull) {
