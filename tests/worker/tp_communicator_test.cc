@@ -236,6 +236,32 @@ TEST(HostChannelTest, PeerThatNeverComesTimesOut) {
   EXPECT_EQ(channel.status().code(), StatusCode::kDeadlineExceeded);
 }
 
+// Rank 0 may listen on every interface (nodes[].bind 0.0.0.0) while its
+// peers dial the advertised host; the ring then listens on the address the
+// peers actually reached.
+TEST(HostChannelTest, RankZeroBindsApartFromTheDialedHost) {
+  const uint16_t port = FreePort();
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      HostChannelOptions o = ChannelOptions(r, 2, port);
+      o.bind_host = "0.0.0.0";
+      auto comm = ConnectCommunicator("ring", o);
+      ASSERT_TRUE(comm.ok()) << comm.status().ToString();
+      std::vector<float> v = {1.0f + r};
+      ASSERT_TRUE((*comm)->AllReduceSum(v.data(), 1).ok());
+      EXPECT_EQ(v[0], 3.0f);
+    });
+  }
+  for (auto& t : threads) t.join();
+  HostChannelOptions bad = ChannelOptions(0, 2, port);
+  bad.bind_host = "203.0.113.7";  // not an address of this machine
+  auto channel = HostChannel::Connect(bad);
+  ASSERT_FALSE(channel.ok());
+  EXPECT_NE(channel.status().message().find("cannot listen on 203.0.113.7"), std::string::npos)
+      << channel.status().ToString();
+}
+
 // Ranks of different builds (one with Gloo, one without, say) would run
 // different collectives and hang; they are refused at set-up instead.
 TEST(ConnectCommunicatorTest, MixedBackendsAreRefusedByName) {

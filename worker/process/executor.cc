@@ -96,6 +96,7 @@ void Executor::Load(const protocol::ModelAssignment& a) {
     to.size = static_cast<int>(a.tp_size);
     to.host = a.rendezvous.store_host;
     to.port = static_cast<uint16_t>(a.rendezvous.store_port);
+    to.bind_host = options_.tp_bind;
     to.timeout = options_.tp_connect_timeout;
     auto comm = ConnectCommunicator(a.rendezvous.backend, to);
     if (comm.ok()) {

@@ -28,10 +28,13 @@
 namespace skipjoin::worker {
 
 struct ExecutorOptions {
-  std::string node;     // for the metrics identity
-  std::string device;   // "cpu:0"
-  int threads = 0;      // CPU threads; 0: the assignment's engine.cpu_threads
-  std::string tp_host;  // address this worker's TP peers reach it at (tp > 1)
+  std::string node;    // for the metrics identity
+  std::string device;  // "cpu:0"
+  int threads = 0;     // CPU threads; 0: the assignment's engine.cpu_threads
+  // Where rank 0 of a TP group listens for its peers (nodes[].bind, resolved
+  // to an IPv4 address; 0.0.0.0 for every interface); empty: the assignment's
+  // store_host, the node's advertised host.
+  std::string tp_bind;
   std::chrono::milliseconds tp_connect_timeout{60000};
 };
 

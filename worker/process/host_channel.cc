@@ -108,14 +108,16 @@ Result<std::unique_ptr<HostChannel>> HostChannel::Connect(const HostChannelOptio
   const auto deadline = Clock::now() + o.timeout;
   const std::string where = o.host + ":" + std::to_string(o.port);
   if (o.rank == 0) {
-    SJ_ASSIGN_OR_RETURN(addrinfo * ai, Resolve(o.host, o.port, /*passive=*/true));
+    const std::string& listen_on = o.bind_host.empty() ? o.host : o.bind_host;
+    SJ_ASSIGN_OR_RETURN(addrinfo * ai, Resolve(listen_on, o.port, /*passive=*/true));
     int lfd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     const bool bound = bind(lfd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(lfd, o.size) == 0;
     freeaddrinfo(ai);
     if (!bound) {
-      Status st = Unavailable(Errno("tensor-parallel rank 0 cannot listen on " + where));
+      Status st = Unavailable(Errno("tensor-parallel rank 0 cannot listen on " + listen_on + ":" +
+                                    std::to_string(o.port)));
       close(lfd);
       return st;
     }

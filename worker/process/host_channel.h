@@ -26,8 +26,11 @@ namespace skipjoin::worker {
 struct HostChannelOptions {
   int rank = 0;
   int size = 1;
-  std::string host;  // rank 0's listening address (IPv4 or a resolvable name)
+  std::string host;  // rank 0's address the others dial (IPv4 or a resolvable name)
   uint16_t port = 0;
+  // Where rank 0 listens (an IPv4 address, 0.0.0.0 for every interface);
+  // empty: `host`. A node behind NAT advertises one address and binds another.
+  std::string bind_host;
   // How long rank 0 waits for all peers and a peer retries connecting.
   std::chrono::milliseconds timeout{60000};
   // Longest wait for one message; a stuck peer fails the call.

@@ -171,6 +171,16 @@ int WorkerMain(const std::vector<std::string>& raw_args) {
   options.registration.pid = getpid();
   options.executor.node = node;
   options.executor.device = device;
+  // Rank 0 of a TP group listens on the node's bind address too (peers dial
+  // the node's host).
+  auto tp_ip = ResolveBindHost(node_config->bind);
+  if (!tp_ip.ok()) {
+    std::fprintf(stderr, "skipjoin worker: nodes[%zu].bind: %s\n",
+                 static_cast<size_t>(node_config - config->nodes.data()),
+                 tp_ip.status().message().c_str());
+    return 2;
+  }
+  options.executor.tp_bind = *tp_ip;
   options.executor.threads = static_cast<int>(threads);
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.coordinator_timeout = std::chrono::milliseconds(coordinator_timeout_ms);
