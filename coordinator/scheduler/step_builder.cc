@@ -196,7 +196,8 @@ AdmissionDecision Scheduler::DecideReplicaAdmission(const Replica& r, int32_t fo
   AdmissionSnapshot s;
   s.device_blocks = r.kv.spec().device_blocks;
   s.host_debt_blocks = r.kv.host_used();
-  s.block_copy_seconds = r.block_copy_seconds;
+  // Eager admission (admit_into_free_memory off) keeps its fixed limit.
+  s.block_copy_seconds = options_.admit_into_free_memory ? r.block_copy_seconds : 0;
   s.stall_seconds = options_.max_stall_seconds;
   s.slots = static_cast<int32_t>(StepSlots());
   s.forced = forced;

@@ -364,8 +364,9 @@ TEST(SchedulerTest, ByDefaultANewJobWaitsForFreeMemoryInsteadOfEvicting) {
 // compute and 10 ms per copied block.
 class DebtAdmissionTest : public ::testing::Test {
  protected:
-  void Build(double swap_debt_share) {
+  void Build(double swap_debt_share, bool eager = false) {
     SchedulerOptions o = Options();
+    o.admit_into_free_memory = !eager;
     o.max_running_sequences = 3;
     o.max_stall_seconds = 1.0;
     o.swap_admit_fraction = 0.25;  // ceil(0.25 * 9) = 3 blocks until copies are measured
@@ -432,6 +433,18 @@ TEST_F(DebtAdmissionTest, NewJobEvictsWithinTheDebtLimit) {
   EXPECT_FALSE(p.swap_out.empty());
   EXPECT_TRUE(p.recomputed.empty());
   EXPECT_LE(h_->s.stats().swapped_out_blocks - 2, 25);
+  h_->Done(p, 0.020, kToken, 0.020);
+}
+
+TEST_F(DebtAdmissionTest, EagerAdmissionKeepsItsFixedLimit) {
+  // With admit_into_free_memory off the measured copy time does not apply:
+  // the limit stays ceil(0.25 * 9) = 3 blocks, and job 3's 2 leave room
+  // (priced, 0.03 * 1 s / (2 * 10 ms) = 1 block would close admission).
+  Build(0.03, /*eager=*/true);
+  ASSERT_GT(h_->s.block_copy_seconds(0), 0);
+  ASSERT_TRUE(h_->Submit(5, 16, 20, 1).ok());
+  StepPlan p = h_->Plan();
+  EXPECT_NE(Find(p, 5), nullptr);
   h_->Done(p, 0.020, kToken, 0.020);
 }
 
