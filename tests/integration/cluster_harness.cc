@@ -192,13 +192,15 @@ Cluster::Cluster(const ClusterOptions& options) : cost_model_dir_(options.cost_m
       << "      - {kind: cpu, index: 1, threads: 1}\n"
       << "model: {path: " << model_path_ << ", name: tiny}\n"
       << "replicas: {count: 2, tp: 1}\n"
-      << "scheduler: {cost_model_dir: " << cost_model_dir_ << ", step_trace: " << step_trace_path() << "}\n"
+      << "scheduler: {cost_model_dir: " << cost_model_dir_ << ", step_trace: " << step_trace_path()
+      << "}\n"
       << "kv: {block_size: 16, num_device_blocks: 256, host_swap_bytes: 4194304}\n"
       << "metrics: {coordinator_port: " << metrics_port_
       << ", worker_port_base: " << worker_metrics_base_ << "}\n"
       << "heartbeat: {interval_ms: 200, timeout_ms: 1500}\n"
       << "security: {keys_dir: " << keys_dir() << "}\n"
-      << "monitoring: " << options.monitoring << "\n";
+      << "monitoring: " << options.monitoring << "\n"
+      << "supervision: " << options.supervision << "\n";
 }
 
 Cluster::~Cluster() {

@@ -40,6 +40,9 @@ struct ClusterOptions {
   // The config's `monitoring:` section (a YAML flow map). Prometheus is off
   // unless a test asks for it, so that cluster tests do not share port 9090.
   std::string monitoring = "{prometheus: off}";
+  // The config's `supervision:` section (a YAML flow map); launch's defaults
+  // (restart dead processes) unless a test needs a dead process to stay dead.
+  std::string supervision = "{}";
 };
 
 class Cluster {
