@@ -15,6 +15,7 @@
 #include "coordinator/scheduler/scheduler.h"
 #include "coordinator/server/cost_model_store.h"
 #include "coordinator/server/replica_driver.h"
+#include "coordinator/server/throughput_log.h"
 
 namespace skipjoin::server {
 
@@ -106,12 +107,6 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
     double first_token_at = 0;
     int64_t generated = 0;
   };
-  // Work since the last stats line (MaybeLogStats).
-  struct StatsWindow {
-    double since = -1;  // < 0: no window open yet
-    int64_t steps = 0, computed_tokens = 0, generated_tokens = 0, finished = 0;
-  };
-  StatsWindow stats_;
   struct ReplicaRun {
     ReplicaRun(uint32_t index, int32_t max_in_flight) : driver(index, max_in_flight) {}
     scheduler::ReplicaId sched_id = -1;
@@ -130,9 +125,6 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
   // Ends the request with an error event; `outcome` is its metrics outcome.
   void Fail(RequestId id, const Status& status, const char* outcome = "error");
   void ReportGauges();
-  // coordinator.stats_log_interval_s: one log line of throughput and queue
-  // state since the last line, when anything ran.
-  void MaybeLogStats(double now);
   // Latencies and lengths of a request that ended normally at `now`.
   void ObserveFinished(const Entry& entry, double now);
   void FlushOutbox();
@@ -159,6 +151,8 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
 
   CoordinatorCore* owner_;
   CoreOptions options_;
+  // coordinator.stats_log_interval_s (after options_, which it reads).
+  ThroughputLog throughput_{options_.config.coordinator.stats_log_interval_s};
   CoordinatorMetrics* metrics_;
   scheduler::SteadyClock clock_;
   scheduler::Scheduler scheduler_;
@@ -492,8 +486,7 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
   if (!st.ok()) return FailStep(replica, st);
   metrics_->Step(options_.config.replicas[replica].name, outcome.measured_seconds,
                  plan.num_tokens(), static_cast<int64_t>(n));
-  ++stats_.steps;
-  stats_.computed_tokens += plan.num_tokens();
+  throughput_.Step(plan.num_tokens());
   if (step_trace_ != nullptr)
     TraceStep(replica, *step, result, outcome.measured_seconds, features, predicted);
   run.last_result_at = now;
@@ -533,7 +526,7 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
         out.finish = ev.reason;  // kStop or kLength
         ObserveFinished(entry, now);
         metrics_->RequestDone(FinishReasonName(out.finish));
-        ++stats_.finished;
+        throughput_.Finished();
         run.driver.Forget(ev.request_id);
         Emit(entry.sink, std::move(out));
         EraseEntry(it);
@@ -545,7 +538,7 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
     }
   }
   metrics_->Tokens(0, generated);
-  stats_.generated_tokens += generated;
+  throughput_.Generated(generated);
   run.driver.PopFront();
   metrics_->StepsInFlight(options_.config.replicas[replica].name, run.driver.num_in_flight());
 }
@@ -699,36 +692,6 @@ void CoordinatorCore::Impl::ReportGauges() {
   metrics_->StepCostModel(c.a, c.b, c.c, c.d, c.e, cm.num_observations());
 }
 
-void CoordinatorCore::Impl::MaybeLogStats(double now) {
-  const double interval = options_.config.coordinator.stats_log_interval_s;
-  if (interval <= 0) return;
-  if (stats_.since < 0) stats_.since = now;
-  const double span = now - stats_.since;
-  if (span < interval) return;
-  if (stats_.steps > 0) {
-    const protocol::StatusReply s = Snapshot();
-    int64_t running = 0, waiting = 0, swapped = 0, used = 0, total = 0;
-    for (const protocol::ReplicaStatus& r : s.replicas) {
-      running += r.running;
-      waiting += r.waiting;
-      swapped += r.swapped;
-      used += r.kv_device_blocks_used;
-      total += r.kv_device_blocks_used + r.kv_device_blocks_free;
-    }
-    char line[256];
-    std::snprintf(line, sizeof line,
-                  "stats: last %.0f s: %lld steps, computed %.1f tok/s, generated %.1f tok/s, %lld "
-                  "finished; running %lld, waiting %lld, swapped %lld; device KV %.1f%% used",
-                  span, static_cast<long long>(stats_.steps), stats_.computed_tokens / span,
-                  stats_.generated_tokens / span, static_cast<long long>(stats_.finished),
-                  static_cast<long long>(running), static_cast<long long>(waiting),
-                  static_cast<long long>(swapped), total > 0 ? 100.0 * used / total : 0.0);
-    SJ_LOG(Info) << line;
-  }
-  stats_ = StatsWindow{};
-  stats_.since = now;
-}
-
 void CoordinatorCore::Impl::Run() {
   double last_liveness = 0;
   while (!owner_->stopping_.load()) {
@@ -750,7 +713,7 @@ void CoordinatorCore::Impl::Run() {
       owner_->admission_->UpdateRate(clock_.NowSeconds());
       ExpireQueued(clock_.NowSeconds());
       MaybeSaveCostModel(now, /*force=*/false);
-      MaybeLogStats(now);
+      if (throughput_.Due(now)) throughput_.Log(now, Snapshot().replicas);
     }
     ScheduleSteps();
     FlushOutbox();
