@@ -142,6 +142,23 @@ Result<void*> Engine::Impl::Realloc(void* old, size_t bytes) {
   return Alloc(bytes);
 }
 
+Status Engine::Impl::ReserveHostLogits(int64_t floats) {
+  if (floats <= host_logits_floats) return Status::Ok();
+  const int64_t cap = std::max(floats, 2 * host_logits_floats);
+  if (host_logits != nullptr) {
+    host_allocations.erase(std::find(host_allocations.begin(), host_allocations.end(),
+                                     static_cast<void*>(host_logits)));
+    backend->FreeHost(host_logits);
+    host_logits = nullptr;
+    host_logits_floats = 0;
+  }
+  SJ_ASSIGN_OR_RETURN(void* p, backend->AllocHost(static_cast<size_t>(cap) * sizeof(float)));
+  host_allocations.push_back(p);
+  host_logits = static_cast<float*>(p);
+  host_logits_floats = cap;
+  return Status::Ok();
+}
+
 Engine::Impl::~Impl() {
   if (!backend) return;
   for (void* p : allocations) backend->Free(p);

@@ -86,13 +86,21 @@ struct Engine::Impl {
        *gate_up = nullptr, *act = nullptr, *rows_h = nullptr, *logits_local = nullptr,
        *logits_all = nullptr;
   int64_t logit_rows_capacity = 0;
-  std::vector<float> host_logits;    // [rows, vocab] for sampling on the host
+  // [rows, vocab] for sampling on the host: backend host memory (pinned on a
+  // GPU, so the download runs at full copy bandwidth), grown geometrically.
+  float* host_logits = nullptr;
+  int64_t host_logits_floats = 0;
+  // Whether the backend picks greedy tokens itself (Backend::GreedyRows);
+  // cleared at its first Unimplemented answer.
+  bool device_greedy = true;
   std::vector<float> host_gathered;  // [tp, rows, vocab shard] as gathered
   std::array<double, static_cast<size_t>(OpKind::kCount)> op_seconds{};
 
   Result<void*> Alloc(size_t bytes);
   // Frees old (an Alloc result or null) and allocates bytes; contents not kept.
   Result<void*> Realloc(void* old, size_t bytes);
+  // host_logits with room for at least `floats` values.
+  Status ReserveHostLogits(int64_t floats);
   ~Impl();
 };
 

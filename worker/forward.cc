@@ -97,6 +97,15 @@ Status BuildTables(const StepInput& in, const kernels::KvLayout& kv, int64_t max
   return Status::Ok();
 }
 
+// A sequence that, if it samples, wants only the greedy token and its logprob:
+// no logits, no prompt logprobs, no top logprobs, no processors, no guide.
+bool NeedsOnlyGreedy(const SeqInput& s) {
+  if (!s.sample) return !s.return_logits && !s.prompt_logprobs;
+  const SamplingParams& p = s.sampling;
+  return !s.return_logits && !s.prompt_logprobs && s.matcher == nullptr &&
+         (p.temperature <= 0.0f || p.top_k == 1) && !p.has_logit_processors() && p.logprobs == 0;
+}
+
 }  // namespace
 
 Result<StepOutput> Engine::Step(const StepInput& input) {
@@ -224,11 +233,38 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
   }
   out.compute_seconds = SecondsSince(t_compute);
 
-  // 5. Logits to the host as [R, vocab] (shard r holds columns [r * s.vocab, ...)).
   const int64_t V = c.vocab_size;
-  m.host_logits.resize(R * V);
+  out.seqs.resize(input.seqs.size());
+  const auto t_sample = std::chrono::steady_clock::now();
+
+  // 5a. A step whose every row only wants its greedy token (the common decode
+  // batch) picks them on the device and brings back 8 bytes a row.
+  if (R > 0 && tp == 1 && s.vocab == V && m.device_greedy &&
+      std::all_of(input.seqs.begin(), input.seqs.end(), NeedsOnlyGreedy)) {
+    std::vector<int32_t> tokens(R);
+    std::vector<float> logprobs(R);
+    Status st = be.GreedyRows(static_cast<const float*>(m.logits_local), R, V, tokens.data(),
+                              logprobs.data());
+    if (st.ok()) {
+      for (size_t i = 0; i < input.seqs.size(); ++i) {
+        SeqOutput& so = out.seqs[i];
+        so.seq_id = input.seqs[i].seq_id;
+        if (tab.seq_logit_count[i] == 0) continue;
+        so.token = tokens[tab.seq_logit_begin[i]];
+        so.logprob = logprobs[tab.seq_logit_begin[i]];
+      }
+      if (m.options.profile)
+        m.op_seconds[static_cast<size_t>(OpKind::kSample)] += SecondsSince(t_sample);
+      return out;
+    }
+    if (st.code() != StatusCode::kUnimplemented) return st;
+    m.device_greedy = false;
+  }
+
+  // 5. Logits to the host as [R, vocab] (shard r holds columns [r * s.vocab, ...)).
+  SJ_RETURN_IF_ERROR(m.ReserveHostLogits(R * V));
   if (R > 0 && tp == 1 && s.vocab == V) {
-    SJ_RETURN_IF_ERROR(be.DownloadLogits(m.host_logits.data(), m.logits_local, R * V));
+    SJ_RETURN_IF_ERROR(be.DownloadLogits(m.host_logits, m.logits_local, R * V));
   } else if (R > 0) {
     std::vector<float>& gathered = m.host_gathered;
     gathered.resize(R * s.vocab * tp);
@@ -238,15 +274,13 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
       const int64_t v0 = r * s.vocab, v1 = std::min(V, v0 + s.vocab);
       for (int64_t row = 0; row < R && v1 > v0; ++row) {
         std::copy_n(gathered.data() + (r * R + row) * s.vocab, v1 - v0,
-                    m.host_logits.data() + row * V + v0);
+                    m.host_logits + row * V + v0);
       }
     }
   }
 
   // 6. Sampling and logprobs per sequence: independent rows (each draw is fixed
   // by its seed and sample index), spread over the backend's host threads.
-  const auto t_sample = std::chrono::steady_clock::now();
-  out.seqs.resize(input.seqs.size());
   auto sample = [&](int64_t begin, int64_t end) {
     thread_local SamplerScratch scratch;
     for (int64_t i = begin; i < end; ++i) {
@@ -254,7 +288,7 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
       SeqOutput& so = out.seqs[i];
       so.seq_id = si.seq_id;
       const int32_t count = tab.seq_logit_count[i];
-      const float* rows = m.host_logits.data() + int64_t{tab.seq_logit_begin[i]} * V;
+      const float* rows = m.host_logits + int64_t{tab.seq_logit_begin[i]} * V;
       if (count == 0) continue;
       if (si.return_logits) so.logits.assign(rows, rows + int64_t{count} * V);
       if (si.prompt_logprobs) {

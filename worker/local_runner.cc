@@ -51,6 +51,7 @@ Result<std::vector<std::vector<int32_t>>> LocalRunner::Run(
       st.prefill_tokens += res.num_tokens;
     } else {
       st.decode_seconds += dt;
+      st.decode_enqueue_seconds += res.compute_seconds;
       st.decode_tokens += res.num_tokens;
     }
     for (size_t k = 0; k < in.seqs.size(); ++k) {

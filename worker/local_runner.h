@@ -25,6 +25,10 @@ struct LocalRunStats {
   double prefill_seconds = 0.0;
   int64_t decode_tokens = 0;
   double decode_seconds = 0.0;
+  // Of decode_seconds, the host time from the step's tables to its last
+  // queued kernel (StepOutput::compute_seconds): on a GPU, what the host
+  // spends launching; the rest is waiting for the device and sampling.
+  double decode_enqueue_seconds = 0.0;
   int64_t steps = 0;
 };
 

@@ -11,9 +11,12 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "kernels/cpu/thread_pool.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/ops.h"
 
@@ -60,6 +63,9 @@ class CudaBackend final : public Backend {
     }
     cudaFree(attn_scratch_);
     cudaFree(dequant_tile_);
+    cudaFree(greedy_dev_);
+    cudaFreeHost(greedy_host_);
+    cudaFree(greedy_scratch_);
     if (cublas_ != nullptr) cublasDestroy(cublas_);
     if (compute_done_ != nullptr) cudaEventDestroy(compute_done_);
     if (copies_done_ != nullptr) cudaEventDestroy(copies_done_);
@@ -159,6 +165,63 @@ class CudaBackend final : public Backend {
     SJ_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
     return Status::Ok();
   }
+  Status GreedyRows(const float* logits, int64_t rows, int64_t n, int32_t* tokens,
+                    float* logprobs) override {
+    if (rows <= 0) return Status::Ok();
+    SJ_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_));
+    if (rows > greedy_rows_) {
+      SJ_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+      cudaFree(greedy_dev_);
+      cudaFreeHost(greedy_host_);
+      greedy_dev_ = nullptr;
+      greedy_host_ = nullptr;
+      greedy_rows_ = 0;
+      const int64_t cap = std::max<int64_t>(rows, 256);
+      SJ_CUDA_RETURN_IF_ERROR(cudaMalloc(&greedy_dev_, cap * 8));
+      SJ_CUDA_RETURN_IF_ERROR(cudaHostAlloc(&greedy_host_, cap * 8, cudaHostAllocDefault));
+      greedy_rows_ = cap;
+    }
+    // One buffer: tokens [rows] then logprobs [rows], brought back in one copy.
+    int32_t* dev_tokens = static_cast<int32_t*>(greedy_dev_);
+    float* dev_logprobs = reinterpret_cast<float*>(dev_tokens + rows);
+    constexpr int64_t kRowsPerLaunch = 65535;  // the grid's y limit
+    const int64_t chunk = std::min(rows, kRowsPerLaunch);
+    const int64_t scratch = cuda::GreedyRowsScratchBytes(chunk, n);
+    if (scratch > greedy_scratch_bytes_) {
+      SJ_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+      cudaFree(greedy_scratch_);
+      greedy_scratch_ = nullptr;
+      greedy_scratch_bytes_ = 0;
+      SJ_CUDA_RETURN_IF_ERROR(cudaMalloc(&greedy_scratch_, scratch));
+      greedy_scratch_bytes_ = scratch;
+    }
+    for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+      const int64_t c = std::min(chunk, rows - r0);
+      SJ_RETURN_IF_ERROR(cuda::GreedyRows(stream_, logits + r0 * n, c, n, greedy_scratch_,
+                                          dev_tokens + r0, dev_logprobs + r0));
+    }
+    SJ_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(greedy_host_, greedy_dev_, rows * 8, cudaMemcpyDeviceToHost, stream_));
+    SJ_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+    const int32_t* host_tokens = static_cast<const int32_t*>(greedy_host_);
+    std::memcpy(tokens, host_tokens, rows * sizeof(int32_t));
+    std::memcpy(logprobs, host_tokens + rows, rows * sizeof(float));
+    return Status::Ok();
+  }
+  // Sampling rows that need the host (temperature, processors, logprobs) is
+  // spread over a small pool of host threads, made on first use.
+  void HostParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn) override {
+    if (n <= 1) {
+      if (n == 1) fn(0, 1);
+      return;
+    }
+    if (!host_pool_) {
+      const int hw = static_cast<int>(std::thread::hardware_concurrency());
+      host_pool_ = std::make_unique<ThreadPool>(std::clamp(hw, 1, 8), /*spin_us=*/50);
+    }
+    host_pool_->ParallelFor(n, 1, fn);
+  }
+
   Status Synchronize() override {
     SJ_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(copy_stream_));
     SJ_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
@@ -321,6 +384,12 @@ class CudaBackend final : public Backend {
   int64_t attn_scratch_floats_ = 0;
   bf16* dequant_tile_ = nullptr;  // decoded weight rows for quantized GEMMs with large m
   int64_t dequant_tile_elems_ = 0;
+  void* greedy_dev_ = nullptr;   // GreedyRows results: [rows] int32 then [rows] float
+  void* greedy_host_ = nullptr;  // pinned copy of them
+  int64_t greedy_rows_ = 0;
+  void* greedy_scratch_ = nullptr;  // per-split partial picks
+  int64_t greedy_scratch_bytes_ = 0;
+  std::unique_ptr<ThreadPool> host_pool_;
 };
 
 // out[m, n] = x[m, k] . w[n, k]^T, all row-major. cuBLAS is column-major, so

@@ -3,6 +3,7 @@
 // attention.cu, quantized Linear in quant_linear.cu; dense Linear is cuBLAS.
 #include <cuda_bf16.h>
 
+#include <cstdint>
 #include <string>
 
 #include "kernels/cuda/cuda_check.h"
@@ -55,6 +56,81 @@ __global__ void RmsNormKernel(const bf16* __restrict__ x, bf16* __restrict__ res
   for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) {
     o[i] = __float2bfloat16(__bfloat162float(src[i]) * inv * __bfloat162float(weight[i]));
   }
+}
+
+// RmsNormKernel for rows whose 8-value chunks fit the block's registers
+// (dim a multiple of 8, at most 8 * kNormThreads * kMaxNormChunks, every
+// pointer 16-byte aligned): each thread loads its chunks once with 16-byte
+// loads and keeps them for the scaling pass, so a row costs two dependent
+// memory round trips instead of one per strided element.
+constexpr int kMaxNormChunks = 4;
+
+__global__ void RmsNormVecKernel(const bf16* __restrict__ x, bf16* __restrict__ residual,
+                                 const bf16* __restrict__ weight, int64_t dim, float eps,
+                                 bf16* __restrict__ out) {
+  __shared__ float partial[32];
+  const int64_t row = blockIdx.x;
+  const int chunks = static_cast<int>(dim / 8);
+  const uint4* xr = reinterpret_cast<const uint4*>(x + row * dim);
+  uint4* rr = residual != nullptr ? reinterpret_cast<uint4*>(residual + row * dim) : nullptr;
+  float v[kMaxNormChunks][8];
+  float ss = 0.f;
+#pragma unroll
+  for (int c = 0; c < kMaxNormChunks; ++c) {
+    const int j = threadIdx.x + c * blockDim.x;
+    if (j >= chunks) break;
+    const uint4 a = xr[j];
+    const bf16* ab = reinterpret_cast<const bf16*>(&a);
+    if (rr != nullptr) {
+      const uint4 b = rr[j];
+      const bf16* bb = reinterpret_cast<const bf16*>(&b);
+      uint4 sum;
+      bf16* sb = reinterpret_cast<bf16*>(&sum);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        sb[e] = __float2bfloat16(__bfloat162float(bb[e]) + __bfloat162float(ab[e]));
+        v[c][e] = __bfloat162float(sb[e]);
+      }
+      rr[j] = sum;
+    } else {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) v[c][e] = __bfloat162float(ab[e]);
+    }
+#pragma unroll
+    for (int e = 0; e < 8; ++e) ss += v[c][e] * v[c][e];
+  }
+  const float inv = rsqrtf(BlockSum(ss, partial) / static_cast<float>(dim) + eps);
+  const uint4* wr = reinterpret_cast<const uint4*>(weight);
+  uint4* o = reinterpret_cast<uint4*>(out + row * dim);
+#pragma unroll
+  for (int c = 0; c < kMaxNormChunks; ++c) {
+    const int j = threadIdx.x + c * blockDim.x;
+    if (j >= chunks) break;
+    const uint4 w = wr[j];
+    const bf16* wb = reinterpret_cast<const bf16*>(&w);
+    uint4 res;
+    bf16* ob = reinterpret_cast<bf16*>(&res);
+#pragma unroll
+    for (int e = 0; e < 8; ++e) ob[e] = __float2bfloat16(v[c][e] * inv * __bfloat162float(wb[e]));
+    o[j] = res;
+  }
+}
+
+bool Aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+Status LaunchRmsNorm(cudaStream_t stream, const bf16* x, bf16* residual, const bf16* weight,
+                     int64_t rows, int64_t dim, float eps, bf16* out) {
+  const bool vec = dim % 8 == 0 && dim <= int64_t{8} * kNormThreads * kMaxNormChunks &&
+                   Aligned16(x) && Aligned16(residual) && Aligned16(weight) && Aligned16(out);
+  if (vec) {
+    RmsNormVecKernel<<<static_cast<unsigned>(rows), kNormThreads, 0, stream>>>(x, residual, weight,
+                                                                               dim, eps, out);
+  } else {
+    RmsNormKernel<<<static_cast<unsigned>(rows), kNormThreads, 0, stream>>>(x, residual, weight,
+                                                                            dim, eps, out);
+  }
+  SJ_CUDA_RETURN_IF_LAUNCH_FAILED();
+  return Status::Ok();
 }
 
 // One thread per (token, rotary pair) over the q heads then the k heads.
@@ -165,20 +241,14 @@ Status RmsNorm(cudaStream_t stream, const bf16* x, const bf16* weight, int64_t r
                float eps, bf16* out) {
   if (dim <= 0) return InvalidArgument("RmsNorm: dim must be positive");
   if (rows <= 0) return Status::Ok();
-  RmsNormKernel<<<static_cast<unsigned>(rows), kNormThreads, 0, stream>>>(x, nullptr, weight, dim,
-                                                                          eps, out);
-  SJ_CUDA_RETURN_IF_LAUNCH_FAILED();
-  return Status::Ok();
+  return LaunchRmsNorm(stream, x, nullptr, weight, rows, dim, eps, out);
 }
 
 Status AddRmsNorm(cudaStream_t stream, bf16* residual, const bf16* x, const bf16* weight,
                   int64_t rows, int64_t dim, float eps, bf16* out) {
   if (dim <= 0) return InvalidArgument("AddRmsNorm: dim must be positive");
   if (rows <= 0) return Status::Ok();
-  RmsNormKernel<<<static_cast<unsigned>(rows), kNormThreads, 0, stream>>>(x, residual, weight, dim,
-                                                                          eps, out);
-  SJ_CUDA_RETURN_IF_LAUNCH_FAILED();
-  return Status::Ok();
+  return LaunchRmsNorm(stream, x, residual, weight, rows, dim, eps, out);
 }
 
 Status Rope(cudaStream_t stream, bf16* q, int64_t q_stride, int32_t num_q_heads, bf16* k,

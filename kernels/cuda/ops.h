@@ -85,6 +85,15 @@ Status AddBias(cudaStream_t stream, void* out, bool out_f32, const bf16* bias, i
 Status QuantGemv(cudaStream_t stream, const bf16* x, WeightRef w, const bf16* bias, int64_t m,
                  int64_t n, int64_t k, void* out, bool out_f32);
 
+// Per row of float32 logits [rows, n]: tokens[r] = the first index of the
+// row's maximum, logprobs[r] = its log-softmax value (-log sum exp(x - max)).
+// A row of only -inf (or NaN) gives token 0 and a NaN logprob, as the host
+// sampler's argmax and log-sum-exp do. tokens and logprobs are device arrays.
+// scratch: GreedyRowsScratchBytes(rows, n) bytes of device memory. rows <= 65535.
+Status GreedyRows(cudaStream_t stream, const float* logits, int64_t rows, int64_t n, void* scratch,
+                  int32_t* tokens, float* logprobs);
+int64_t GreedyRowsScratchBytes(int64_t rows, int64_t n);
+
 // Decodes rows [row0, row0 + rows) of a quantized [*, k] weight into bf16 out [rows, k].
 Status DequantizeRows(cudaStream_t stream, WeightFormat f, const void* w, int64_t row0,
                       int64_t rows, int64_t k, bf16* out);

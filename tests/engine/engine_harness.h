@@ -19,6 +19,7 @@ namespace skipjoin::testing {
 struct SeqRecord {
   std::vector<std::vector<float>> logits;  // one per row fed: prompt rows, then decode rows
   std::vector<int32_t> tokens;             // greedy tokens
+  std::vector<float> logprobs;             // each token's logprob
 };
 
 // A scratch directory unique to this process and name.
@@ -36,6 +37,8 @@ struct RunOptions {
   // the device blocks it used, and swap it back in to other device blocks.
   bool swap_round_trip = false;
   uint32_t block_shuffle_seed = 0;  // 0: blocks in order; else a random placement
+  bool return_logits = true;        // false: tokens and logprobs only (no logits rows)
+  int32_t top_logprobs = 0;         // SamplingParams::logprobs of every sequence
 };
 
 // Runs prompts together (all prefills chunked, then decodes in one batch).
@@ -67,7 +70,10 @@ inline std::vector<SeqRecord> RunSequences(Engine& engine, const std::vector<std
       const auto& lg = res->seqs[k].logits;
       for (size_t r = 0; r * V < lg.size(); ++r) rec[i].logits.emplace_back(lg.begin() + r * V, lg.begin() + (r + 1) * V);
       pos[i] += static_cast<int32_t>(in.seqs[k].tokens.size());
-      if (in.seqs[k].sample) rec[i].tokens.push_back(res->seqs[k].token);
+      if (in.seqs[k].sample) {
+        rec[i].tokens.push_back(res->seqs[k].token);
+        rec[i].logprobs.push_back(res->seqs[k].logprob);
+      }
     }
     return true;
   };
@@ -84,7 +90,8 @@ inline std::vector<SeqRecord> RunSequences(Engine& engine, const std::vector<std
       s.start_pos = pos[i];
       s.block_table = tables[i];
       s.sample = n == remaining;
-      s.return_logits = true;
+      s.return_logits = opt.return_logits;
+      s.sampling.logprobs = opt.top_logprobs;
       in.seqs.push_back(s);
     }
     if (in.seqs.empty()) break;
@@ -123,7 +130,8 @@ inline std::vector<SeqRecord> RunSequences(Engine& engine, const std::vector<std
       s.block_table = tables[i];
       s.sample = true;
       s.sample_index = static_cast<int32_t>(rec[i].tokens.size());
-      s.return_logits = true;
+      s.return_logits = opt.return_logits;
+      s.sampling.logprobs = opt.top_logprobs;
       in.seqs.push_back(s);
     }
     if (!step(in)) return rec;

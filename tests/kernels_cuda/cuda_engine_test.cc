@@ -57,6 +57,18 @@ Top2 TopTwo(const std::vector<float>& row) {
   return t;
 }
 
+// Two layers, head_dim 32; k a multiple of 32 for the quantized formats.
+testutil::TinyModelSpec Spec(GgmlType weights) {
+  testutil::TinyModelSpec spec;
+  spec.layers = 2;
+  spec.hidden = 128;
+  spec.intermediate = 256;
+  spec.heads = 4;
+  spec.kv_heads = 2;
+  spec.gguf_weight_type = weights;
+  return spec;
+}
+
 class CudaEngineTest : public ::testing::TestWithParam<GgmlType> {
  protected:
   void SetUp() override { SJ_SKIP_WITHOUT_CUDA_DEVICE(); }
@@ -76,14 +88,8 @@ class CudaEngineTest : public ::testing::TestWithParam<GgmlType> {
 
 TEST_P(CudaEngineTest, LogitsAndStrongMarginTokensMatchCpu) {
   const std::string dir = testing::TestTempDir("cuda_engine");
-  testutil::TinyModelSpec spec;
-  spec.layers = 2;
-  spec.hidden = 128;  // head_dim 32; k a multiple of 32 for the quantized formats
-  spec.intermediate = 256;
-  spec.heads = 4;
-  spec.kv_heads = 2;
+  testutil::TinyModelSpec spec = Spec(GetParam());
   spec.weight_scale = 0.1f;  // larger logits, wider margins
-  spec.gguf_weight_type = GetParam();
   const std::string path = dir + "/tiny.gguf";
   ASSERT_TRUE(testutil::WriteTinyGguf(spec, path).ok());
   auto cpu = MakeEngine(path, "cpu");
@@ -141,6 +147,41 @@ TEST_P(CudaEngineTest, LogitsAndStrongMarginTokensMatchCpu) {
       static_cast<long long>(rows), worst, static_cast<long long>(strong),
       static_cast<long long>(token_equal), static_cast<long long>(token_total));
   EXPECT_GT(strong, 0) << "no row had a strong margin; the check above tested nothing";
+}
+
+// Steps whose rows want only greedy tokens pick them on the device
+// (Backend::GreedyRows); asking for a top logprob sends the same rows (same
+// LM-head shapes, so bit-identical logits) through the host sampler instead.
+// Both must give the same tokens, and logprobs within float rounding.
+TEST_P(CudaEngineTest, DeviceGreedyPicksEqualHostSampling) {
+  const std::string dir = testing::TestTempDir("cuda_engine_greedy");
+  const testutil::TinyModelSpec spec = Spec(GetParam());
+  const std::string path = dir + "/tiny.gguf";
+  ASSERT_TRUE(testutil::WriteTinyGguf(spec, path).ok());
+  auto gpu = MakeEngine(path, "cuda:0");
+  ASSERT_TRUE(gpu);
+  const int64_t V = gpu->config().vocab_size;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 6; ++i) prompts.push_back(Prompt(2 + 17 * i, 10 + i, V));
+  RunOptions opt;
+  opt.chunk = 16;
+  opt.decode_steps = 16;
+  opt.return_logits = false;
+  opt.top_logprobs = 1;
+  const std::vector<SeqRecord> host = RunSequences(*gpu, prompts, opt);
+  opt.top_logprobs = 0;
+  const std::vector<SeqRecord> dev = RunSequences(*gpu, prompts, opt);
+  ASSERT_EQ(dev.size(), host.size());
+  for (size_t s = 0; s < host.size(); ++s) {
+    SCOPED_TRACE("sequence " + std::to_string(s));
+    EXPECT_TRUE(dev[s].logits.empty());
+    EXPECT_EQ(dev[s].tokens, host[s].tokens);
+    ASSERT_EQ(dev[s].logprobs.size(), host[s].logprobs.size());
+    for (size_t t = 0; t < host[s].logprobs.size(); ++t) {
+      EXPECT_LE(host[s].logprobs[t], 0.f);
+      EXPECT_NEAR(dev[s].logprobs[t], host[s].logprobs[t], 1e-4f) << "token " << t;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(WeightTypes, CudaEngineTest,

@@ -126,7 +126,14 @@ TEST_F(CudaOpsTest, EmbeddingDenseIsExactAndQuantizedWithinBf16) {
 }
 
 TEST_F(CudaOpsTest, RmsNormAndAddRmsNormMatchCpu) {
-  for (auto [rows, dim] : {std::pair<int64_t, int64_t>{1, 64}, {5, 576}, {33, 4128}}) {
+  // 16-byte chunk kernel: 64, 576, 2048, 4128; strided kernel: 100 (not a
+  // multiple of 8) and 12288 (more chunks than a thread holds).
+  for (auto [rows, dim] : {std::pair<int64_t, int64_t>{1, 64},
+                           {5, 576},
+                           {1, 2048},
+                           {33, 4128},
+                           {3, 100},
+                           {2, 12288}}) {
     SCOPED_TRACE("rows " + std::to_string(rows) + " dim " + std::to_string(dim));
     std::vector<float> x = RandomBf16(rows * dim, rng_), res = RandomBf16(rows * dim, rng_);
     std::vector<float> w = RandomBf16(dim, rng_, 0.3f);
@@ -363,6 +370,66 @@ TEST_F(CudaOpsTest, SiluMulAndGatherRowsMatchCpu) {
   std::vector<int32_t> bad = {20};
   EXPECT_EQ(gpu_->GatherRows(dx, x_rows, dim, bad.data(), 1, g).code(),
             StatusCode::kInvalidArgument);
+}
+
+// GreedyRows against a host argmax (first maximum) and a double log-sum-exp:
+// vocabularies of the shipped models and odd sizes, planted ties (the first
+// wins), -inf entries (banned tokens) and an all -inf row.
+TEST_F(CudaOpsTest, GreedyRowsMatchHostArgmaxAndLogSoftmax) {
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{1000}, int64_t{49152}, int64_t{128256}}) {
+    SCOPED_TRACE("n " + std::to_string(n));
+    const int64_t rows = 5;
+    std::normal_distribution<float> nd(0.f, 3.f);
+    std::vector<float> logits(rows * n);
+    for (float& v : logits) v = nd(rng_);
+    if (n >= 1000) {
+      float* r1 = logits.data() + n;  // row 1: a tie between two late indices
+      const float top = *std::max_element(r1, r1 + n) + 1.f;
+      r1[n - 3] = top;
+      r1[n / 2] = top;
+      float* r2 = logits.data() + 2 * n;  // row 2: most of it banned
+      for (int64_t i = 0; i < n; i += 2) r2[i] = -INFINITY;
+    }
+    for (int64_t i = 0; i < n; ++i) logits[4 * n + i] = -INFINITY;  // row 4: all banned
+    float* dev = PoisonedF32(rows * n);
+    ASSERT_TRUE(gpu_->Upload(dev, logits.data(), logits.size() * 4).ok());
+    std::vector<int32_t> tokens(rows, -7);
+    std::vector<float> logprobs(rows, 7.f);
+    Status st = gpu_->GreedyRows(dev, rows, n, tokens.data(), logprobs.data());
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    for (int64_t r = 0; r < rows; ++r) {
+      SCOPED_TRACE("row " + std::to_string(r));
+      const float* x = logits.data() + r * n;
+      int64_t best = 0;
+      for (int64_t i = 1; i < n; ++i)
+        if (x[i] > x[best]) best = i;
+      EXPECT_EQ(tokens[r], best);
+      if (r == 4) {
+        EXPECT_TRUE(std::isnan(logprobs[r]));
+        continue;
+      }
+      double sum = 0.0;
+      for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(x[i]) - x[best]);
+      EXPECT_NEAR(logprobs[r], -std::log(sum), 1e-4 * std::max(1.0, std::log(sum)));
+    }
+  }
+  // Rows past the first call's capacity reallocate the result buffers.
+  const int64_t rows = 300, n = 64;
+  std::vector<float> logits(rows * n);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < n; ++i) logits[r * n + i] = static_cast<float>((i * 7 + r) % n);
+  float* dev = PoisonedF32(rows * n);
+  ASSERT_TRUE(gpu_->Upload(dev, logits.data(), logits.size() * 4).ok());
+  std::vector<int32_t> tokens(rows);
+  std::vector<float> logprobs(rows);
+  ASSERT_TRUE(gpu_->GreedyRows(dev, rows, n, tokens.data(), logprobs.data()).ok());
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = logits.data() + r * n;
+    EXPECT_EQ(tokens[r], std::max_element(x, x + n) - x) << "row " << r;
+  }
+  // The CPU backend leaves greedy picks to the host sampler.
+  EXPECT_EQ(cpu_->GreedyRows(logits.data(), 1, n, tokens.data(), logprobs.data()).code(),
+            StatusCode::kUnimplemented);
 }
 
 TEST_F(CudaOpsTest, SwapCopiesRoundTripThroughPinnedHostPool) {
