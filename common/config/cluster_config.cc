@@ -347,6 +347,16 @@ class Parser {
     SJ_RETURN_IF_ERROR(sr.status());
     SJ_RETURN_IF_ERROR(sr.Optional("reserve_blocks", &s.swap.reserve_blocks));
     SJ_RETURN_IF_ERROR(sr.Optional("no_ping_pong_steps", &s.swap.no_ping_pong_steps));
+    SJ_RETURN_IF_ERROR(sr.Optional("debt_share", &s.swap.debt_share));
+    if (!(s.swap.debt_share >= 0 && s.swap.debt_share <= 1)) {
+      return ErrorAt(source_, sr.Get("debt_share"), "scheduler.swap.debt_share",
+                     "must be between 0 (new jobs use free memory only) and 1");
+    }
+    SJ_RETURN_IF_ERROR(sr.Optional("victim_order", &s.swap.victim_order));
+    if (s.swap.victim_order != "mlfq" && s.swap.victim_order != "enst") {
+      return ErrorAt(source_, sr.Get("victim_order"), "scheduler.swap.victim_order",
+                     "unknown order '" + s.swap.victim_order + "' (expected mlfq or enst)");
+    }
     SJ_RETURN_IF_ERROR(sr.Finish());
     return r.Finish();
   }

@@ -115,6 +115,13 @@ struct MlfqConfig {
 struct SwapConfig {
   uint32_t reserve_blocks = 0;      // device blocks kept free for decode growth
   uint32_t no_ping_pong_steps = 8;  // a swapped-in job is not swapped out again for this many steps
+  // Admission by swap-in debt (mlfq): a new job may evict by swap only while
+  // the preempted KV it adds stays within this share of the stall bound's
+  // copy time (docs/SCHEDULER.md); 0 = new jobs use free memory only.
+  double debt_share = 0.05;
+  // Which resident job is evicted first within a level: "mlfq" (latest
+  // arrival) or "enst" (the furthest stall deadline).
+  std::string victim_order = "mlfq";
 };
 
 struct SchedulerConfig {

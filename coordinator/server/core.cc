@@ -15,38 +15,12 @@
 #include "coordinator/scheduler/scheduler.h"
 #include "coordinator/server/cost_model_store.h"
 #include "coordinator/server/replica_driver.h"
+#include "coordinator/server/scheduler_config.h"
 #include "coordinator/server/throughput_log.h"
 
 namespace skipjoin::server {
 
 namespace {
-
-scheduler::SchedulerOptions SchedulerOptionsFrom(const config::ClusterConfig& c) {
-  scheduler::SchedulerOptions o;
-  switch (c.scheduler.policy) {
-    case config::SchedulerPolicy::kMlfq:
-      o.policy = scheduler::PolicyKind::kMlfq;
-      break;
-    case config::SchedulerPolicy::kFcfs:
-      o.policy = scheduler::PolicyKind::kFcfs;
-      break;
-  }
-  o.mlfq.num_levels = static_cast<int32_t>(c.scheduler.mlfq.levels);
-  o.mlfq.base_quantum_seconds = c.scheduler.mlfq.quantum_base_ms / 1000.0;
-  o.mlfq.quantum_ratio = c.scheduler.mlfq.quantum_ratio;
-  o.mlfq.starvation_seconds = c.scheduler.mlfq.starvation_ms / 1000.0;
-  o.max_running_sequences = static_cast<int32_t>(c.scheduler.max_running);
-  o.token_budget = static_cast<int32_t>(c.scheduler.token_budget);
-  o.tbt_target_seconds = c.scheduler.tbt_target_ms / 1000.0;
-  o.no_pingpong_steps = static_cast<int32_t>(c.scheduler.swap.no_ping_pong_steps);
-  if (c.scheduler.swap.reserve_blocks > 0)
-    o.reserve_blocks = static_cast<int32_t>(c.scheduler.swap.reserve_blocks);
-  o.cost_prior = CostPriorFor(c);
-  o.max_stall_seconds =
-      c.scheduler.max_stall_ms ? *c.scheduler.max_stall_ms / 1000.0 : DefaultMaxStallSeconds(c);
-  o.max_steps_in_flight = static_cast<int32_t>(c.scheduler.steps_in_flight);
-  return o;
-}
 
 double SteadySeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

@@ -81,6 +81,8 @@ TEST(ClusterConfigTest, DefaultsApply) {
   EXPECT_EQ(c->scheduler.policy, SchedulerPolicy::kMlfq);
   EXPECT_EQ(c->scheduler.step_trace, "");               // off
   EXPECT_FALSE(c->scheduler.max_stall_ms.has_value());  // per device kind
+  EXPECT_DOUBLE_EQ(c->scheduler.swap.debt_share, 0.05);
+  EXPECT_EQ(c->scheduler.swap.victim_order, "mlfq");
   EXPECT_EQ(c->kv.block_size, 16u);
   EXPECT_DOUBLE_EQ(c->kv.device_memory_fraction, 0.9);
   EXPECT_FALSE(c->kv.num_device_blocks.has_value());
@@ -123,6 +125,11 @@ TEST(ClusterConfigTest, ValidationErrorsNameFileLineAndKey) {
       {"scheduler:\n  mlfq:\n    quantum_ratio: 0.5\n",
        "t.yaml:15: scheduler.mlfq.quantum_ratio: must be at least 1"},
       {"scheduler:\n  mlfq: 3\n", "t.yaml:14: scheduler.mlfq: expected a map of settings, got '3'"},
+      {"scheduler:\n  swap:\n    debt_share: 1.5\n",
+       "t.yaml:15: scheduler.swap.debt_share: must be between 0 (new jobs use free memory "
+       "only) and 1"},
+      {"scheduler:\n  swap:\n    victim_order: lru\n",
+       "t.yaml:15: scheduler.swap.victim_order: unknown order 'lru' (expected mlfq or enst)"},
       {"coordinator:\n  http_port: 70000\n",
        "t.yaml:14: coordinator.http_port: value 70000 is out of range (at most 65535)"},
       {"coordinator:\n  http_port: 0\n",
