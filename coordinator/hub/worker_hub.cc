@@ -93,6 +93,18 @@ void WorkerHub::Reply(const std::string& peer, const Status& status, const char*
   }
 }
 
+void WorkerHub::AskToRegister(const std::string& peer) {
+  const double spacing = config_.heartbeat.interval_ms / 1000.0;
+  auto [it, fresh] = register_asked_.try_emplace(peer, now_);
+  if (!fresh && now_ - it->second < spacing) return;
+  it->second = now_;
+  protocol::ErrorReply reply;
+  reply.error = protocol::ErrorInfo::FromStatus(
+      NotFound("heartbeat from an unregistered worker; send WorkerRegister"));
+  Status s = channel_.Send(peer, reply, std::chrono::milliseconds(0));
+  if (!s.ok()) SJ_LOG(Debug) << "worker link: cannot ask a peer to register: " << s.ToString();
+}
+
 void WorkerHub::Refuse(const std::string& peer, const std::string& device, const Status& why) {
   ++stats_.registrations_refused;
   Reply(peer, why, ("refused a worker registering for " + device).c_str());
@@ -122,7 +134,7 @@ void WorkerHub::Handle(const std::string& peer, const std::string& user_id, prot
   if (std::holds_alternative<protocol::Heartbeat>(message)) {
     // kNotFound is the worker link's "register again" (worker/process/link.h):
     // a worker dropped as silent that was only slow rejoins this way.
-    if (replica < 0) Reply(peer, NotFound("heartbeat from an unregistered worker; send WorkerRegister"));
+    if (replica < 0) AskToRegister(peer);
     return;
   }
   if (auto* result = std::get_if<protocol::StepResult>(&message)) {
@@ -325,6 +337,7 @@ void WorkerHub::LoseReplica(int replica, const std::string& reason, const std::s
 void WorkerHub::CheckLiveness(double now) {
   if (disconnects_.ProbeDue(now)) ProbeConnections();
   if (budgets_.size() > 4096) budgets_.clear();  // bounded, whatever peers come and go
+  if (register_asked_.size() > 4096) register_asked_.clear();
   const double timeout = config_.heartbeat.timeout_ms / 1000.0;
   for (size_t r = 0; r < replicas_.size(); ++r) {
     for (const Slot& s : replicas_[r].ranks) {

@@ -161,6 +161,11 @@ class WorkerHub {
   // An ErrorReply within the peer's error budget (logged as `log_what` when
   // given); dropped past it.
   void Reply(const std::string& peer, const Status& status, const char* log_what = nullptr);
+  // "Register again" to a heartbeat from a peer that holds no slot (a worker
+  // dropped as silent, or one that outlived a link outage): not an error of
+  // the peer, so outside its error budget, and at most one per heartbeat
+  // interval per peer so a flood of heartbeats gets few answers.
+  void AskToRegister(const std::string& peer);
   // Frees every slot of the replica, shuts the surviving ranks down and, if it
   // was live, tells the listener.
   // `spare`: a peer not told to shut down (one that is registering again).
@@ -176,6 +181,8 @@ class WorkerHub {
   Options options_;
   std::string cluster_id_;  // config::ClusterId(config_)
   std::unordered_map<std::string, ErrorBudget> budgets_;
+  std::unordered_map<std::string, double>
+      register_asked_;  // peer -> when AskToRegister last answered
   double now_ = 0;  // of the latest Poll
   std::vector<Replica> replicas_;
   uint32_t next_worker_id_ = 1;

@@ -276,5 +276,42 @@ TEST(CoordinatorCoreTest, MalformedFrameGetsErrorReply) {
   EXPECT_EQ(GetStatus(*core).replicas.size(), 1u);
 }
 
+// A heartbeat from a peer without a slot is answered "register again" (the
+// worker link's kNotFound), once per heartbeat interval, and outside the
+// peer's error budget: after a burst of 40 such heartbeats (a worker that
+// outlived a link outage) its malformed frame still gets its own error.
+TEST(CoordinatorCoreTest, HeartbeatsFromUnknownPeersAskToRegisterOutsideTheErrorBudget) {
+  zmq::context_t ctx;
+  NullMetrics metrics;
+  auto core = StartCore(ctx, metrics);
+  zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.set(zmq::sockopt::rcvtimeo, 500);
+  dealer.connect(core->worker_endpoint());
+  protocol::Heartbeat hb;
+  hb.worker_id = 77;
+  const std::string frame = protocol::Encode(hb);
+  for (int i = 0; i < 40; ++i) dealer.send(zmq::buffer(frame), zmq::send_flags::none);
+  dealer.send(zmq::str_buffer("\xc1garbage"), zmq::send_flags::none);
+  int register_again = 0, other_errors = 0;
+  for (;;) {
+    zmq::message_t reply;
+    if (!dealer.recv(reply).has_value()) break;
+    auto msg =
+        protocol::Decode(std::string_view(static_cast<const char*>(reply.data()), reply.size()));
+    ASSERT_TRUE(msg.ok()) << msg.status().ToString();
+    auto* err = std::get_if<protocol::ErrorReply>(&*msg);
+    ASSERT_NE(err, nullptr);
+    if (err->error.ToStatus().code() == StatusCode::kNotFound) {
+      ++register_again;
+    } else {
+      ++other_errors;
+    }
+  }
+  EXPECT_GE(register_again, 1);
+  EXPECT_LE(register_again, 3);  // one per 100 ms heartbeat interval
+  EXPECT_EQ(other_errors, 1);    // the malformed frame's
+}
+
 }  // namespace
 }  // namespace skipjoin::server
