@@ -257,16 +257,22 @@ TEST(CoordinatorCoreTest, SilentWorkerFailsItsRequests) {
   EXPECT_FALSE(core->ready());
 }
 
+// A bare DEALER on the worker port: a peer that speaks frames, not the protocol.
+zmq::socket_t RawPeer(zmq::context_t& ctx, CoordinatorCore& core, int recv_timeout_ms) {
+  zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.set(zmq::sockopt::rcvtimeo, recv_timeout_ms);
+  dealer.connect(core.worker_endpoint());
+  return dealer;
+}
+
 TEST(CoordinatorCoreTest, MalformedFrameGetsErrorReply) {
   zmq::context_t ctx;
   NullMetrics metrics;
   auto core = StartCore(ctx, metrics);
-  zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
-  dealer.set(zmq::sockopt::linger, 0);
-  dealer.connect(core->worker_endpoint());
+  zmq::socket_t dealer = RawPeer(ctx, *core, 3000);
   dealer.send(zmq::str_buffer("\xc1garbage"), zmq::send_flags::none);
   zmq::message_t reply;
-  dealer.set(zmq::sockopt::rcvtimeo, 3000);
   auto got = dealer.recv(reply);
   ASSERT_TRUE(got.has_value());
   auto msg = protocol::Decode(std::string_view(static_cast<const char*>(reply.data()), reply.size()));
@@ -284,10 +290,7 @@ TEST(CoordinatorCoreTest, HeartbeatsFromUnknownPeersAskToRegisterOutsideTheError
   zmq::context_t ctx;
   NullMetrics metrics;
   auto core = StartCore(ctx, metrics);
-  zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
-  dealer.set(zmq::sockopt::linger, 0);
-  dealer.set(zmq::sockopt::rcvtimeo, 500);
-  dealer.connect(core->worker_endpoint());
+  zmq::socket_t dealer = RawPeer(ctx, *core, 500);
   protocol::Heartbeat hb;
   hb.worker_id = 77;
   const std::string frame = protocol::Encode(hb);
