@@ -95,8 +95,11 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& r)
                             "Time from arrival to the first generated token.")
                 .Add({}, FirstTokenBuckets())),
       tpot_(HistogramFamily(r, "skipjoin_time_per_output_token_seconds",
-                            "Time between consecutive generated tokens of a request.")
+                            "Mean time between consecutive generated tokens, once per request.")
                 .Add({}, PerTokenBuckets())),
+      itl_(HistogramFamily(r, "skipjoin_inter_token_latency_seconds",
+                           "Each gap between consecutive generated tokens of a request.")
+               .Add({}, PerTokenBuckets())),
       e2e_(HistogramFamily(r, "skipjoin_e2e_request_latency_seconds",
                            "Time from arrival to the last token of a request.")
                .Add({}, RequestLatencyBuckets())),

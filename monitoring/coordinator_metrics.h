@@ -75,6 +75,7 @@ class CoordinatorMetrics {
   // Latency histograms, seconds.
   prometheus::Histogram& time_to_first_token() { return ttft_; }
   prometheus::Histogram& time_per_output_token() { return tpot_; }
+  prometheus::Histogram& inter_token_latency() { return itl_; }
   prometheus::Histogram& e2e_request_latency() { return e2e_; }
   prometheus::Histogram& queue_time() { return queue_time_; }
 
@@ -134,6 +135,7 @@ class CoordinatorMetrics {
   prometheus::Family<prometheus::Gauge>& queue_level_family_;
   prometheus::Histogram& ttft_;
   prometheus::Histogram& tpot_;
+  prometheus::Histogram& itl_;
   prometheus::Histogram& e2e_;
   prometheus::Histogram& queue_time_;
   prometheus::Counter& prompt_tokens_;

@@ -79,6 +79,7 @@ class CoordinatorCore::Impl final : public hub::WorkerHub::Listener {
     double arrival = 0;
     double first_scheduled_at = -1;  // < 0: not in any step yet
     double first_token_at = 0;
+    double last_token_at = 0;
     int64_t generated = 0;
   };
   struct ReplicaRun {
@@ -489,7 +490,10 @@ void CoordinatorCore::Impl::OnStepResult(int replica, protocol::StepResult resul
           entry.first_token_sent = true;
           entry.first_token_at = now;
           if (entry.info.echo) out.prompt_logprobs = std::move(entry.prompt_logprobs);
+        } else {
+          metrics_->InterTokenLatency(now - entry.last_token_at);
         }
+        entry.last_token_at = now;
         ++entry.generated;
         ++generated;
         Emit(entry.sink, std::move(out));

@@ -40,6 +40,9 @@ class CoordinatorMetrics {
   // to its first scheduled step.
   virtual void RequestLatency(double e2e_seconds, double ttft_seconds, double queue_seconds,
                               double time_per_output_token_seconds) {}
+  // The gap between two consecutive tokens of one request, as the client
+  // sees them leave the scheduler (every gap, so a decode stall shows).
+  virtual void InterTokenLatency(double seconds) {}
   // Lengths of a finished request, tokens.
   virtual void RequestLengths(int64_t prompt_tokens, int64_t generation_tokens) {}
   // Token counters: prompt tokens of admitted requests, sampled tokens.

@@ -51,6 +51,10 @@ void PrometheusMetrics::RequestDone(const std::string& outcome) {
   m_->RequestsFinished(o).Increment();
 }
 
+void PrometheusMetrics::InterTokenLatency(double seconds) {
+  m_->inter_token_latency().Observe(seconds);
+}
+
 void PrometheusMetrics::RequestLatency(double e2e_seconds, double ttft_seconds,
                                        double queue_seconds, double time_per_output_token_seconds) {
   m_->e2e_request_latency().Observe(e2e_seconds);

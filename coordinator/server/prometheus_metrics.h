@@ -43,6 +43,7 @@ class PrometheusMetrics final : public CoordinatorMetrics {
 
   void RequestReceived() override;
   void RequestDone(const std::string& outcome) override;
+  void InterTokenLatency(double seconds) override;
   void RequestLatency(double e2e_seconds, double ttft_seconds, double queue_seconds,
                       double time_per_output_token_seconds) override;
   void RequestLengths(int64_t prompt_tokens, int64_t generation_tokens) override;

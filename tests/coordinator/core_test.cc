@@ -107,9 +107,19 @@ SubmitItem Item(CoordinatorCore& core, int32_t max_new, int32_t prompt_len = 5) 
   return item;
 }
 
+// Counts the per-gap inter-token latencies the core reports.
+class GapMetrics final : public CoordinatorMetrics {
+ public:
+  void InterTokenLatency(double seconds) override {
+    EXPECT_GE(seconds, 0.0);
+    ++gaps;
+  }
+  std::atomic<int> gaps{0};
+};
+
 TEST(CoordinatorCoreTest, GeneratesWithFakeWorker) {
   zmq::context_t ctx;
-  NullMetrics metrics;
+  GapMetrics metrics;
   auto core = StartCore(ctx, metrics);
   EXPECT_FALSE(core->ready());
   auto sink = std::make_shared<CollectingSink>();
@@ -139,6 +149,7 @@ TEST(CoordinatorCoreTest, GeneratesWithFakeWorker) {
   }
   EXPECT_EQ(tokens_a, 3);
   EXPECT_EQ(tokens_b, 2);
+  EXPECT_EQ(metrics.gaps.load(), (3 - 1) + (2 - 1));  // every gap, none before a first token
   auto status = GetStatus(*core);
   ASSERT_EQ(status.replicas.size(), 1u);
   EXPECT_TRUE(status.replicas[0].alive);
