@@ -228,8 +228,10 @@ void ClientEndpoint::Impl::OnSubmit(const std::string& peer, protocol::SubmitReq
   // n is always 1 on the native API.
   const server::RequestId seq = prepared.ids.at(0);
   Open open;
-  open.response = std::make_unique<NativeResponse>(api, *tokenizer_, rid, prepared.prompt_ids,
-                                                   std::move(prepared.prompt_text), seq);
+  // One prompt too: the native request carries one.
+  TokenizedPrompt& prompt = prepared.prompts.at(0);
+  open.response = std::make_unique<NativeResponse>(api, *tokenizer_, rid, std::move(prompt.ids),
+                                                   std::move(prompt.text), seq);
   open_.emplace(key, std::move(open));
   by_seq_.emplace(seq, std::move(key));
   core_->Submit(std::move(prepared.items), std::make_shared<Sink>(mailbox_), /*reserved=*/true);

@@ -13,6 +13,30 @@ ApiError Overloaded(const server::Admission& admission, const std::string& what)
                              " prompt tokens; coordinator.limits.max_pending_*); retry later",
                          admission.RetryAfterSeconds());
 }
+
+// One completions prompt: text is encoded, token ids are checked against
+// the vocabulary and decoded for echo. `param` names it in errors.
+std::optional<ApiError> TokenizePrompt(const PromptInput& prompt, const std::string& param,
+                                       const Tokenizer& tok, TokenizedPrompt* out) {
+  if (const auto* text = std::get_if<std::string>(&prompt)) {
+    out->ids = tok.Encode(*text, /*add_special=*/true, /*parse_special=*/false);
+    out->text = *text;
+    return std::nullopt;
+  }
+  const auto& ids = std::get<std::vector<int32_t>>(prompt);
+  for (int32_t id : ids) {
+    if (id < 0 || id >= tok.vocab_size()) {
+      return BadRequest("token id " + std::to_string(id) + " in '" + param +
+                            "' is outside the vocabulary (size " +
+                            std::to_string(tok.vocab_size()) + ")",
+                        param);
+    }
+  }
+  out->ids = ids;
+  out->text = tok.Decode(ids, /*skip_special=*/false);
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<ApiError> ResolveSampling(const ApiRequest& r, const GenerationSetup& setup,
@@ -69,56 +93,59 @@ std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationS
   }
   if (!core.ready()) return ServiceUnavailable("no replica is ready yet");
   server::Admission& admission = core.admission();
-  if (!admission.HasRoom(r.n)) return Overloaded(admission, "requests");
-  const Tokenizer& tok = *setup.tokenizer;
+  const int64_t requests =
+      int64_t{r.n} * static_cast<int64_t>(std::max<size_t>(1, r.prompts.size()));
+  if (!admission.HasRoom(requests)) return Overloaded(admission, "requests");
   *out = PreparedGeneration{};
   if (r.kind == ApiKind::kChat) {
     auto text = setup.chat_template->Apply(r.messages, /*add_generation_prompt=*/true);
     if (!text.ok()) return BadRequest(text.status().message(), "messages");
-    out->prompt_ids = tok.Encode(*text, /*add_special=*/true, /*parse_special=*/true);
-  } else if (r.prompt_text) {
-    out->prompt_ids = tok.Encode(*r.prompt_text, /*add_special=*/true, /*parse_special=*/false);
-    out->prompt_text = *r.prompt_text;
-  } else if (r.prompt_tokens) {
-    for (int32_t id : *r.prompt_tokens) {
-      if (id < 0 || id >= tok.vocab_size()) {
-        return BadRequest("token id " + std::to_string(id) + " is outside the vocabulary (size " +
-                              std::to_string(tok.vocab_size()) + ")",
-                          "prompt");
+    out->prompts.push_back(
+        {setup.tokenizer->Encode(*text, /*add_special=*/true, /*parse_special=*/true), ""});
+  } else {
+    if (r.prompts.empty()) return BadRequest("'prompt' is required", "prompt");
+    for (size_t p = 0; p < r.prompts.size(); ++p) {
+      out->prompts.emplace_back();
+      if (auto e = TokenizePrompt(r.prompts[p], PromptParam(r, p), *setup.tokenizer,
+                                  &out->prompts.back())) {
+        return e;
       }
     }
-    out->prompt_ids = *r.prompt_tokens;
-    out->prompt_text = tok.Decode(out->prompt_ids, /*skip_special=*/false);
-  } else {
-    return BadRequest("'prompt' is required", "prompt");
   }
-  if (auto e = ResolveMaxNewTokens(r, static_cast<int64_t>(out->prompt_ids.size()),
-                                   setup.max_context, setup.limits, &out->max_new_tokens)) {
-    return e;
-  }
-  if (r.min_tokens > out->max_new_tokens) {
-    return BadRequest("'min_tokens' (" + std::to_string(r.min_tokens) + ") exceeds the " +
-                          std::to_string(out->max_new_tokens) + " tokens this request may generate",
-                      "min_tokens");
+  // Per prompt: without max_tokens the default depends on the prompt's length.
+  std::vector<int32_t> max_new_tokens(out->prompts.size());
+  int64_t prompt_tokens = 0;
+  for (size_t p = 0; p < out->prompts.size(); ++p) {
+    const int64_t len = static_cast<int64_t>(out->prompts[p].ids.size());
+    prompt_tokens += int64_t{r.n} * len;
+    if (auto e = ResolveMaxNewTokens(r, len, setup.max_context, setup.limits, &max_new_tokens[p])) {
+      if (out->prompts.size() > 1) e->message = PromptParam(r, p) + ": " + e->message;
+      return e;
+    }
+    if (r.min_tokens > max_new_tokens[p]) {
+      return BadRequest("'min_tokens' (" + std::to_string(r.min_tokens) + ") exceeds the " +
+                            std::to_string(max_new_tokens[p]) + " tokens this request may generate",
+                        "min_tokens");
+    }
   }
   SamplingParams sampling;
-  if (auto e = ResolveSampling(r, setup, tok.vocab_size(), &sampling)) return e;
-  out->items.resize(r.n);
-  for (int i = 0; i < r.n; ++i) {
-    server::SubmitItem& item = out->items[i];
-    item.id = core.NewRequestId();
-    item.prompt = out->prompt_ids;
-    item.max_new_tokens = out->max_new_tokens;
-    item.priority = r.priority;
-    item.sampling = sampling;
-    // Choices of one request draw from different streams: seed + i.
-    if (r.seed) item.sampling.seed = *r.seed + static_cast<uint64_t>(i);
-    item.echo = r.echo && r.logprobs;
-    out->ids.push_back(item.id);
+  if (auto e = ResolveSampling(r, setup, setup.tokenizer->vocab_size(), &sampling)) return e;
+  for (size_t p = 0; p < out->prompts.size(); ++p) {
+    for (int i = 0; i < r.n; ++i) {
+      server::SubmitItem& item = out->items.emplace_back();
+      item.id = core.NewRequestId();
+      item.prompt = out->prompts[p].ids;
+      item.max_new_tokens = max_new_tokens[p];
+      item.priority = r.priority;
+      item.sampling = sampling;
+      // Choices of one prompt draw from different streams: seed + i. Each
+      // prompt of a batch draws as it would alone.
+      if (r.seed) item.sampling.seed = *r.seed + static_cast<uint64_t>(i);
+      item.echo = r.echo && r.logprobs;
+      out->ids.push_back(item.id);
+    }
   }
-  if (!admission.Reserve(r.n, int64_t{r.n} * static_cast<int64_t>(out->prompt_ids.size()))) {
-    return Overloaded(admission, "prompt tokens");
-  }
+  if (!admission.Reserve(requests, prompt_tokens)) return Overloaded(admission, "prompt tokens");
   return std::nullopt;
 }
 

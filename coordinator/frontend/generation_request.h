@@ -42,11 +42,11 @@ inline bool ServesModel(const GenerationSetup& setup, const std::string& id) {
 }
 
 struct PreparedGeneration {
-  std::vector<int32_t> prompt_ids;
-  std::string prompt_text;  // completions: the prompt as text (for echo); chat: empty
-  int32_t max_new_tokens = 0;
-  std::vector<server::SubmitItem> items;  // one per choice (n), ids from the core
-  std::vector<server::RequestId> ids;     // items[i].id
+  std::vector<TokenizedPrompt> prompts;  // completions: one per prompt; chat: one
+  // n per prompt: items[p * n + s] is sample s of prompt p (the choice index);
+  // ids from the core.
+  std::vector<server::SubmitItem> items;
+  std::vector<server::RequestId> ids;  // items[i].id
 };
 
 // The request's sampling parameters (without the per-choice seed offset):
@@ -57,12 +57,13 @@ std::optional<ApiError> ResolveSampling(const ApiRequest& request, const Generat
                                         int32_t vocab_size, SamplingParams* out);
 
 // In order: the model must be the served one (404), a replica must be ready
-// (503), the coordinator must have room for n more requests (429, before
-// tokenizing), the chat template must apply, prompt token ids must be in the
-// vocabulary, the lengths must fit (ResolveMaxNewTokens), and the room for
-// the n requests' prompt tokens is taken (429). On success the caller must
-// pass the items to core.Submit(..., /*reserved=*/true). On error returns
-// the ApiError, has taken no room, and leaves *out unspecified.
+// (503), the coordinator must have room for n requests per prompt (429,
+// before tokenizing), the chat template must apply, each prompt's token ids
+// must be in the vocabulary and its lengths must fit (ResolveMaxNewTokens;
+// errors of a batch name prompt[i]), and the room for all the requests'
+// prompt tokens is taken (429). On success the caller must pass the items to
+// core.Submit(..., /*reserved=*/true). On error returns the ApiError, has
+// taken no room, and leaves *out unspecified.
 std::optional<ApiError> PrepareGeneration(const ApiRequest& request, const GenerationSetup& setup,
                                           server::CoordinatorCore& core, PreparedGeneration* out);
 

@@ -1,7 +1,9 @@
 #include "coordinator/frontend/generation_response.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/status.h"
 #include "coordinator/frontend/sse.h"
 
 namespace skipjoin::frontend {
@@ -30,9 +32,13 @@ GenerationResponse::GenerationResponse(ApiRequest request, const Tokenizer& toke
                                        ResponseContext context,
                                        std::vector<server::RequestId> seq_ids)
     : request_(std::move(request)), tokenizer_(tokenizer), ctx_(std::move(context)) {
+  const size_t n = static_cast<size_t>(std::max(1, request_.n));
+  SJ_CHECK(seq_ids.size() == n * ctx_.prompts.size())
+      << seq_ids.size() << " requests for " << ctx_.prompts.size() << " prompts, n=" << n;
   choices_.resize(seq_ids.size());
   for (size_t i = 0; i < seq_ids.size(); ++i) {
     choices_[i].seq_id = seq_ids[i];
+    choices_[i].prompt = i / n;
     choices_[i].text = std::make_unique<ChoiceTextStream>(
         tokenizer_,
         StopOptions{request_.stop, request_.include_stop_str_in_output, request_.min_tokens});
@@ -80,8 +86,9 @@ json GenerationResponse::LogprobsJson(int index, size_t lp_begin, size_t lp_end,
            offsets = json::array();
       size_t offset = 0;  // the prompt's, from the start of the text
       if (with_prompt) {
-        for (size_t p = 0; p < ctx_.prompt_ids.size(); ++p) {
-          const std::string piece = tokenizer_.TokenPiece(ctx_.prompt_ids[p]);
+        const std::vector<int32_t>& prompt_ids = PromptOf(c).ids;
+        for (size_t p = 0; p < prompt_ids.size(); ++p) {
+          const std::string piece = tokenizer_.TokenPiece(prompt_ids[p]);
           tokens.push_back(piece);
           if (p == 0 || p - 1 >= c.prompt_logprobs.size()) {
             token_logprobs.push_back(nullptr);
@@ -137,10 +144,16 @@ std::string GenerationResponse::ChunkJson(int index, const std::string& text, bo
   return SseFrame(Dump(chunk));
 }
 
+int64_t GenerationResponse::PromptTokens() const {
+  int64_t tokens = 0;
+  for (const TokenizedPrompt& p : ctx_.prompts) tokens += static_cast<int64_t>(p.ids.size());
+  return tokens;
+}
+
 std::string GenerationResponse::UsageChunk() const {
   int64_t completion = 0;
   for (const Choice& c : choices_) completion += c.completion_tokens;
-  const int64_t prompt = static_cast<int64_t>(ctx_.prompt_ids.size());
+  const int64_t prompt = PromptTokens();
   json chunk = {
       {"id", ctx_.id},
       {"object", request_.kind == ApiKind::kChat ? "chat.completion.chunk" : "text_completion"},
@@ -164,7 +177,7 @@ void GenerationResponse::HandleToken(int index, const SequenceEvent& e, std::str
   const size_t lp_begin = c.tokens.size();
   if (request_.logprobs) {
     if (first && request_.echo && request_.kind == ApiKind::kCompletion) {
-      for (int32_t id : ctx_.prompt_ids) c.next_text_offset += tokenizer_.TokenPiece(id).size();
+      for (int32_t id : PromptOf(c).ids) c.next_text_offset += tokenizer_.TokenPiece(id).size();
     }
     c.text_offsets.push_back(c.next_text_offset);
     c.next_text_offset += tokenizer_.TokenPiece(e.token).size();
@@ -178,7 +191,7 @@ void GenerationResponse::HandleToken(int index, const SequenceEvent& e, std::str
   const bool stopped = c.text->stopped();
   if (request_.stream) {
     std::string lead;
-    if (first && request_.echo && request_.kind == ApiKind::kCompletion) lead = ctx_.prompt_text;
+    if (first && request_.echo && request_.kind == ApiKind::kCompletion) lead = PromptOf(c).text;
     const bool role = first && request_.kind == ApiKind::kChat;
     const bool with_prompt = first && request_.echo && request_.kind == ApiKind::kCompletion;
     if (!text.empty() || !lead.empty() || role ||
@@ -264,7 +277,7 @@ std::string GenerationResponse::LogSummary() const {
   }
   std::string out;
   if (!request_.user.empty()) out += "user=" + json(request_.user).dump() + " ";
-  out += "prompt_tokens=" + std::to_string(ctx_.prompt_ids.size()) +
+  out += "prompt_tokens=" + std::to_string(PromptTokens()) +
          " completion_tokens=" + std::to_string(completion) + " finish=" + finish;
   return out;
 }
@@ -282,13 +295,13 @@ std::string GenerationResponse::FinalBody() const {
     if (chat) {
       choice["message"] = {{"role", "assistant"}, {"content", c.full_text}};
     } else {
-      choice["text"] = request_.echo ? ctx_.prompt_text + c.full_text : c.full_text;
+      choice["text"] = request_.echo ? PromptOf(c).text + c.full_text : c.full_text;
     }
     choice["logprobs"] = logprobs;
     choice["finish_reason"] = c.finish_reason == nullptr ? json(nullptr) : json(c.finish_reason);
     choices.push_back(std::move(choice));
   }
-  const int64_t prompt = static_cast<int64_t>(ctx_.prompt_ids.size());
+  const int64_t prompt = PromptTokens();
   json body = {{"id", ctx_.id},
                {"object", chat ? "chat.completion" : "text_completion"},
                {"created", ctx_.created},

@@ -27,13 +27,15 @@ struct ResponseContext {
   std::string id;       // "cmpl-..." / "chatcmpl-..."
   int64_t created = 0;  // unix seconds
   std::string model;
-  std::vector<int32_t> prompt_ids;
-  std::string prompt_text;  // echo: the prompt as text
+  // The request's prompts (chat: one); choice i answers prompts[i / n]. Their
+  // texts are what echo puts in front.
+  std::vector<TokenizedPrompt> prompts;
 };
 
 class GenerationResponse {
  public:
-  // seq_ids[i] is the scheduler request of choice i.
+  // seq_ids[i] is the scheduler request of choice i; there are n per prompt
+  // (request.n * context.prompts.size() in all).
   GenerationResponse(ApiRequest request, const Tokenizer& tokenizer, ResponseContext context,
                      std::vector<server::RequestId> seq_ids);
 
@@ -66,6 +68,7 @@ class GenerationResponse {
  private:
   struct Choice {
     server::RequestId seq_id = 0;
+    size_t prompt = 0;  // index into ctx_.prompts
     std::unique_ptr<ChoiceTextStream> text;
     std::string full_text;  // non-streaming accumulation
     int32_t completion_tokens = 0;
@@ -83,6 +86,8 @@ class GenerationResponse {
   int FindChoice(server::RequestId id) const;
   void HandleToken(int index, const server::SequenceEvent& e, std::string* stream_out);
   void EndChoice(int index, const char* reason, std::string* stream_out);
+  const TokenizedPrompt& PromptOf(const Choice& c) const { return ctx_.prompts[c.prompt]; }
+  int64_t PromptTokens() const;  // over all prompts, each counted once (not per choice)
   // The choice's "logprobs" object for its tokens [begin, end), prompt tokens
   // first when with_prompt (echo); null when logprobs were not asked for.
   nlohmann::json LogprobsJson(int index, size_t begin, size_t end, bool with_prompt) const;

@@ -489,8 +489,7 @@ class Session : public std::enable_shared_from_this<Session> {
     ctx.id = std::move(id);
     ctx.created = static_cast<int64_t>(std::time(nullptr));
     ctx.model = r.model.empty() ? fe_->options.model_name : r.model;  // the id it asked for
-    ctx.prompt_ids = std::move(prepared.prompt_ids);
-    ctx.prompt_text = std::move(prepared.prompt_text);
+    ctx.prompts = std::move(prepared.prompts);
     std::vector<server::SubmitItem> items = std::move(prepared.items);
     std::vector<server::RequestId> ids = std::move(prepared.ids);
     gen_ = std::make_unique<GenerationResponse>(std::move(r), *fe_->tokenizer, std::move(ctx), ids);

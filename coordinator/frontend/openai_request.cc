@@ -89,7 +89,33 @@ std::optional<ApiError> GetIntInto(const json& body, const char* key, int64_t lo
   return std::nullopt;
 }
 
-// A list of token ids (range-checked against the vocabulary later).
+bool IsTokenId(const json& v) { return v.is_number_integer() || v.is_number_unsigned(); }
+
+// Appends the token ids of `list` (a JSON array) to *out; `param` names the
+// field in errors. Ids are range-checked against the vocabulary later.
+std::optional<ApiError> TokenIdList(const json& list, const std::string& param,
+                                    std::vector<int32_t>* out) {
+  out->reserve(out->size() + list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    const json& t = list[i];
+    if (!IsTokenId(t)) {
+      return BadRequest("'" + param + "' must be a list of token ids; element " +
+                            std::to_string(i) + " is " + TypeName(t),
+                        param);
+    }
+    constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+    const bool in_range = t.is_number_unsigned()
+                              ? t.get<uint64_t>() <= static_cast<uint64_t>(kMax)
+                              : t.get<int64_t>() >= 0 && t.get<int64_t>() <= kMax;
+    if (!in_range) {
+      return BadRequest("token id " + t.dump() + " in '" + param + "' is out of range", param);
+    }
+    out->push_back(static_cast<int32_t>(t.get<int64_t>()));
+  }
+  return std::nullopt;
+}
+
+// An optional field holding at most max_count token ids.
 std::optional<ApiError> GetTokenIds(const json& body, const char* key, size_t max_count,
                                     std::vector<int32_t>* out) {
   auto it = body.find(key);
@@ -100,14 +126,59 @@ std::optional<ApiError> GetTokenIds(const json& body, const char* key, size_t ma
         "'" + std::string(key) + "' may hold at most " + std::to_string(max_count) + " token ids",
         key);
   }
-  for (const json& t : *it) {
-    if (!t.is_number_integer() && !t.is_number_unsigned())
-      return WrongType(key, "a list of token ids", *it);
-    const int64_t v = t.get<int64_t>();
-    if (v < 0 || v > std::numeric_limits<int32_t>::max()) {
-      return BadRequest("token id " + std::to_string(v) + " in '" + key + "' is out of range", key);
+  return TokenIdList(*it, key, out);
+}
+
+// A list of token ids as one prompt; `param` names the prompt in errors.
+std::optional<ApiError> ParseTokenPrompt(const json& list, const std::string& param,
+                                         std::vector<int32_t>* out) {
+  if (list.empty()) return BadRequest("'" + param + "' must not be empty", param);
+  return TokenIdList(list, param, out);
+}
+
+// "prompt": a string, a list of token ids, or a batch (a list of strings and
+// token-id lists, 1..kMaxPrompts of them), as OpenAI's and vLLM's APIs take it.
+std::optional<ApiError> ParsePrompts(const json& body, ApiRequest* out) {
+  constexpr const char* kShapes =
+      "a string, a list of strings, a list of token ids, or a list of token-id lists";
+  auto prompt = body.find("prompt");
+  if (prompt == body.end() || prompt->is_null())
+    return BadRequest("'prompt' is required", "prompt");
+  if (prompt->is_string()) {
+    if (prompt->get_ref<const std::string&>().empty())
+      return BadRequest("'prompt' must not be empty", "prompt");
+    out->prompts.emplace_back(prompt->get<std::string>());
+    return std::nullopt;
+  }
+  if (!prompt->is_array()) return WrongType("prompt", kShapes, *prompt);
+  if (prompt->empty()) return BadRequest("'prompt' must not be empty", "prompt");
+  if (IsTokenId((*prompt)[0])) {
+    std::vector<int32_t> ids;
+    if (auto e = ParseTokenPrompt(*prompt, "prompt", &ids)) return e;
+    out->prompts.emplace_back(std::move(ids));
+    return std::nullopt;
+  }
+  if (prompt->size() > static_cast<size_t>(kMaxPrompts)) {
+    return BadRequest("'prompt' may hold at most " + std::to_string(kMaxPrompts) +
+                          " prompts, got " + std::to_string(prompt->size()),
+                      "prompt");
+  }
+  for (size_t i = 0; i < prompt->size(); ++i) {
+    const json& p = (*prompt)[i];
+    const std::string param = "prompt[" + std::to_string(i) + "]";
+    if (p.is_string()) {
+      if (p.get_ref<const std::string&>().empty())
+        return BadRequest("'" + param + "' must not be empty", param);
+      out->prompts.emplace_back(p.get<std::string>());
+    } else if (p.is_array()) {
+      std::vector<int32_t> ids;
+      if (auto e = ParseTokenPrompt(p, param, &ids)) return e;
+      out->prompts.emplace_back(std::move(ids));
+    } else {
+      return BadRequest("'" + param + "' must be a string or a list of token ids, got " +
+                            TypeName(p) + " ('prompt' is " + kShapes + ")",
+                        param);
     }
-    out->push_back(static_cast<int32_t>(v));
   }
   return std::nullopt;
 }
@@ -366,6 +437,10 @@ std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* b
 
 }  // namespace
 
+std::string PromptParam(const ApiRequest& request, size_t index) {
+  return request.prompts.size() > 1 ? "prompt[" + std::to_string(index) + "]" : "prompt";
+}
+
 bool JsonDepthWithin(std::string_view text, int max_depth) {
   int depth = 0;
   bool in_string = false;
@@ -392,42 +467,7 @@ std::optional<ApiError> ParseCompletionRequest(std::string_view text, ApiRequest
   json body;
   if (auto e = ParseCommon(text, ApiKind::kCompletion, &body, out)) return e;
 
-  auto prompt = body.find("prompt");
-  if (prompt == body.end() || prompt->is_null())
-    return BadRequest("'prompt' is required", "prompt");
-  if (prompt->is_string()) {
-    out->prompt_text = prompt->get<std::string>();
-  } else if (prompt->is_array()) {
-    if (prompt->empty()) return BadRequest("'prompt' must not be empty", "prompt");
-    if (prompt->size() == 1 && (*prompt)[0].is_string()) {
-      out->prompt_text = (*prompt)[0].get<std::string>();
-    } else if ((*prompt)[0].is_string()) {
-      return BadRequest(
-          "batched prompts (a list of several strings) are not supported; send one request each",
-          "prompt");
-    } else {
-      std::vector<int32_t> ids;
-      ids.reserve(prompt->size());
-      for (const json& t : *prompt) {
-        if (!t.is_number_integer() && !t.is_number_unsigned()) {
-          return WrongType("prompt", "a string, a list with one string, or a list of token ids",
-                           *prompt);
-        }
-        const int64_t v = t.get<int64_t>();
-        if (v < 0 || v > std::numeric_limits<int32_t>::max()) {
-          return BadRequest("token id " + std::to_string(v) + " in 'prompt' is out of range",
-                            "prompt");
-        }
-        ids.push_back(static_cast<int32_t>(v));
-      }
-      out->prompt_tokens = std::move(ids);
-    }
-  } else {
-    return WrongType("prompt", "a string or a list of token ids", *prompt);
-  }
-  if (out->prompt_text && out->prompt_text->empty())
-    return BadRequest("'prompt' must not be empty", "prompt");
-
+  if (auto e = ParsePrompts(body, out)) return e;
   // Completions: logprobs is the number of alternatives (0 still returns the
   // sampled token's logprob).
   std::optional<int64_t> logprobs;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/config/cluster_config.h"
@@ -30,15 +31,27 @@ inline constexpr size_t kMaxStopBytes = 256;  // one stop string
 inline constexpr int kMaxJsonDepth = 64;      // nesting of the body
 inline constexpr int kMaxLogitBias = 1024;    // logit_bias entries
 inline constexpr int kMaxStopTokenIds = 64;   // stop_token_ids
+inline constexpr int kMaxPrompts = 64;        // prompts in one completions request (each runs n)
 
 enum class ApiKind { kCompletion, kChat };
+
+// One prompt of a completions request as sent: text, or token ids (range-checked
+// against the vocabulary later).
+using PromptInput = std::variant<std::string, std::vector<int32_t>>;
+
+// A prompt after tokenization: its ids, and its text (completions, for echo;
+// empty for chat).
+struct TokenizedPrompt {
+  std::vector<int32_t> ids;
+  std::string text;
+};
 
 struct ApiRequest {
   ApiKind kind = ApiKind::kCompletion;
   std::string model;  // "": omitted, the served model
-  // Completions: exactly one of prompt_text / prompt_tokens.
-  std::optional<std::string> prompt_text;
-  std::optional<std::vector<int32_t>> prompt_tokens;
+  // Completions: 1..kMaxPrompts prompts (several: a batch). Each runs n
+  // choices; choice index = prompt index * n + sample index, as in OpenAI's API.
+  std::vector<PromptInput> prompts;
   // Chat: the conversation (content parts already joined).
   std::vector<ChatMessage> messages;
 
@@ -71,6 +84,10 @@ struct ApiRequest {
   std::string guide_spec;
   std::string user;  // the end user's id, written to the request log line (<= 256 bytes)
 };
+
+// The name of prompt `index` in errors: "prompt" for a lone prompt, else
+// "prompt[index]".
+std::string PromptParam(const ApiRequest& request, size_t index);
 
 // Parse the JSON body of a completions / chat completions request. On error
 // returns the ApiError and leaves *out unspecified.

@@ -149,7 +149,7 @@ ApiRequest ChatRequest(bool stream) {
 TEST(GenerationResponseTest, StreamsChatWithRoleUsageAndDone) {
   auto tok = TinyTokenizer();
   std::vector<int32_t> ids = tok->Encode("hi there", false, false);
-  ResponseContext ctx{"chatcmpl-1", 123, "tiny", {1, 2, 3}, ""};
+  ResponseContext ctx{"chatcmpl-1", 123, "tiny", {{{1, 2, 3}, ""}}};
   GenerationResponse resp(ChatRequest(true), *tok, ctx, {7});
   std::vector<SequenceEvent> events;
   for (int32_t id : ids) events.push_back(Token(7, id));
@@ -188,7 +188,7 @@ TEST(GenerationResponseTest, NonStreamingStopStringFinishesAndCuts) {
   r.stop = {" b"};
   r.n = 2;
   r.echo = true;
-  ResponseContext ctx{"cmpl-1", 1, "tiny", {5}, "P:"};
+  ResponseContext ctx{"cmpl-1", 1, "tiny", {{{5}, "P:"}}};
   GenerationResponse resp(r, *tok, ctx, {1, 2});
   std::vector<SequenceEvent> ev;
   for (int32_t id : tok->Encode("a b c", false, false)) ev.push_back(Token(1, id));
@@ -216,7 +216,9 @@ TEST(GenerationResponseTest, ErrorBeforeStreamIsHttpErrorAfterIsChunk) {
   err.id = 3;
   err.error = Unavailable("replica lost");
   {
-    GenerationResponse resp(ChatRequest(true), *tok, {"c", 0, "m", {1}, ""}, {3, 4});
+    ApiRequest two = ChatRequest(true);
+    two.n = 2;
+    GenerationResponse resp(two, *tok, {"c", 0, "m", {{{1}, ""}}}, {3, 4});
     auto u = resp.OnEvents({err}, false);
     ASSERT_TRUE(u.error.has_value());
     EXPECT_EQ(u.error->http_status, 503);
@@ -224,7 +226,7 @@ TEST(GenerationResponseTest, ErrorBeforeStreamIsHttpErrorAfterIsChunk) {
     EXPECT_EQ(u.cancel, (std::vector<server::RequestId>{4}));
   }
   {
-    GenerationResponse resp(ChatRequest(true), *tok, {"c", 0, "m", {1}, ""}, {3});
+    GenerationResponse resp(ChatRequest(true), *tok, {"c", 0, "m", {{{1}, ""}}}, {3});
     auto u = resp.OnEvents({Token(3, 100), err}, false);
     auto frames = Frames(u.data);
     ASSERT_GE(frames.size(), 3u);
@@ -238,7 +240,7 @@ TEST(GenerationResponseTest, ChatLogprobsCarryTopAlternatives) {
   ApiRequest r = ChatRequest(false);
   r.logprobs = true;
   r.top_logprobs = 1;
-  GenerationResponse resp(r, *tok, {"c", 0, "m", {1}, ""}, {9});
+  GenerationResponse resp(r, *tok, {"c", 0, "m", {{{1}, ""}}}, {9});
   SequenceEvent t = Token(9, 'a');
   t.top = {{'a', -0.5f}, {'b', -1.0f}};
   auto u = resp.OnEvents({t, Finished(9, protocol::FinishReason::kLength)}, false);
@@ -248,6 +250,65 @@ TEST(GenerationResponseTest, ChatLogprobsCarryTopAlternatives) {
   ASSERT_EQ(content.size(), 1u);
   EXPECT_FLOAT_EQ(content[0]["logprob"].get<float>(), -0.5f);
   EXPECT_EQ(content[0]["top_logprobs"].size(), 1u);
+}
+
+// Parses each SSE frame but [DONE] as JSON.
+std::vector<nlohmann::json> Chunks(const std::string& sse) {
+  std::vector<nlohmann::json> out;
+  for (const std::string& f : Frames(sse)) {
+    if (f != "[DONE]") out.push_back(nlohmann::json::parse(f));
+  }
+  return out;
+}
+
+ApiRequest CompletionRequest(int n, bool stream) {
+  ApiRequest r;
+  r.kind = ApiKind::kCompletion;
+  r.n = n;
+  r.stream = stream;
+  r.echo = true;
+  r.include_usage = true;
+  return r;
+}
+
+TEST(GenerationResponseTest, BatchChoicesAreIndexedPromptTimesNPlusSample) {
+  auto tok = TinyTokenizer();
+  const int32_t a = tok->Encode("a", false, false)[0];
+  ResponseContext ctx{"cmpl-b", 1, "tiny", {{{5, 6}, "P0:"}, {{7}, "P1:"}}};
+  // Choices 0, 1 answer prompt 0; 2, 3 prompt 1.
+  for (bool stream : {false, true}) {
+    GenerationResponse resp(CompletionRequest(2, stream), *tok, ctx, {10, 11, 12, 13});
+    std::string data;
+    for (server::RequestId id : {13, 10, 12, 11}) {
+      auto u = resp.OnEvents({Token(id, a), Finished(id, protocol::FinishReason::kLength)}, true);
+      data += u.data;
+      EXPECT_EQ(u.done, id == 11);
+    }
+    std::vector<std::string> text(4);
+    nlohmann::json usage;
+    if (stream) {
+      for (const nlohmann::json& c : Chunks(data)) {
+        if (c["choices"].empty()) {
+          usage = c["usage"];
+          continue;
+        }
+        text.at(c["choices"][0]["index"].get<size_t>()) += c["choices"][0]["text"];
+      }
+    } else {
+      auto body = nlohmann::json::parse(data);
+      ASSERT_EQ(body["choices"].size(), 4u);
+      for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(body["choices"][i]["index"], i);
+        text[i] = body["choices"][i]["text"];
+      }
+      usage = body["usage"];
+    }
+    EXPECT_EQ(text, (std::vector<std::string>{"P0:a", "P0:a", "P1:a", "P1:a"})) << stream;
+    // Each prompt counts once, not once per choice.
+    EXPECT_EQ(usage["prompt_tokens"], 3);
+    EXPECT_EQ(usage["completion_tokens"], 4);
+    EXPECT_EQ(usage["total_tokens"], 7);
+  }
 }
 
 }  // namespace

@@ -393,6 +393,68 @@ TEST_F(HttpFrontendTest, DisconnectAbortsAndFreesBlocks) {
   EXPECT_TRUE(freed);
 }
 
+TEST_F(HttpFrontendTest, BatchPromptsGetNChoicesEachIndexedByPromptAndSample) {
+  StartWorker();
+  const std::vector<std::string> prompts = {"hello", "hi there"};
+  int64_t prompt_tokens = 0;
+  for (const std::string& p : prompts)
+    prompt_tokens += static_cast<int64_t>(cluster_.tokenizer()->Encode(p, true, false).size());
+  const std::string fake =
+      cluster_.tokenizer()->Decode(std::vector<int32_t>(3, server::kFakeToken), true);
+  auto r = Call(port(), "POST", "/v1/completions",
+                R"({"prompt":["hello","hi there"],"max_tokens":3,"n":2,"echo":true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto body = nlohmann::json::parse(r.body);
+  ASSERT_EQ(body["choices"].size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(body["choices"][i]["index"], i);
+    EXPECT_EQ(body["choices"][i]["text"], prompts[i / 2] + fake) << i;
+  }
+  EXPECT_EQ(body["usage"]["prompt_tokens"], prompt_tokens);
+  EXPECT_EQ(body["usage"]["completion_tokens"], 12);
+
+  auto s = Call(port(), "POST", "/v1/completions",
+                R"({"prompt":[[7,7],[8]],"max_tokens":2,"n":2,"stream":true,
+                    "stream_options":{"include_usage":true}})");
+  ASSERT_EQ(s.status, 200) << s.body;
+  std::vector<int> finished(4, 0);
+  for (size_t pos = 0; (pos = s.body.find("data: {", pos)) != std::string::npos; ++pos) {
+    auto chunk = nlohmann::json::parse(s.body.substr(pos + 6, s.body.find("\n\n", pos) - pos - 6));
+    if (chunk["choices"].empty()) {
+      EXPECT_EQ(chunk["usage"]["prompt_tokens"], 3);
+      EXPECT_EQ(chunk["usage"]["completion_tokens"], 8);
+      continue;
+    }
+    const auto& c = chunk["choices"][0];
+    ASSERT_LT(c["index"].get<size_t>(), 4u) << chunk.dump();
+    if (!c["finish_reason"].is_null()) ++finished[c["index"].get<size_t>()];
+  }
+  EXPECT_EQ(finished, (std::vector<int>{1, 1, 1, 1}));
+
+  // A bad element is named; nothing of the batch runs.
+  for (int i = 0; i < 300 && cluster_.core()->admission().pending_requests() > 0; ++i)
+    std::this_thread::sleep_for(10ms);
+  auto e = Call(port(), "POST", "/v1/completions", R"({"prompt":[[7],[99999999]]})");
+  ExpectError(e, 400, "", "prompt[1]");
+  EXPECT_EQ(cluster_.core()->admission().pending_requests(), 0);
+}
+
+TEST_F(HttpFrontendTest, DisconnectCancelsEveryRequestOfABatch) {
+  StartWorker(20ms);
+  int fd = Connect(port());
+  SendRequest(fd, "POST", "/v1/completions",
+              R"({"prompt":["hello","hi"],"n":2,"max_tokens":100,"stream":true})");
+  char buf[256];
+  ASSERT_GT(read(fd, buf, sizeof(buf)), 0);  // streaming has started
+  EXPECT_EQ(cluster_.core()->admission().pending_requests(), 4);
+  close(fd);
+  // Well before the 100 tokens (2 s at 20 ms a step) could end by themselves.
+  for (int i = 0; i < 100 && cluster_.core()->admission().pending_requests() > 0; ++i)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(cluster_.core()->admission().pending_requests(), 0);
+  EXPECT_EQ(BlocksUsed(), 0u);
+}
+
 // Call, and how long it took, seconds.
 std::pair<HttpReply, double> TimedCall(uint16_t port, const std::string& body) {
   const auto start = std::chrono::steady_clock::now();

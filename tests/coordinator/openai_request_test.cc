@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
+#include <variant>
 
 #include "coordinator/frontend/api_error.h"
 #include "coordinator/frontend/generation_request.h"
@@ -27,7 +29,8 @@ TEST(OpenAiRequestTest, ParsesCompletionFields) {
   ASSERT_FALSE(e.has_value()) << e->message;
   EXPECT_EQ(r.kind, ApiKind::kCompletion);
   EXPECT_EQ(r.model, "m");
-  EXPECT_EQ(*r.prompt_text, "hi");
+  ASSERT_EQ(r.prompts.size(), 1u);
+  EXPECT_EQ(std::get<std::string>(r.prompts[0]), "hi");
   EXPECT_EQ(*r.max_tokens, 7);
   EXPECT_EQ(r.temperature, 0);
   EXPECT_EQ(r.top_p, 0.5);
@@ -67,8 +70,9 @@ TEST(OpenAiRequestTest, ParsesTokenPromptAndNulls) {
   auto e = ParseCompletionRequest(
       R"({"model":"m","prompt":[1,2,3],"max_tokens":null,"stop":null,"seed":null})", &r);
   ASSERT_FALSE(e.has_value()) << e->message;
-  ASSERT_TRUE(r.prompt_tokens.has_value());
-  EXPECT_EQ(*r.prompt_tokens, (std::vector<int32_t>{1, 2, 3}));
+  ASSERT_EQ(r.prompts.size(), 1u);
+  EXPECT_EQ(std::get<std::vector<int32_t>>(r.prompts[0]), (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(PromptParam(r, 0), "prompt");
   EXPECT_FALSE(r.max_tokens.has_value());
   EXPECT_FALSE(r.seed.has_value());
 }
@@ -99,9 +103,21 @@ TEST(OpenAiRequestTest, RejectsBadCompletionInputWithParam) {
       {R"({"model":"m"})", 400, "prompt"},
       {R"({"model":"m","prompt":""})", 400, "prompt"},
       {R"({"model":"m","prompt":{}})", 400, "prompt"},
-      {R"({"model":"m","prompt":["a","b"]})", 400, "prompt"},
+      {R"({"model":"m","prompt":[]})", 400, "prompt"},
       {R"({"model":"m","prompt":[1,-2]})", 400, "prompt"},
+      {R"({"model":"m","prompt":[1,"a"]})", 400, "prompt"},
+      {R"({"model":"m","prompt":[1,4294967296]})", 400, "prompt"},
+      {R"({"model":"m","prompt":[null]})", 400, "prompt[0]"},
+      {R"({"model":"m","prompt":["a",""]})", 400, "prompt[1]"},
+      {R"({"model":"m","prompt":["a",5]})", 400, "prompt[1]"},
+      {R"({"model":"m","prompt":["a",{}]})", 400, "prompt[1]"},
+      {R"({"model":"m","prompt":[[1],[]]})", 400, "prompt[1]"},
+      {R"({"model":"m","prompt":[[1],[2,-1]]})", 400, "prompt[1]"},
+      {R"({"model":"m","prompt":[[1],["x"]]})", 400, "prompt[1]"},
+      {R"({"model":"m","prompt":[[1],[[2]]]})", 400, "prompt[1]"},
       {R"({"model":"m","prompt":"x","max_tokens":0})", 400, "max_tokens"},
+      {R"({"model":"m","prompt":"x","max_tokens":0,"echo":false})", 400, "max_tokens"},
+      {R"({"model":"m","prompt":"x","max_tokens":-1,"echo":true})", 400, "max_tokens"},
       {R"({"model":"m","prompt":"x","max_tokens":"5"})", 400, "max_tokens"},
       {R"({"model":"m","prompt":"x","max_tokens":1.5})", 400, "max_tokens"},
       {R"({"model":"m","prompt":"x","temperature":-1})", 400, "temperature"},
@@ -163,6 +179,42 @@ TEST(OpenAiRequestTest, RejectsBadCompletionInputWithParam) {
     EXPECT_EQ(e->param, c.param) << c.body << " -> " << e->message;
     EXPECT_FALSE(e->message.empty());
   }
+}
+
+TEST(OpenAiRequestTest, ParsesBatchPromptsInOrder) {
+  ApiRequest r;
+  auto e = ParseCompletionRequest(R"({"prompt":["a","b c"],"n":2})", &r);
+  ASSERT_FALSE(e.has_value()) << e->message;
+  ASSERT_EQ(r.prompts.size(), 2u);
+  EXPECT_EQ(std::get<std::string>(r.prompts[0]), "a");
+  EXPECT_EQ(std::get<std::string>(r.prompts[1]), "b c");
+  EXPECT_EQ(PromptParam(r, 1), "prompt[1]");
+
+  e = ParseCompletionRequest(R"({"prompt":[[1,2],[3],"x"]})", &r);
+  ASSERT_FALSE(e.has_value()) << e->message;
+  ASSERT_EQ(r.prompts.size(), 3u);
+  EXPECT_EQ(std::get<std::vector<int32_t>>(r.prompts[0]), (std::vector<int32_t>{1, 2}));
+  EXPECT_EQ(std::get<std::vector<int32_t>>(r.prompts[1]), (std::vector<int32_t>{3}));
+  EXPECT_EQ(std::get<std::string>(r.prompts[2]), "x");
+
+  // A list with one string is one prompt.
+  e = ParseCompletionRequest(R"({"prompt":["only"]})", &r);
+  ASSERT_FALSE(e.has_value()) << e->message;
+  ASSERT_EQ(r.prompts.size(), 1u);
+  EXPECT_EQ(PromptParam(r, 0), "prompt");
+}
+
+TEST(OpenAiRequestTest, BatchOfMoreThanTheLimitIs400NamingPrompt) {
+  nlohmann::json body = {{"prompt", std::vector<std::string>(kMaxPrompts, "a")}};
+  ApiRequest r;
+  auto e = ParseCompletionRequest(body.dump(), &r);
+  ASSERT_FALSE(e.has_value()) << e->message;
+  EXPECT_EQ(r.prompts.size(), static_cast<size_t>(kMaxPrompts));
+  body["prompt"].push_back("a");
+  e = ParseCompletionRequest(body.dump(), &r);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->param, "prompt");
+  EXPECT_NE(e->message.find(std::to_string(kMaxPrompts)), std::string::npos) << e->message;
 }
 
 TEST(OpenAiRequestTest, ModelMayBeOmitted) {

@@ -461,6 +461,39 @@ class OpenAiApiTest(unittest.TestCase):
         for part in ("steps, computed ", "tok/s, generated ", "finished; running ", "device KV "):
             self.assertIn(part, line)
 
+    def test_batch_prompts_match_single_requests(self):
+        import openai
+        prompts = ["The capital of France is", "Once upon a time"]
+        kw = dict(temperature=0, n=2, extra_body={"ignore_eos": True})
+        singles = [self.complete(p, 6, **kw) for p in prompts]
+        r = self.complete(prompts, 6, **kw)
+        self.assertEqual([c.index for c in r.choices], [0, 1, 2, 3])
+        for c in r.choices:
+            self.assertEqual(c.text, singles[c.index // 2].choices[0].text, c.index)
+            self.assertEqual(c.finish_reason, "length")
+        self.assertEqual(r.usage.prompt_tokens, sum(x.usage.prompt_tokens for x in singles))
+        self.assertEqual(r.usage.completion_tokens, 24)
+        # Streaming: each chunk names its choice.
+        texts = ["", "", "", ""]
+        for chunk in self.complete(prompts, 6, stream=True, **kw):
+            for c in chunk.choices:
+                texts[c.index] += c.text
+        self.assertEqual(texts, [c.text for c in r.choices])
+        # Echo puts each choice's own prompt in front; token-id lists batch the same way.
+        e = self.complete(prompts, 2, temperature=0, echo=True)
+        self.assertTrue(e.choices[0].text.startswith(prompts[0]))
+        self.assertTrue(e.choices[1].text.startswith(prompts[1]))
+        ids = [self.tokenize(p) for p in prompts]
+        t = self.complete(ids, 6, temperature=0, extra_body={"ignore_eos": True})
+        self.assertEqual([c.text for c in t.choices],
+                         [self.complete(i, 6, temperature=0, extra_body={"ignore_eos": True}).choices[0].text
+                          for i in ids])
+        for prompt, param in (([], "prompt"), (["a", ""], "prompt[1]"), ([[1], [-1]], "prompt[1]"),
+                              (["a"] * 65, "prompt")):
+            with self.assertRaises(openai.BadRequestError) as cm:
+                self.complete(prompt, 2)
+            self.assertEqual(cm.exception.body.get("param"), param, prompt)
+
     def test_unknown_and_unsupported_fields_are_400_naming_them(self):
         import openai
         for body, param in (({"frobnicate": 1}, "frobnicate"), ({"best_of": 3}, "best_of"),
