@@ -135,7 +135,8 @@ std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationS
       server::SubmitItem& item = out->items.emplace_back();
       item.id = core.NewRequestId();
       item.prompt = out->prompts[p].ids;
-      item.max_new_tokens = max_new_tokens[p];
+      // max_tokens 0: one token, which the response drops (see the header).
+      item.max_new_tokens = std::max<int32_t>(1, max_new_tokens[p]);
       item.priority = r.priority;
       item.sampling = sampling;
       // Choices of one prompt draw from different streams: seed + i. Each

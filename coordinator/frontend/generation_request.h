@@ -64,6 +64,9 @@ std::optional<ApiError> ResolveSampling(const ApiRequest& request, const Generat
 // prompt tokens is taken (429). On success the caller must pass the items to
 // core.Submit(..., /*reserved=*/true). On error returns the ApiError, has
 // taken no room, and leaves *out unspecified.
+//
+// max_tokens 0 (echo) schedules one token per choice, so that the worker
+// scores the prompt; the response drops that token (GenerationResponse).
 std::optional<ApiError> PrepareGeneration(const ApiRequest& request, const GenerationSetup& setup,
                                           server::CoordinatorCore& core, PreparedGeneration* out);
 

@@ -167,9 +167,21 @@ std::string GenerationResponse::UsageChunk() const {
   return SseFrame(Dump(chunk));
 }
 
+void GenerationResponse::EndWithPromptOnly(int index, const SequenceEvent& e, std::string* out) {
+  Choice& c = choices_[index];
+  c.began = true;
+  c.prompt_logprobs = e.prompt_logprobs;
+  if (request_.stream) {
+    *out += ChunkJson(index, PromptOf(c).text, /*role=*/false, nullptr, 0, 0,
+                      /*with_prompt=*/true);
+  }
+  EndChoice(index, "length", out);
+}
+
 void GenerationResponse::HandleToken(int index, const SequenceEvent& e, std::string* out) {
   Choice& c = choices_[index];
   if (c.done) return;
+  if (request_.max_tokens == 0) return EndWithPromptOnly(index, e, out);
   const bool first = !c.began;
   c.began = true;
   if (first && !e.prompt_logprobs.empty()) c.prompt_logprobs = e.prompt_logprobs;

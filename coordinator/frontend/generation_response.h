@@ -86,6 +86,9 @@ class GenerationResponse {
   int FindChoice(server::RequestId id) const;
   void HandleToken(int index, const server::SequenceEvent& e, std::string* stream_out);
   void EndChoice(int index, const char* reason, std::string* stream_out);
+  // max_tokens 0 (echo): the choice is its prompt alone; the one token the
+  // scheduler ran (so that the worker scored the prompt) is dropped.
+  void EndWithPromptOnly(int index, const server::SequenceEvent& e, std::string* stream_out);
   const TokenizedPrompt& PromptOf(const Choice& c) const { return ctx_.prompts[c.prompt]; }
   int64_t PromptTokens() const;  // over all prompts, each counted once (not per choice)
   // The choice's "logprobs" object for its tokens [begin, end), prompt tokens

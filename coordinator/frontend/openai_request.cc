@@ -348,7 +348,10 @@ std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* b
   }
 
   std::optional<int64_t> max_tokens;
-  if (auto e = GetInt(b, "max_tokens", 1, std::numeric_limits<int32_t>::max(), &max_tokens))
+  // Completions take 0 with echo (checked once echo is parsed): the prompt alone.
+  const int64_t min_max_tokens = kind == ApiKind::kCompletion ? 0 : 1;
+  if (auto e =
+          GetInt(b, "max_tokens", min_max_tokens, std::numeric_limits<int32_t>::max(), &max_tokens))
     return e;
   if (kind == ApiKind::kChat) {
     std::optional<int64_t> mct;
@@ -481,6 +484,12 @@ std::optional<ApiError> ParseCompletionRequest(std::string_view text, ApiRequest
     }
   }
   if (auto e = GetBool(body, "echo", &out->echo)) return e;
+  if (out->max_tokens == 0 && !out->echo) {
+    return BadRequest(
+        "'max_tokens' must be at least 1; 0 is allowed only with 'echo': true, which returns the "
+        "prompt alone",
+        "max_tokens");
+  }
   return std::nullopt;
 }
 

@@ -55,7 +55,9 @@ struct ApiRequest {
   // Chat: the conversation (content parts already joined).
   std::vector<ChatMessage> messages;
 
-  std::optional<int64_t> max_tokens;  // max_tokens or max_completion_tokens
+  // max_tokens or max_completion_tokens; 0 only on completions with echo
+  // (the prompt alone comes back, with its logprobs when asked).
+  std::optional<int64_t> max_tokens;
   double temperature = 1.0;           // [0, 2]; 0 is greedy
   double top_p = 1.0;                 // (0, 1]
   int32_t top_k = 0;                  // 0 (or -1 on input): off
@@ -104,6 +106,7 @@ bool JsonDepthWithin(std::string_view text, int max_depth);
 //   max_tokens > limits.max_tokens_limit or
 //   prompt_len + max_tokens > max_context         -> 400, param "max_tokens"
 // Without max_tokens: min(limits.max_tokens_default, max_context - prompt_len).
+// max_tokens 0 (echo) resolves to 0.
 std::optional<ApiError> ResolveMaxNewTokens(const ApiRequest& request, int64_t prompt_len,
                                             int64_t max_context,
                                             const config::RequestLimits& limits,

@@ -311,5 +311,53 @@ TEST(GenerationResponseTest, BatchChoicesAreIndexedPromptTimesNPlusSample) {
   }
 }
 
+TEST(GenerationResponseTest, MaxTokensZeroReturnsThePromptAloneWithItsLogprobs) {
+  auto tok = TinyTokenizer();
+  const std::vector<int32_t> prompt = tok->Encode("a b", false, false);
+  ASSERT_GE(prompt.size(), 2u);
+  ResponseContext ctx{"cmpl-z", 1, "tiny", {{prompt, "a b"}}};
+  for (bool stream : {false, true}) {
+    ApiRequest r = CompletionRequest(1, stream);
+    r.max_tokens = 0;
+    r.logprobs = true;
+    GenerationResponse resp(r, *tok, ctx, {4});
+    SequenceEvent first = Token(4, 'z');  // the scored token, dropped
+    first.prompt_logprobs.assign(prompt.size() - 1, -1.25f);
+    auto u = resp.OnEvents({first}, false);
+    ASSERT_TRUE(u.done);
+    EXPECT_EQ(u.finish, (std::vector<server::RequestId>{4}));  // the core stops it
+    nlohmann::json choice;
+    nlohmann::json usage;
+    std::string text;
+    std::string finish;
+    if (stream) {
+      for (const nlohmann::json& c : Chunks(u.data)) {
+        if (c["choices"].empty()) {
+          usage = c["usage"];
+          continue;
+        }
+        text += c["choices"][0]["text"];
+        if (!c["choices"][0]["logprobs"].is_null()) choice = c["choices"][0];
+        if (!c["choices"][0]["finish_reason"].is_null()) finish = c["choices"][0]["finish_reason"];
+      }
+    } else {
+      auto body = nlohmann::json::parse(u.data);
+      choice = body["choices"][0];
+      text = choice["text"];
+      finish = choice["finish_reason"];
+      usage = body["usage"];
+    }
+    EXPECT_EQ(text, "a b") << stream;
+    EXPECT_EQ(finish, "length");
+    EXPECT_EQ(usage["completion_tokens"], 0);
+    const auto& lp = choice["logprobs"];
+    ASSERT_EQ(lp["tokens"].size(), prompt.size()) << choice.dump();
+    EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+    EXPECT_FLOAT_EQ(lp["token_logprobs"][1].get<float>(), -1.25f);
+    // Events after the choice ended change nothing.
+    EXPECT_TRUE(resp.OnEvents({Finished(4, protocol::FinishReason::kLength)}, true).data.empty());
+  }
+}
+
 }  // namespace
 }  // namespace skipjoin::frontend

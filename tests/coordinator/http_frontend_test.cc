@@ -439,6 +439,22 @@ TEST_F(HttpFrontendTest, BatchPromptsGetNChoicesEachIndexedByPromptAndSample) {
   EXPECT_EQ(cluster_.core()->admission().pending_requests(), 0);
 }
 
+TEST_F(HttpFrontendTest, EchoWithMaxTokensZeroReturnsThePromptAlone) {
+  StartWorker();
+  auto r =
+      Call(port(), "POST", "/v1/completions", R"({"prompt":"hello","max_tokens":0,"echo":true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto body = nlohmann::json::parse(r.body);
+  EXPECT_EQ(body["choices"][0]["text"], "hello");
+  EXPECT_EQ(body["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(body["usage"]["completion_tokens"], 0);
+  ExpectError(Call(port(), "POST", "/v1/completions", R"({"prompt":"hello","max_tokens":0})"), 400,
+              "", "max_tokens");
+  for (int i = 0; i < 300 && cluster_.core()->admission().pending_requests() > 0; ++i)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(cluster_.core()->admission().pending_requests(), 0);  // the scored token's run ended
+}
+
 TEST_F(HttpFrontendTest, DisconnectCancelsEveryRequestOfABatch) {
   StartWorker(20ms);
   int fd = Connect(port());

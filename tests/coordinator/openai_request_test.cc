@@ -217,6 +217,26 @@ TEST(OpenAiRequestTest, BatchOfMoreThanTheLimitIs400NamingPrompt) {
   EXPECT_NE(e->message.find(std::to_string(kMaxPrompts)), std::string::npos) << e->message;
 }
 
+TEST(OpenAiRequestTest, MaxTokensZeroOnlyWithEcho) {
+  ApiRequest r;
+  auto e = ParseCompletionRequest(R"({"prompt":"x","max_tokens":0,"echo":true,"logprobs":1})", &r);
+  ASSERT_FALSE(e.has_value()) << e->message;
+  EXPECT_EQ(*r.max_tokens, 0);
+  int32_t max_new = -1;
+  config::RequestLimits limits;
+  EXPECT_FALSE(ResolveMaxNewTokens(r, 5, 100, limits, &max_new).has_value());
+  EXPECT_EQ(max_new, 0);
+
+  e = ParseCompletionRequest(R"({"prompt":"x","max_tokens":0})", &r);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->param, "max_tokens");
+  EXPECT_NE(e->message.find("echo"), std::string::npos) << e->message;
+  // Chat has no echo: 0 stays out of range.
+  e = ParseChatRequest(R"({"messages":[{"role":"user","content":"x"}],"max_tokens":0})", &r);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->param, "max_tokens");
+}
+
 TEST(OpenAiRequestTest, ModelMayBeOmitted) {
   for (const char* body : {R"({"prompt":"x"})", R"({"model":null,"prompt":"x"})"}) {
     ApiRequest r;

@@ -494,6 +494,30 @@ class OpenAiApiTest(unittest.TestCase):
                 self.complete(prompt, 2)
             self.assertEqual(cm.exception.body.get("param"), param, prompt)
 
+    def test_echo_with_max_tokens_zero_returns_the_prompt(self):
+        import openai
+        prompt = "The capital of France is"
+        r = self.complete(prompt, 0, echo=True, logprobs=1)
+        c = r.choices[0]
+        self.assertEqual(c.text, prompt)
+        self.assertEqual(c.finish_reason, "length")
+        self.assertEqual(r.usage.completion_tokens, 0)
+        self.assertEqual(len(c.logprobs.tokens), r.usage.prompt_tokens)
+        self.assertIsNone(c.logprobs.token_logprobs[0])
+        # The prompt's logprobs are those an echo with generated tokens reports.
+        longer = self.complete(prompt, 2, echo=True, logprobs=1, temperature=0).choices[0].logprobs
+        n = r.usage.prompt_tokens
+        for a, b in zip(c.logprobs.token_logprobs[1:], longer.token_logprobs[1:n]):
+            self.assertAlmostEqual(a, b, places=3)
+        text = "".join(ch.choices[0].text for ch in self.complete(prompt, 0, echo=True, stream=True)
+                       if ch.choices)
+        self.assertEqual(text, prompt)
+        batch = self.complete(["a b", "c d"], 0, echo=True)
+        self.assertEqual([x.text for x in batch.choices], ["a b", "c d"])
+        with self.assertRaises(openai.BadRequestError) as cm:
+            self.complete(prompt, 0)
+        self.assertEqual(cm.exception.body.get("param"), "max_tokens")
+
     def test_unknown_and_unsupported_fields_are_400_naming_them(self):
         import openai
         for body, param in (({"frobnicate": 1}, "frobnicate"), ({"best_of": 3}, "best_of"),
