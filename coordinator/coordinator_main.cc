@@ -191,6 +191,7 @@ int CoordinatorMain(const std::vector<std::string>& args) {
   http.threads = static_cast<int>(std::max<int64_t>(1, http_threads));
   http.limits = config->coordinator.limits;
   http.api_key = config->coordinator.api_key;
+  http.cors_origins = config->coordinator.cors_origins;
   http.model_name = model_name;
   http.model_aliases = config->model.aliases;
   http.max_context = max_context;

@@ -208,6 +208,7 @@ class Parser {
       return ErrorAt(source_, r.Get("api_key"), "coordinator.api_key",
                      "must not be empty (omit it to disable)");
     }
+    SJ_RETURN_IF_ERROR(internal::ReadCorsOrigins(source_, r.Get("cors_origins"), &co.cors_origins));
     SJ_RETURN_IF_ERROR(r.Optional("stats_log_interval_s", &co.stats_log_interval_s));
     if (!(co.stats_log_interval_s >= 0) || co.stats_log_interval_s > 86400) {
       return ErrorAt(source_, r.Get("stats_log_interval_s"), "coordinator.stats_log_interval_s",

@@ -86,6 +86,9 @@ struct CoordinatorConfig {
   uint16_t client_port = 5555;  // native client protocol (ZeroMQ ROUTER)
   uint16_t worker_port = 5556;  // workers (ZeroMQ ROUTER)
   std::optional<std::string> api_key;  // required as "Authorization: Bearer <key>" when set
+  // Browser origins the HTTP API allows (CORS): "http[s]://host[:port]" in
+  // lower case, or just "*" for any. Empty: CORS off, no Access-Control-* headers.
+  std::vector<std::string> cors_origins;
   // Seconds between the coordinator's throughput log lines (written only
   // when work was done since the last one); 0: none.
   double stats_log_interval_s = 10;

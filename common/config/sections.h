@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/config/monitoring_config.h"
 #include "common/config/supervision_config.h"
@@ -34,5 +35,11 @@ enum class HostRole { kAdvertise, kBind };
 // host name, or for kBind a wildcard. Errors name the key's path.
 Status ReadHost(const std::string& source, MapReader& r, std::string_view key, HostRole role,
                 std::string* out);
+
+// coordinator.cors_origins (`node` undefined or null when absent): appends
+// each origin, lower-cased, to *out. Each is "*" (alone) or
+// "http[s]://host[:port]" with no path; none twice. Errors name the entry.
+Status ReadCorsOrigins(const std::string& source, const YAML::Node& node,
+                       std::vector<std::string>* out);
 
 }  // namespace skipjoin::config::internal

@@ -24,6 +24,7 @@
 
 #include "common/logging.h"
 #include "coordinator/frontend/api_error.h"
+#include "coordinator/frontend/cors.h"
 #include "coordinator/frontend/generation_request.h"
 #include "coordinator/frontend/generation_response.h"
 #include "coordinator/frontend/openai_request.h"
@@ -150,6 +151,7 @@ class HttpFrontend::Impl {
         chat_template(ChatTemplate::FromTemplateText(
             tok->chat_template(), tok->TokenText(tok->bos_id()), tok->TokenText(tok->eos_id()))),
         stop_ids(tok->StopTokenIds()),
+        cors(o.cors_origins),
         acceptor(ioc) {
     setup.tokenizer = tok;
     setup.chat_template = &chat_template;
@@ -195,6 +197,7 @@ class HttpFrontend::Impl {
   ChatTemplate chat_template;
   std::vector<int32_t> stop_ids;
   GenerationSetup setup;  // points into this object
+  CorsPolicy cors;
   net::io_context ioc;
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
@@ -254,6 +257,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // The header is in: echo a valid client id. An invalid one keeps the
       // generated id; the 413 is still the answer.
       AssignRequestId(parser_->get());
+      cors_headers_ = fe_->cors.ResponseHeaders(OriginOf(parser_->get()));
       return SendError(PayloadTooLarge(
           "request body exceeds " + std::to_string(fe_->options.limits.max_body_bytes) + " bytes"));
     }
@@ -277,13 +281,15 @@ class Session : public std::enable_shared_from_this<Session> {
             const std::string& allow = "", int retry_after = 0) {
     auto res = std::make_shared<http::response<http::string_body>>(status, 11);
     res->set(http::field::server, "skipjoin");
-    res->set(http::field::content_type, content_type);
+    if (!content_type.empty()) res->set(http::field::content_type, content_type);
     res->set(kRequestIdHeader, request_id_);
+    for (const auto& [name, value] : cors_headers_) res->set(name, value);
     if (!allow.empty()) res->set(http::field::allow, allow);
     if (retry_after > 0) res->set(http::field::retry_after, std::to_string(retry_after));
     res->keep_alive(keep_alive_);
     res->body() = std::move(body);
-    res->prepare_payload();
+    // A 204 carries no Content-Length at all (RFC 9110 8.6).
+    if (status != http::status::no_content) res->prepare_payload();
     stream_.expires_after(kReadTimeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
@@ -326,6 +332,22 @@ class Session : public std::enable_shared_from_this<Session> {
     return std::nullopt;
   }
 
+  // The request's Origin header; "" when it has none, or more than one
+  // (which no browser sends, so nothing is allowed for it).
+  static std::string OriginOf(const http::fields& fields) {
+    auto [first, last] = fields.equal_range(http::field::origin);
+    if (first == last || std::next(first) != last) return "";
+    return std::string(first->value());
+  }
+
+  // A CORS preflight (OPTIONS on a known path while CORS is on): 204, with
+  // the Access-Control-* headers when the Origin is allowed. It comes before
+  // the API key check, since browsers send preflights without credentials.
+  void Preflight(const Request& req, const std::string& methods) {
+    cors_headers_ = fe_->cors.PreflightHeaders(OriginOf(req), methods);
+    Send(http::status::no_content, "", "", methods + ", OPTIONS");
+  }
+
   bool Authorized(const Request& req) {
     if (!fe_->options.api_key) return true;
     auto it = req.find(http::field::authorization);
@@ -335,6 +357,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Handle(const Request& req) {
     std::string target(req.target());
     if (auto q = target.find('?'); q != std::string::npos) target.resize(q);
+    cors_headers_ = fe_->cors.ResponseHeaders(OriginOf(req));
     if (auto e = AssignRequestId(req)) return SendError(*e);
     const RouteSpec* route = nullptr;
     bool known = false;
@@ -348,6 +371,8 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!allow.empty()) allow += ", ";
       allow += std::string(http::to_string(r.method));
     }
+    if (known && req.method() == http::verb::options && fe_->cors.enabled())
+      return Preflight(req, allow);
     // Without the key only the probes answer: an unknown path is a 401 too,
     // so the key is checked before the path is judged.
     if ((!known || needs_auth) && !Authorized(req)) {
@@ -581,10 +606,12 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!head_sent_) {
         head_sent_ = true;
         // No chunked encoding: the stream ends when the connection closes.
-        Write(
+        std::string head =
             "HTTP/1.1 200 OK\r\nServer: skipjoin\r\nContent-Type: text/event-stream\r\n"
             "Cache-Control: no-cache\r\nConnection: close\r\n" +
-            std::string(kRequestIdHeader) + ": " + request_id_ + "\r\n\r\n");
+            std::string(kRequestIdHeader) + ": " + request_id_ + "\r\n";
+        for (const auto& [name, value] : cors_headers_) head += name + ": " + value + "\r\n";
+        Write(head + "\r\n");
       }
       Write(std::move(u.data));
     }
@@ -634,6 +661,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // client sent it; set as each request's header is read.
   std::string request_id_;
   bool client_request_id_ = false;
+  // The current request's CORS headers (CorsPolicy), on every response to it.
+  std::vector<HeaderLine> cors_headers_;
   std::unique_ptr<GenerationResponse> gen_;
   bool head_sent_ = false;
   std::chrono::steady_clock::time_point started_;  // Generate() of the current request

@@ -4,6 +4,8 @@
 //   GET /health, GET /metrics, GET /version. A known path with another method
 //   is a 405 with an Allow header. Every response carries X-Request-Id: the
 //   client's (printable ASCII, at most 128 bytes; else a 400) or a generated one.
+//   With CORS on (cors_origins), OPTIONS on a known path is a preflight (204),
+//   and responses to an allowed Origin carry Access-Control-Allow-Origin.
 // docs/API.md documents fields and errors.
 //
 // Threading: `threads` Asio threads run the io_context; every connection is a
@@ -23,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/config/cluster_config.h"
 #include "common/status.h"
@@ -41,6 +44,10 @@ struct HttpFrontendOptions {
   std::string model_name;                  // the served model id
   std::vector<std::string> model_aliases;  // more ids for it (config model.aliases)
   int64_t max_context = 0;                 // tokens
+  // Browser origins allowed to call the API ("scheme://host[:port]", or "*"
+  // for any; config coordinator.cors_origins). Empty: CORS is off and no
+  // response carries Access-Control-* headers.
+  std::vector<std::string> cors_origins;
 };
 
 class HttpFrontend {

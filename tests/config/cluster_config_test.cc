@@ -168,6 +168,60 @@ TEST(ClusterConfigTest, ValidationErrorsNameFileLineAndKey) {
   }
 }
 
+TEST(ClusterConfigTest, CorsOriginsAreOffByDefaultAndChecked) {
+  Result<ClusterConfig> off = ParseClusterConfig(kBase, "t.yaml");
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_TRUE(off->coordinator.cors_origins.empty());
+
+  Result<ClusterConfig> on = ParseClusterConfig(
+      std::string(kBase) +
+          "coordinator:\n  cors_origins: [https://App.Example, 'http://localhost:3000', "
+          "'http://[::1]:8080']\n",
+      "t.yaml");
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  EXPECT_EQ(on->coordinator.cors_origins,
+            (std::vector<std::string>{"https://app.example", "http://localhost:3000",
+                                      "http://[::1]:8080"}));
+  Result<ClusterConfig> any =
+      ParseClusterConfig(std::string(kBase) + "coordinator:\n  cors_origins: ['*']\n", "t.yaml");
+  ASSERT_TRUE(any.ok()) << any.status().ToString();
+  EXPECT_EQ(any->coordinator.cors_origins, (std::vector<std::string>{"*"}));
+  // As a --set override, too.
+  Result<ClusterConfig> set = ParseClusterConfig(
+      kBase, "t.yaml", {"coordinator.cors_origins=[https://a.example, https://b.example]"});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->coordinator.cors_origins.size(), 2u);
+
+  const std::vector<ErrorCase> cases = {
+      {"coordinator:\n  cors_origins: https://a.example\n",
+       "t.yaml:14: coordinator.cors_origins: expected a list of origins (https://app.example.com) "
+       "or [\"*\"]"},
+      {"coordinator:\n  cors_origins: [a.example]\n",
+       "t.yaml:14: coordinator.cors_origins[0]: 'a.example' must be \"*\" or an origin such as "
+       "https://app.example.com (scheme http or https)"},
+      {"coordinator:\n  cors_origins: ['https://a.example/']\n",
+       "t.yaml:14: coordinator.cors_origins[0]: 'https://a.example/' an origin has no path, not "
+       "even a trailing '/' (https://app.example.com)"},
+      {"coordinator:\n  cors_origins: ['https://a.example:0']\n",
+       "t.yaml:14: coordinator.cors_origins[0]: 'https://a.example:0' has a port outside 1..65535"},
+      {"coordinator:\n  cors_origins: ['https://a b']\n",
+       "t.yaml:14: coordinator.cors_origins[0]: 'https://a b' has a character a host name cannot "
+       "hold"},
+      {"coordinator:\n  cors_origins: ['https://']\n",
+       "t.yaml:14: coordinator.cors_origins[0]: 'https://' has no host"},
+      {"coordinator:\n  cors_origins: [https://a.example, https://A.example]\n",
+       "t.yaml:14: coordinator.cors_origins[1]: 'https://a.example' is listed twice"},
+      {"coordinator:\n  cors_origins: ['*', https://a.example]\n",
+       "t.yaml:14: coordinator.cors_origins: \"*\" already allows every origin; list it alone or "
+       "list origins"},
+      {"coordinator:\n  cors_origins: [[x]]\n",
+       "t.yaml:14: coordinator.cors_origins[0]: expected a string, got a list"},
+  };
+  for (const ErrorCase& c : cases) {
+    EXPECT_EQ(ErrorOf(std::string(kBase) + c.extra), c.expected) << c.extra;
+  }
+}
+
 // Replaces the replicas section (lines 10..12) with `replicas`, from line 10 on.
 std::string WithReplicas(const std::string& replicas) {
   std::string base = kBase;

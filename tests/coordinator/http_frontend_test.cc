@@ -98,10 +98,12 @@ class HttpFrontendTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(cluster_.StartCore(&metrics_, "http"));
     ASSERT_NO_FATAL_FAILURE(StartFrontend(std::nullopt));
   }
-  // (Re)starts the frontend, with or without an API key.
-  void StartFrontend(std::optional<std::string> api_key) {
+  // (Re)starts the frontend, with or without an API key and CORS origins.
+  void StartFrontend(std::optional<std::string> api_key,
+                     std::vector<std::string> cors_origins = {}) {
     if (http_) http_->Stop();
     HttpFrontendOptions h;
+    h.cors_origins = std::move(cors_origins);
     h.port = 0;
     h.model_name = "tiny";
     h.max_context = server::TestCluster::kMaxContext;
@@ -469,6 +471,71 @@ TEST_F(HttpFrontendTest, DisconnectCancelsEveryRequestOfABatch) {
     std::this_thread::sleep_for(10ms);
   EXPECT_EQ(cluster_.core()->admission().pending_requests(), 0);
   EXPECT_EQ(BlocksUsed(), 0u);
+}
+
+TEST_F(HttpFrontendTest, CorsIsOffByDefault) {
+  StartWorker();
+  const std::string origin = "Origin: https://app.example\r\n";
+  auto r = Call(port(), "GET", "/v1/models", "", origin);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers.find("Access-Control-"), std::string::npos) << r.headers;
+  auto pre = Call(port(), "OPTIONS", "/v1/completions", "",
+                  origin + "Access-Control-Request-Method: POST\r\n");
+  EXPECT_EQ(pre.status, 405);
+  EXPECT_EQ(pre.headers.find("Access-Control-"), std::string::npos) << pre.headers;
+}
+
+TEST_F(HttpFrontendTest, CorsAnswersAllowedOriginsOnly) {
+  ASSERT_NO_FATAL_FAILURE(StartFrontend("k", {"https://app.example"}));
+  StartWorker();
+  const std::string allowed = "Origin: https://app.example\r\n";
+  const std::string other = "Origin: https://evil.example\r\n";
+  const std::string key = "Authorization: Bearer k\r\n";
+  // Preflight: before the API key check (browsers send it without credentials).
+  auto pre = Call(port(), "OPTIONS", "/v1/completions", "",
+                  allowed + "Access-Control-Request-Method: POST\r\n");
+  EXPECT_EQ(pre.status, 204);
+  EXPECT_TRUE(pre.body.empty());
+  EXPECT_EQ(pre.Header("Access-Control-Allow-Origin"), "https://app.example");
+  EXPECT_EQ(pre.Header("Vary"), "Origin");
+  EXPECT_EQ(pre.Header("Access-Control-Allow-Methods"), "POST, OPTIONS");
+  EXPECT_EQ(pre.Header("Access-Control-Allow-Headers"),
+            "Authorization, Content-Type, X-Request-Id");
+  EXPECT_EQ(pre.Header("Access-Control-Max-Age"), "600");
+  EXPECT_EQ(pre.Header("Content-Length"), "");
+  EXPECT_EQ(
+      Call(port(), "OPTIONS", "/v1/models", "", allowed).Header("Access-Control-Allow-Methods"),
+      "GET, OPTIONS");
+  auto bad_pre = Call(port(), "OPTIONS", "/v1/completions", "", other);
+  EXPECT_EQ(bad_pre.status, 204);
+  EXPECT_EQ(bad_pre.headers.find("Access-Control-"), std::string::npos) << bad_pre.headers;
+
+  // Normal, error and streaming responses.
+  const std::string body = R"({"prompt":"hello","max_tokens":2})";
+  auto ok = Call(port(), "POST", "/v1/completions", body, allowed + key);
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.Header("Access-Control-Allow-Origin"), "https://app.example");
+  EXPECT_EQ(ok.Header("Vary"), "Origin");
+  EXPECT_EQ(ok.Header("Access-Control-Expose-Headers"), "X-Request-Id");
+  auto denied = Call(port(), "POST", "/v1/completions", body, allowed);
+  EXPECT_EQ(denied.status, 401);
+  EXPECT_EQ(denied.Header("Access-Control-Allow-Origin"), "https://app.example");
+  auto stream = Call(port(), "POST", "/v1/completions",
+                     R"({"prompt":"hello","max_tokens":2,"stream":true})", allowed + key);
+  EXPECT_EQ(stream.status, 200);
+  EXPECT_EQ(stream.Header("Access-Control-Allow-Origin"), "https://app.example");
+  EXPECT_EQ(stream.Header("Vary"), "Origin");
+  auto foreign = Call(port(), "POST", "/v1/completions", body, other + key);
+  EXPECT_EQ(foreign.status, 200);
+  EXPECT_EQ(foreign.headers.find("Access-Control-"), std::string::npos) << foreign.headers;
+  auto no_origin = Call(port(), "POST", "/v1/completions", body, key);
+  EXPECT_EQ(no_origin.headers.find("Access-Control-"), std::string::npos) << no_origin.headers;
+
+  // "*": any origin, and no Vary.
+  ASSERT_NO_FATAL_FAILURE(StartFrontend(std::nullopt, {"*"}));
+  auto any = Call(port(), "GET", "/v1/models", "", other);
+  EXPECT_EQ(any.Header("Access-Control-Allow-Origin"), "*");
+  EXPECT_EQ(any.Header("Vary"), "");
 }
 
 // Call, and how long it took, seconds.

@@ -25,6 +25,7 @@ BIN = sys.argv[1] if len(sys.argv) > 1 else "skipjoin"
 SRC = sys.argv[2] if len(sys.argv) > 2 else "."
 MODEL = os.environ.get("SKIPJOIN_MODEL_PATH", "")
 PORT = 18000 + os.getpid() % 1000
+CORS_ORIGIN = "http://e2e.example:3000"  # the one origin the test cluster allows
 
 
 def has_subcommand(name):
@@ -52,7 +53,8 @@ class Cluster:
                 "--set", f"coordinator.worker_port={PORT + 2}", "--set", "replicas.count=1",
                 "--set", f"metrics.coordinator_port={PORT + 3}", "--set", f"metrics.worker_port_base={PORT + 4}",
                 "--set", f"scheduler.cost_model_dir={os.path.join(self.dir, 'cost_models')}",
-                "--set", "model.aliases=[e2e-alias]", "--set", "coordinator.stats_log_interval_s=1"]
+                "--set", "model.aliases=[e2e-alias]", "--set", "coordinator.stats_log_interval_s=1",
+                "--set", f"coordinator.cors_origins=[{CORS_ORIGIN}]"]
         if MODEL:
             sets += ["--set", f"model.path={MODEL}"]
         if has_subcommand("launch"):
@@ -517,6 +519,37 @@ class OpenAiApiTest(unittest.TestCase):
         with self.assertRaises(openai.BadRequestError) as cm:
             self.complete(prompt, 0)
         self.assertEqual(cm.exception.body.get("param"), "max_tokens")
+
+    def test_cors_preflight_and_allowed_origin(self):
+        def call(method, path, origin, body=None):
+            headers = {"Origin": origin, "Content-Type": "application/json"}
+            if method == "OPTIONS":
+                headers["Access-Control-Request-Method"] = "POST"
+                headers["Access-Control-Request-Headers"] = "authorization, content-type"
+            req = urllib.request.Request(f"http://127.0.0.1:{PORT}{path}", data=body, headers=headers,
+                                         method=method)
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status, resp.headers
+        status, h = call("OPTIONS", "/v1/completions", CORS_ORIGIN)
+        self.assertEqual(status, 204)
+        self.assertEqual(h.get("Access-Control-Allow-Origin"), CORS_ORIGIN)
+        self.assertIn("POST", h.get("Access-Control-Allow-Methods"))
+        allowed = [x.strip().lower() for x in h.get("Access-Control-Allow-Headers").split(",")]
+        for name in ("authorization", "content-type", "x-request-id"):
+            self.assertIn(name, allowed)
+        self.assertGreater(int(h.get("Access-Control-Max-Age")), 0)
+        body = json.dumps({"prompt": "Hi", "max_tokens": 2}).encode()
+        for stream in (False, True):
+            b = json.dumps({"prompt": "Hi", "max_tokens": 2, "stream": stream}).encode()
+            status, h = call("POST", "/v1/completions", CORS_ORIGIN, b)
+            self.assertEqual(status, 200)
+            self.assertEqual(h.get("Access-Control-Allow-Origin"), CORS_ORIGIN)
+            self.assertEqual(h.get("Vary"), "Origin")
+        status, h = call("POST", "/v1/completions", "http://other.example", body)
+        self.assertEqual(status, 200)
+        self.assertFalse([k for k in h.keys() if k.lower().startswith("access-control-")])
+        status, h = call("OPTIONS", "/v1/completions", "http://other.example")
+        self.assertFalse([k for k in h.keys() if k.lower().startswith("access-control-")])
 
     def test_unknown_and_unsupported_fields_are_400_naming_them(self):
         import openai
