@@ -1,7 +1,8 @@
 // `skipjoin top`: a terminal view of a running cluster, refreshed every
 // --interval-ms from the coordinator's /metrics: rates and latency
 // percentiles over the last interval, queues, and per replica KV use and step
-// figures. Needs no Prometheus.
+// figures; with --config also one row per worker from each worker's own
+// /metrics. Needs no Prometheus.
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "client/cluster_client.h"
 #include "client/commands.h"
 #include "client/metrics_text.h"
+#include "client/prometheus_setup.h"
 #include "common/config/cluster_config.h"
 #include "common/flags.h"
 
@@ -26,7 +28,9 @@ constexpr const char* kUsage =
     "\n"
     "Shows the cluster's request rates, latency percentiles over the last\n"
     "interval, queues and per-replica KV and step figures, read from the\n"
-    "coordinator's /metrics (metrics.coordinator_port of the config).";
+    "coordinator's /metrics (metrics.coordinator_port of the config). With\n"
+    "--config, also one row per worker from its own /metrics\n"
+    "(metrics.worker_port_base + k on its node).";
 
 std::string Fmt(const char* format, double v) {
   char buf[64];
@@ -58,9 +62,10 @@ std::string Bytes(double b) {
   return Fmt(i == 0 ? "%.0f" : "%.1f", b) + " " + units[i];
 }
 
-Result<MetricsScrape> Scrape(const std::string& host, int port) {
+Result<MetricsScrape> Scrape(const std::string& host, int port,
+                             std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
   std::string body;
-  auto code = HttpGet(host, port, "/metrics", std::chrono::milliseconds(5000), &body);
+  auto code = HttpGet(host, port, "/metrics", timeout, &body);
   if (!code.ok()) return code.status();
   if (*code != 200) return Unavailable("GET /metrics answered HTTP " + std::to_string(*code));
   return MetricsScrape::Parse(body);
@@ -91,11 +96,12 @@ void Print(const std::string& where, double seconds, const MetricsScrape& a,
               Number(rate("skipjoin_prompt_tokens_total")).c_str(),
               Number(rate("skipjoin_generation_tokens_total")).c_str(),
               Number(rate("skipjoin_requests_total", {{"outcome", "error"}})).c_str());
-  std::printf("TTFT p50 %s p99 %s   TPOT p50 %s p99 %s   E2E p50 %s p99 %s\n",
+  std::printf("TTFT p50 %s p99 %s   TPOT p50 %s p99 %s   ITL p99 %s   E2E p50 %s p99 %s\n",
               Seconds(q("skipjoin_time_to_first_token_seconds", 0.5)).c_str(),
               Seconds(q("skipjoin_time_to_first_token_seconds", 0.99)).c_str(),
               Seconds(q("skipjoin_time_per_output_token_seconds", 0.5)).c_str(),
               Seconds(q("skipjoin_time_per_output_token_seconds", 0.99)).c_str(),
+              Seconds(q("skipjoin_inter_token_latency_seconds", 0.99)).c_str(),
               Seconds(q("skipjoin_e2e_request_latency_seconds", 0.5)).c_str(),
               Seconds(q("skipjoin_e2e_request_latency_seconds", 0.99)).c_str());
   std::printf("\n%-12s %-3s %-16s %-10s %-8s %-9s %-9s %-8s %s\n", "replica", "up", "KV device",
@@ -129,6 +135,52 @@ void Print(const std::string& where, double seconds, const MetricsScrape& a,
   std::fflush(stdout);
 }
 
+// One worker's /metrics, this screen's and the last one's.
+struct WorkerView {
+  WorkerEndpoint endpoint;
+  Result<MetricsScrape> before = Unavailable("not scraped yet");
+  Result<MetricsScrape> now = Unavailable("not scraped yet");
+};
+
+void ScrapeWorkers(std::vector<WorkerView>* workers) {
+  for (WorkerView& w : *workers) {
+    w.before = std::move(w.now);
+    w.now = Scrape(w.endpoint.host, w.endpoint.metrics_port, std::chrono::milliseconds(1000));
+  }
+}
+
+// Worker rows: liveness as the coordinator sees it, then what the worker
+// itself reports over the interval.
+void PrintWorkers(double seconds, const MetricsScrape& coordinator,
+                  const std::vector<WorkerView>& workers) {
+  std::printf("\n%-18s %-3s %-8s %-9s %-10s %-10s %-10s %s\n", "worker", "up", "steps/s",
+              "step p50", "tok in/s", "tok out/s", "swap blk/s", "KV pool (device + host blocks)");
+  for (const WorkerView& w : workers) {
+    const std::string up =
+        Number(coordinator.Sum("skipjoin_worker_up", {{"worker", w.endpoint.worker}}));
+    if (!w.now.ok() || !w.before.ok()) {
+      const Status& why = !w.now.ok() ? w.now.status() : w.before.status();
+      std::printf("%-18s %-3s %s:%d/metrics: %s\n", w.endpoint.worker.c_str(), up.c_str(),
+                  w.endpoint.host.c_str(), w.endpoint.metrics_port, why.message().c_str());
+      continue;
+    }
+    const MetricsScrape& a = *w.before;
+    const MetricsScrape& b = *w.now;
+    std::printf(
+        "%-18s %-3s %-8s %-9s %-10s %-10s %-10s %s\n", w.endpoint.worker.c_str(), up.c_str(),
+        Number(RatePerSecond(a, b, "skipjoin_worker_steps_total", seconds, {{"outcome", "ok"}}))
+            .c_str(),
+        Seconds(HistogramQuantile(a, b, "skipjoin_worker_step_execution_seconds", 0.5, {})).c_str(),
+        Number(RatePerSecond(a, b, "skipjoin_worker_tokens_processed_total", seconds, {})).c_str(),
+        Number(RatePerSecond(a, b, "skipjoin_worker_tokens_sampled_total", seconds, {})).c_str(),
+        Number(RatePerSecond(a, b, "skipjoin_worker_swap_blocks_total", seconds, {})).c_str(),
+        (Number(b.Sum("skipjoin_worker_kv_blocks_allocated", {{"pool", "device"}})) + " + " +
+         Number(b.Sum("skipjoin_worker_kv_blocks_allocated", {{"pool", "host"}})))
+            .c_str());
+  }
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int TopMain(const std::vector<std::string>& args) {
@@ -153,6 +205,7 @@ int TopMain(const std::vector<std::string>& args) {
   }
   std::string host = "127.0.0.1";
   int port = 9400;
+  std::vector<WorkerView> workers;
   if (!metrics.empty()) {
     const size_t colon = metrics.rfind(':');
     const int p = colon == std::string::npos ? 0 : std::atoi(metrics.c_str() + colon + 1);
@@ -170,6 +223,7 @@ int TopMain(const std::vector<std::string>& args) {
     }
     host = cfg->coordinator.host;
     port = cfg->metrics.coordinator_port;
+    for (WorkerEndpoint& e : ServingWorkers(*cfg)) workers.push_back({std::move(e)});
   }
   const std::string where = host + ":" + std::to_string(port);
   auto before = Scrape(host, port);
@@ -178,11 +232,13 @@ int TopMain(const std::vector<std::string>& args) {
                  before.status().message().c_str());
     return 1;
   }
+  ScrapeWorkers(&workers);
   auto taken = std::chrono::steady_clock::now();
   const bool tty = isatty(STDOUT_FILENO) != 0;
   for (int64_t i = 0; iterations == 0 || i < iterations; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
     auto now = Scrape(host, port);
+    ScrapeWorkers(&workers);
     const auto at = std::chrono::steady_clock::now();
     if (!now.ok()) {
       std::fprintf(stderr, "skipjoin top: %s/metrics: %s\n", where.c_str(),
@@ -191,7 +247,9 @@ int TopMain(const std::vector<std::string>& args) {
     }
     if (tty) std::printf("\x1b[H\x1b[2J");
     if (!tty && i > 0) std::printf("\n");
-    Print(where, std::chrono::duration<double>(at - taken).count(), *before, *now);
+    const double seconds = std::chrono::duration<double>(at - taken).count();
+    Print(where, seconds, *before, *now);
+    if (!workers.empty()) PrintWorkers(seconds, *now, workers);
     before = std::move(now);
     taken = at;
   }

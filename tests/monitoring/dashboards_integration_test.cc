@@ -347,6 +347,15 @@ TEST_F(DashboardsTest, TopShowsTheClusterAndItsTraffic) {
   }
   EXPECT_GT(most, 0) << r.out;
   EXPECT_NE(r.out.find("TTFT p50 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ITL p99 "), std::string::npos) << r.out;
+  // One row per worker from its own /metrics: up, then steps per second.
+  static const std::regex kWorker(R"(\n[a-z0-9_-]+:cpu:[01] +1 +[0-9.]+ )");
+  EXPECT_EQ(std::distance(std::sregex_iterator(r.out.begin(), r.out.end(), kWorker),
+                          std::sregex_iterator()),
+            6)
+      << r.out;
+  static const std::regex kWorkerTokens(R"(:cpu:[01] +1 +[0-9.]+ +[0-9.]+ (ms|s|µs) +[1-9])");
+  EXPECT_TRUE(std::regex_search(r.out, kWorkerTokens)) << "no worker processed tokens\n" << r.out;
 }
 
 // Last: it kills a worker.
