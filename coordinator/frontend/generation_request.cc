@@ -37,6 +37,15 @@ std::optional<ApiError> TokenizePrompt(const PromptInput& prompt, const std::str
   return std::nullopt;
 }
 
+// truncate_prompt_tokens: the last `keep` tokens of the prompt (after the
+// chat template and special tokens, as vLLM truncates). A completions prompt's
+// text (what echo returns) becomes the text of the tokens kept.
+void KeepLastTokens(int32_t keep, bool has_text, const Tokenizer& tok, TokenizedPrompt* p) {
+  if (p->ids.size() <= static_cast<size_t>(keep)) return;
+  p->ids.erase(p->ids.begin(), p->ids.end() - keep);
+  if (has_text) p->text = tok.Decode(p->ids, /*skip_special=*/false);
+}
+
 }  // namespace
 
 std::optional<ApiError> ResolveSampling(const ApiRequest& r, const GenerationSetup& setup,
@@ -110,6 +119,18 @@ std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationS
                                   &out->prompts.back())) {
         return e;
       }
+    }
+  }
+  if (r.truncate_prompt_tokens) {
+    if (*r.truncate_prompt_tokens > setup.max_context) {
+      return BadRequest("'truncate_prompt_tokens' (" + std::to_string(*r.truncate_prompt_tokens) +
+                            ") exceeds the context window of " + std::to_string(setup.max_context) +
+                            " tokens",
+                        "truncate_prompt_tokens");
+    }
+    for (TokenizedPrompt& p : out->prompts) {
+      KeepLastTokens(*r.truncate_prompt_tokens, r.kind == ApiKind::kCompletion, *setup.tokenizer,
+                     &p);
     }
   }
   // Per prompt: without max_tokens the default depends on the prompt's length.

@@ -386,6 +386,12 @@ std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* b
   std::optional<int64_t> priority;
   if (auto e = GetInt(b, "priority", -1000000, 1000000, &priority)) return e;
   if (priority) out->priority = static_cast<int32_t>(*priority);
+  std::optional<int64_t> truncate;
+  if (auto e =
+          GetInt(b, "truncate_prompt_tokens", 1, std::numeric_limits<int32_t>::max(), &truncate)) {
+    return e;
+  }
+  if (truncate) out->truncate_prompt_tokens = static_cast<int32_t>(*truncate);
 
   if (auto it = b.find("stream_options"); it != b.end() && !it->is_null()) {
     if (!it->is_object()) return WrongType("stream_options", "an object", *it);

@@ -85,6 +85,9 @@ struct ApiRequest {
   GuideKind guide = GuideKind::kNone;
   std::string guide_spec;
   std::string user;  // the end user's id, written to the request log line (<= 256 bytes)
+  // Extension (vLLM): keep only the last N tokens of each prompt, after
+  // tokenization and the chat template; >= 1, <= the context window.
+  std::optional<int32_t> truncate_prompt_tokens;
 };
 
 // The name of prompt `index` in errors: "prompt" for a lone prompt, else

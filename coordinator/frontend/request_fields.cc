@@ -73,6 +73,8 @@ constexpr RequestField kFields[] = {
     {"guided_choice", kBothEndpoints, kImpl,
      "tests/e2e/test_openai_api.py::test_structured_outputs_parse_and_validate"},
     {"user", kBothEndpoints, kImpl, "tests/e2e/test_openai_api.py::test_request_log_line"},
+    {"truncate_prompt_tokens", kBothEndpoints, kImpl,
+     "tests/e2e/test_openai_api.py::test_truncate_prompt_tokens_keeps_the_last_tokens"},
 
     // --- accepted only with neutral values -----------------------------------------
     {"best_of", kCompletions, kNeutral, "", "n", "3"},
@@ -84,7 +86,6 @@ constexpr RequestField kFields[] = {
     {"length_penalty", kBothEndpoints, kNeutral, "", "[1]", "2"},
     {"skip_special_tokens", kBothEndpoints, kNeutral, "", "[true]", "false"},
     {"spaces_between_special_tokens", kBothEndpoints, kNeutral, "", "[true]", "false"},
-    {"truncate_prompt_tokens", kBothEndpoints, kNeutral, "", "[]", "10"},
     {"allowed_token_ids", kBothEndpoints, kNeutral, "", "[]", "[1, 2]"},
     {"bad_words", kBothEndpoints, kNeutral, "", "[[]]", R"(["bad"])"},
     {"return_tokens_as_token_ids", kBothEndpoints, kNeutral, "", "[false]", "true"},

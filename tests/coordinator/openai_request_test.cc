@@ -307,6 +307,24 @@ TEST(OpenAiRequestTest, RejectsBadChatInputWithParam) {
   }
 }
 
+TEST(OpenAiRequestTest, TruncatePromptTokensIsAPositiveCountOnBothEndpoints) {
+  ApiRequest r;
+  ASSERT_FALSE(ParseCompletionRequest(R"({"prompt":"x","truncate_prompt_tokens":3})", &r));
+  EXPECT_EQ(r.truncate_prompt_tokens, 3);
+  ASSERT_FALSE(ParseCompletionRequest(R"({"prompt":"x","truncate_prompt_tokens":null})", &r));
+  EXPECT_FALSE(r.truncate_prompt_tokens.has_value());
+  ASSERT_FALSE(ParseChatRequest(
+      R"({"messages":[{"role":"user","content":"x"}],"truncate_prompt_tokens":1})", &r));
+  EXPECT_EQ(r.truncate_prompt_tokens, 1);
+  for (const char* bad : {"0", "-1", "2.5", "\"4\"", "true", "4294967296"}) {
+    const std::string body = std::string(R"({"prompt":"x","truncate_prompt_tokens":)") + bad + "}";
+    auto e = ParseCompletionRequest(body, &r);
+    ASSERT_TRUE(e.has_value()) << body;
+    EXPECT_EQ(e->http_status, 400);
+    EXPECT_EQ(e->param, "truncate_prompt_tokens") << body;
+  }
+}
+
 TEST(OpenAiRequestTest, RejectsDeepNestingWithoutRecursing) {
   std::string body =
       R"({"model":"m","prompt":)" + std::string(100000, '[') + std::string(100000, ']') + "}";

@@ -151,6 +151,7 @@ TEST(RequestFieldsTest, EveryImplementedFieldIsParsedNotRefused) {
       {"logit_bias", R"({"42":-100})"},
       {"stop_token_ids", "[2]"},
       {"include_stop_str_in_output", "true"},
+      {"truncate_prompt_tokens", "4"},
       {"user", "\"alice\""},
       {"response_format", R"({"type":"json_schema","json_schema":{"schema":{"type":"object"}}})"},
       {"structured_outputs", R"({"choice":["a","b"]})"},

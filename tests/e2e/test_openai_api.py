@@ -283,6 +283,38 @@ class OpenAiApiTest(unittest.TestCase):
         with self.assertRaises(Exception):
             self.complete(prompt, 1, logit_bias={"99999999": 1})
 
+    def tokenize_body(self, body):
+        req = urllib.request.Request(f"http://127.0.0.1:{PORT}/tokenize", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())["tokens"]
+
+    def test_truncate_prompt_tokens_keeps_the_last_tokens(self):
+        import openai
+        prompt = "The quick brown fox jumps over the lazy dog. Once upon a time, in a land far away"
+        ids = self.tokenize_body({"prompt": prompt})
+        self.assertGreater(len(ids), 8)
+        r = self.complete(prompt, 8, temperature=0, extra_body={"ignore_eos": True, "truncate_prompt_tokens": 6})
+        self.assertEqual(r.usage.prompt_tokens, 6)
+        same = self.complete(ids[-6:], 8, temperature=0, extra_body={"ignore_eos": True})
+        self.assertEqual(r.choices[0].text, same.choices[0].text)
+        self.assertNotEqual(r.choices[0].text, self.greedy(prompt, 8))
+        # Longer than the prompt: nothing is cut.
+        r = self.complete(prompt, 2, temperature=0, extra_body={"truncate_prompt_tokens": 1000})
+        self.assertEqual(r.usage.prompt_tokens, len(ids))
+        # Chat: the templated conversation is cut.
+        msgs = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Name a colour."}]
+        chat_ids = self.tokenize_body({"messages": msgs})
+        c = self.client.chat.completions.create(model=self.model, messages=msgs, max_tokens=6, temperature=0,
+                                                extra_body={"ignore_eos": True, "truncate_prompt_tokens": 10})
+        self.assertEqual(c.usage.prompt_tokens, 10)
+        same = self.complete(chat_ids[-10:], 6, temperature=0, extra_body={"ignore_eos": True})
+        self.assertEqual(c.choices[0].message.content, same.choices[0].text)
+        for bad in (0, -1, "3", 10 ** 9):
+            with self.assertRaises(openai.BadRequestError, msg=str(bad)) as cm:
+                self.complete(prompt, 2, extra_body={"truncate_prompt_tokens": bad})
+            self.assertEqual(cm.exception.body.get("param"), "truncate_prompt_tokens", str(bad))
+
     def test_stop_token_ids_stop(self):
         prompt = "Once upon a time"
         g = self.greedy(prompt, 12)
