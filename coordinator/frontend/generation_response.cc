@@ -60,6 +60,11 @@ std::vector<server::RequestId> GenerationResponse::LiveSequences() const {
   return ids;
 }
 
+std::string GenerationResponse::LogprobToken(int32_t token) const {
+  if (request_.return_tokens_as_token_ids) return "token_id:" + std::to_string(token);
+  return tokenizer_.TokenPiece(token);
+}
+
 json GenerationResponse::LogprobsJson(int index, size_t lp_begin, size_t lp_end,
                                       bool with_prompt) const {
   const Choice& c = choices_[index];
@@ -69,10 +74,10 @@ json GenerationResponse::LogprobsJson(int index, size_t lp_begin, size_t lp_end,
     if (chat) {
       json content = json::array();
       for (size_t t = lp_begin; t < lp_end; ++t) {
-        const std::string piece = tokenizer_.TokenPiece(c.tokens[t]);
+        const std::string piece = LogprobToken(c.tokens[t]);
         json top = json::array();
         for (const protocol::TokenLogprob& alt : c.tops[t]) {
-          const std::string p = tokenizer_.TokenPiece(alt.token);
+          const std::string p = LogprobToken(alt.token);
           top.push_back({{"token", p}, {"logprob", alt.logprob}, {"bytes", Bytes(p)}});
         }
         content.push_back({{"token", piece},
@@ -88,8 +93,7 @@ json GenerationResponse::LogprobsJson(int index, size_t lp_begin, size_t lp_end,
       if (with_prompt) {
         const std::vector<int32_t>& prompt_ids = PromptOf(c).ids;
         for (size_t p = 0; p < prompt_ids.size(); ++p) {
-          const std::string piece = tokenizer_.TokenPiece(prompt_ids[p]);
-          tokens.push_back(piece);
+          tokens.push_back(LogprobToken(prompt_ids[p]));
           if (p == 0 || p - 1 >= c.prompt_logprobs.size()) {
             token_logprobs.push_back(nullptr);
           } else {
@@ -97,16 +101,15 @@ json GenerationResponse::LogprobsJson(int index, size_t lp_begin, size_t lp_end,
           }
           tops.push_back(nullptr);
           offsets.push_back(offset);
-          offset += piece.size();
+          offset += tokenizer_.TokenPiece(prompt_ids[p]).size();
         }
       }
       for (size_t t = lp_begin; t < lp_end; ++t) {
-        const std::string piece = tokenizer_.TokenPiece(c.tokens[t]);
-        tokens.push_back(piece);
+        tokens.push_back(LogprobToken(c.tokens[t]));
         token_logprobs.push_back(c.logprobs[t]);
         json top = json::object();
         for (const protocol::TokenLogprob& alt : c.tops[t])
-          top[tokenizer_.TokenPiece(alt.token)] = alt.logprob;
+          top[LogprobToken(alt.token)] = alt.logprob;
         tops.push_back(top);
         offsets.push_back(c.text_offsets[t]);
       }

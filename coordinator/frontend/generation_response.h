@@ -90,6 +90,9 @@ class GenerationResponse {
   // scheduler ran (so that the worker scored the prompt) is dropped.
   void EndWithPromptOnly(int index, const server::SequenceEvent& e, std::string* stream_out);
   const TokenizedPrompt& PromptOf(const Choice& c) const { return ctx_.prompts[c.prompt]; }
+  // A token as logprobs name it: its text, or "token_id:<id>" with
+  // return_tokens_as_token_ids (vLLM's spelling).
+  std::string LogprobToken(int32_t token) const;
   int64_t PromptTokens() const;  // over all prompts, each counted once (not per choice)
   // The choice's "logprobs" object for its tokens [begin, end), prompt tokens
   // first when with_prompt (echo); null when logprobs were not asked for.

@@ -392,6 +392,7 @@ std::optional<ApiError> ParseCommon(std::string_view text, ApiKind kind, json* b
     return e;
   }
   if (truncate) out->truncate_prompt_tokens = static_cast<int32_t>(*truncate);
+  if (auto e = GetBool(b, "return_tokens_as_token_ids", &out->return_tokens_as_token_ids)) return e;
 
   if (auto it = b.find("stream_options"); it != b.end() && !it->is_null()) {
     if (!it->is_object()) return WrongType("stream_options", "an object", *it);

@@ -88,6 +88,8 @@ struct ApiRequest {
   // Extension (vLLM): keep only the last N tokens of each prompt, after
   // tokenization and the chat template; >= 1, <= the context window.
   std::optional<int32_t> truncate_prompt_tokens;
+  // Extension (vLLM): logprobs name each token "token_id:<id>" instead of its text.
+  bool return_tokens_as_token_ids = false;
 };
 
 // The name of prompt `index` in errors: "prompt" for a lone prompt, else

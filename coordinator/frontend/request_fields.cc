@@ -75,6 +75,8 @@ constexpr RequestField kFields[] = {
     {"user", kBothEndpoints, kImpl, "tests/e2e/test_openai_api.py::test_request_log_line"},
     {"truncate_prompt_tokens", kBothEndpoints, kImpl,
      "tests/e2e/test_openai_api.py::test_truncate_prompt_tokens_keeps_the_last_tokens"},
+    {"return_tokens_as_token_ids", kBothEndpoints, kImpl,
+     "tests/e2e/test_openai_api.py::test_return_tokens_as_token_ids"},
 
     // --- accepted only with neutral values -----------------------------------------
     {"best_of", kCompletions, kNeutral, "", "n", "3"},
@@ -88,7 +90,6 @@ constexpr RequestField kFields[] = {
     {"spaces_between_special_tokens", kBothEndpoints, kNeutral, "", "[true]", "false"},
     {"allowed_token_ids", kBothEndpoints, kNeutral, "", "[]", "[1, 2]"},
     {"bad_words", kBothEndpoints, kNeutral, "", "[[]]", R"(["bad"])"},
-    {"return_tokens_as_token_ids", kBothEndpoints, kNeutral, "", "[false]", "true"},
     {"service_tier", kBothEndpoints, kNeutral, "", R"(["auto","default"])", "\"flex\""},
     {"store", kBothEndpoints, kNeutral, "", "[false]", "true"},
     {"metadata", kBothEndpoints, kNeutral, "", "[{}]", R"({"k":"v"})"},

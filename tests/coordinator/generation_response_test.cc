@@ -359,5 +359,45 @@ TEST(GenerationResponseTest, MaxTokensZeroReturnsThePromptAloneWithItsLogprobs) 
   }
 }
 
+TEST(GenerationResponseTest, ReturnTokensAsTokenIdsNamesEveryLogprobToken) {
+  auto tok = TinyTokenizer();
+  const int32_t a_id = tok->Encode("a", false, false)[0];
+  const int32_t b_id = tok->Encode("b", false, false)[0];
+  SequenceEvent t = Token(9, a_id);
+  t.top = {{a_id, -0.5f}, {b_id, -1.0f}};
+  ApiRequest chat = ChatRequest(false);
+  chat.logprobs = true;
+  chat.top_logprobs = 2;
+  chat.return_tokens_as_token_ids = true;
+  GenerationResponse c(chat, *tok, {"c", 0, "m", {{{1}, ""}}}, {9});
+  auto u = c.OnEvents({t, Finished(9, protocol::FinishReason::kLength)}, false);
+  auto body = nlohmann::json::parse(u.data);
+  const auto& content = body["choices"][0]["logprobs"]["content"][0];
+  const std::string a = "token_id:" + std::to_string(a_id);
+  EXPECT_EQ(content["token"], a);
+  EXPECT_EQ(content["bytes"].size(), a.size());
+  EXPECT_EQ(content["top_logprobs"][1]["token"], "token_id:" + std::to_string(b_id));
+  // The text itself is unchanged.
+  EXPECT_EQ(body["choices"][0]["message"]["content"], "a");
+
+  const std::vector<int32_t> prompt = tok->Encode("a b", false, false);
+  ApiRequest comp = CompletionRequest(1, false);
+  comp.logprobs = true;
+  comp.top_logprobs = 2;
+  comp.return_tokens_as_token_ids = true;
+  GenerationResponse p(comp, *tok, {"cmpl", 0, "m", {{prompt, "a b"}}}, {4});
+  t.id = 4;
+  u = p.OnEvents({t, Finished(4, protocol::FinishReason::kLength)}, false);
+  body = nlohmann::json::parse(u.data);
+  const auto& lp = body["choices"][0]["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), prompt.size() + 1) << lp.dump();
+  EXPECT_EQ(lp["tokens"][0], "token_id:" + std::to_string(prompt[0]));
+  EXPECT_EQ(lp["tokens"][prompt.size()], a);
+  EXPECT_TRUE(lp["top_logprobs"][prompt.size()].contains("token_id:" + std::to_string(b_id)));
+  // Offsets still count the text's bytes.
+  EXPECT_EQ(lp["text_offset"][prompt.size()], 3);
+  EXPECT_EQ(body["choices"][0]["text"], "a ba");
+}
+
 }  // namespace
 }  // namespace skipjoin::frontend

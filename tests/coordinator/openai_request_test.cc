@@ -325,6 +325,18 @@ TEST(OpenAiRequestTest, TruncatePromptTokensIsAPositiveCountOnBothEndpoints) {
   }
 }
 
+TEST(OpenAiRequestTest, ReturnTokensAsTokenIdsIsABoolean) {
+  ApiRequest r;
+  ASSERT_FALSE(ParseCompletionRequest(R"({"prompt":"x","return_tokens_as_token_ids":true})", &r));
+  EXPECT_TRUE(r.return_tokens_as_token_ids);
+  ASSERT_FALSE(ParseChatRequest(
+      R"({"messages":[{"role":"user","content":"x"}],"return_tokens_as_token_ids":false})", &r));
+  EXPECT_FALSE(r.return_tokens_as_token_ids);
+  auto e = ParseCompletionRequest(R"({"prompt":"x","return_tokens_as_token_ids":1})", &r);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->param, "return_tokens_as_token_ids");
+}
+
 TEST(OpenAiRequestTest, RejectsDeepNestingWithoutRecursing) {
   std::string body =
       R"({"model":"m","prompt":)" + std::string(100000, '[') + std::string(100000, ']') + "}";

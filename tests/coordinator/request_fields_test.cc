@@ -152,6 +152,7 @@ TEST(RequestFieldsTest, EveryImplementedFieldIsParsedNotRefused) {
       {"stop_token_ids", "[2]"},
       {"include_stop_str_in_output", "true"},
       {"truncate_prompt_tokens", "4"},
+      {"return_tokens_as_token_ids", "true"},
       {"user", "\"alice\""},
       {"response_format", R"({"type":"json_schema","json_schema":{"schema":{"type":"object"}}})"},
       {"structured_outputs", R"({"choice":["a","b"]})"},

@@ -289,6 +289,12 @@ class OpenAiApiTest(unittest.TestCase):
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())["tokens"]
 
+    def detokenize(self, ids):
+        req = urllib.request.Request(f"http://127.0.0.1:{PORT}/detokenize", data=json.dumps({"tokens": ids}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())["prompt"]
+
     def test_truncate_prompt_tokens_keeps_the_last_tokens(self):
         import openai
         prompt = "The quick brown fox jumps over the lazy dog. Once upon a time, in a land far away"
@@ -314,6 +320,33 @@ class OpenAiApiTest(unittest.TestCase):
             with self.assertRaises(openai.BadRequestError, msg=str(bad)) as cm:
                 self.complete(prompt, 2, extra_body={"truncate_prompt_tokens": bad})
             self.assertEqual(cm.exception.body.get("param"), "truncate_prompt_tokens", str(bad))
+
+    def test_return_tokens_as_token_ids(self):
+        prompt = "The capital of France is"
+        plain = self.complete(prompt, 4, temperature=0, logprobs=2, echo=True, extra_body={"ignore_eos": True})
+        r = self.complete(prompt, 4, temperature=0, logprobs=2, echo=True,
+                          extra_body={"ignore_eos": True, "return_tokens_as_token_ids": True})
+        self.assertEqual(r.choices[0].text, plain.choices[0].text)
+        ids = self.tokenize_body({"prompt": prompt})
+        tokens = r.choices[0].logprobs.tokens
+        self.assertEqual(len(tokens), len(ids) + 4)
+        self.assertEqual(tokens[:len(ids)], [f"token_id:{i}" for i in ids])
+        out_ids = [int(t[len("token_id:"):]) for t in tokens[len(ids):]]
+        self.assertEqual(self.detokenize(out_ids), plain.choices[0].text[len(prompt):])
+        for top in r.choices[0].logprobs.top_logprobs[len(ids):]:
+            self.assertTrue(top and all(k.startswith("token_id:") for k in top), top)
+        self.assertEqual(r.choices[0].logprobs.token_logprobs, plain.choices[0].logprobs.token_logprobs)
+        c = self.client.chat.completions.create(
+            model=self.model, messages=[{"role": "user", "content": "Hi"}], max_tokens=4, temperature=0,
+            logprobs=True, top_logprobs=2, extra_body={"ignore_eos": True, "return_tokens_as_token_ids": True})
+        content = c.choices[0].logprobs.content
+        self.assertEqual(len(content), 4)
+        for lp in content:
+            self.assertRegex(lp.token, r"^token_id:\d+$")
+            self.assertEqual(bytes(lp.bytes).decode(), lp.token)
+            self.assertTrue(all(t.token.startswith("token_id:") for t in lp.top_logprobs))
+        self.assertEqual(self.detokenize([int(lp.token[len("token_id:"):]) for lp in content]),
+                         c.choices[0].message.content)
 
     def test_stop_token_ids_stop(self):
         prompt = "Once upon a time"
