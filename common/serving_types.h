@@ -48,8 +48,9 @@ struct TokenBias {
 
 // How one sequence samples. The defaults are the OpenAI API's (temperature 1);
 // Greedy() is argmax, what reference runs and engine tests use. The logit
-// processors (penalties, bias, min_tokens) change the logits the draw (or the
-// argmax) uses; reported logprobs stay those of the unmodified model.
+// processors (penalties, bias, min_tokens, allowed_token_ids, bad_words)
+// change the logits the draw (or the argmax) uses; reported logprobs stay
+// those of the unmodified model.
 struct SamplingParams {
   float temperature = 1.0f;      // <= 0: greedy (argmax)
   float top_p = 1.0f;            // nucleus mass in (0, 1]
@@ -71,6 +72,13 @@ struct SamplingParams {
   // the sampler masks them until min_tokens tokens were sampled.
   std::vector<int32_t> stop_token_ids;
   int32_t min_tokens = 0;  // >= 0
+  // When not empty, the only tokens the draw (or the argmax) may choose
+  // (allowed_token_ids); every other logit is -inf. Distinct, in the vocabulary.
+  std::vector<int32_t> allowed_token_ids;
+  // Token sequences never to complete (bad_words): the last token of each is
+  // masked whenever the output so far ends with the others (always, for one
+  // token). Each sequence is non-empty.
+  std::vector<std::vector<int32_t>> bad_words;
   // Tokens the constraint does not allow next are masked (common/grammar);
   // end-of-sequence is allowed only once the output is a complete match.
   GuideKind guide = GuideKind::kNone;
@@ -80,11 +88,12 @@ struct SamplingParams {
   bool has_logit_processors() const {
     return repetition_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f ||
            !logit_bias.empty() || (min_tokens > 0 && !stop_token_ids.empty()) ||
-           guide != GuideKind::kNone;
+           guide != GuideKind::kNone || !allowed_token_ids.empty() || !bad_words.empty();
   }
-  // Whether the penalties need the sequence's token history.
+  // Whether the penalties or bad_words need the sequence's token history.
   bool needs_history() const {
-    return repetition_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f;
+    return repetition_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f ||
+           !bad_words.empty();
   }
 
   static SamplingParams Greedy() {

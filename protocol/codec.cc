@@ -26,6 +26,8 @@ void Fields(V& v, protocol::wire::Is<SamplingParams> auto& s) {
   v("min_tokens", s.min_tokens);
   v("guide", s.guide);
   v("guide_spec", s.guide_spec);
+  v("allowed_token_ids", s.allowed_token_ids);
+  v("bad_words", s.bad_words);
 }
 template <typename V>
 void Fields(V& v, protocol::wire::Is<TokenBias> auto& s) {

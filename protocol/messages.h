@@ -32,8 +32,9 @@ namespace skipjoin::protocol {
 // logit_bias, stop_token_ids, min_tokens) and the structured-output guide.
 // Version 5: SequenceStart carries the prompt length.
 // Version 6: StatusReply lists every worker slot (node, host, device, rank).
+// Version 7: sampling parameters carry allowed_token_ids and bad_words.
 // Frames with another version are refused.
-inline constexpr uint32_t kProtocolVersion = 6;
+inline constexpr uint32_t kProtocolVersion = 7;
 
 enum class MessageType : uint32_t {
   // worker <-> coordinator

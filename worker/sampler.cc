@@ -123,6 +123,26 @@ const float* ProcessLogits(const float* logits, int64_t vocab, const SamplingPar
   for (const TokenBias& b : p.logit_bias) {
     if (in_vocab(b.token)) out[b.token] += b.bias;
   }
+  if (history != nullptr) {
+    for (const std::vector<int32_t>& word : p.bad_words) {
+      // Ban the word's last token when the output ends with the rest of it.
+      const std::vector<int32_t>& out_tokens = history->output;
+      if (word.empty() || !in_vocab(word.back()) || word.size() - 1 > out_tokens.size()) continue;
+      if (std::equal(word.begin(), word.end() - 1, out_tokens.end() - (word.size() - 1))) {
+        out[word.back()] = -std::numeric_limits<float>::infinity();
+      }
+    }
+  }
+  if (!p.allowed_token_ids.empty()) {
+    // Everything else is -inf: keep the allowed logits, fill, put them back.
+    std::vector<float>& kept = scratch->kept;
+    kept.clear();
+    for (int32_t t : p.allowed_token_ids) kept.push_back(in_vocab(t) ? out[t] : 0.0f);
+    std::fill(out.begin(), out.end(), -std::numeric_limits<float>::infinity());
+    for (size_t i = 0; i < kept.size(); ++i) {
+      if (in_vocab(p.allowed_token_ids[i])) out[p.allowed_token_ids[i]] = kept[i];
+    }
+  }
   // A guide that allows nothing but end-of-sequence outranks min_tokens.
   const bool guide_done = matcher != nullptr && matcher->IsTerminated();
   if (sample_index < p.min_tokens && !guide_done) {

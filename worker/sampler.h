@@ -1,9 +1,8 @@
 // Sampling from one row of logits: logit processors (repetition, presence and
-// frequency penalties, logit bias, min_tokens), then greedy or temperature,
-// top-k, top-p, min-p, with a draw fixed by (seed, sample_index) so a request's
-// tokens do not depend on what else is in the batch. Logprobs are of the
-// unmodified model distribution (log-softmax of the raw logits), as OpenAI's
-// and vLLM's are. Pure functions.
+// frequency penalties, logit bias, bad_words, allowed_token_ids, min_tokens), then greedy or
+// temperature, top-k, top-p, min-p, with a draw fixed by (seed, sample_index) so a request's tokens
+// do not depend on what else is in the batch. Logprobs are of the unmodified model distribution
+// (log-softmax of the raw logits), as OpenAI's and vLLM's are. Pure functions.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +26,7 @@ struct SamplerScratch {
   std::vector<int32_t> candidates;
   std::vector<TokenLogprob> best;  // a small top_k
   std::vector<uint32_t> mask;      // structured-output token mask
+  std::vector<float> kept;         // allowed_token_ids' logits while the rest is masked
 };
 
 // logits: vocab floats. sample_index: tokens this sequence sampled before (the

@@ -16,11 +16,12 @@ namespace grammar {
 class Matcher;
 }  // namespace grammar
 
-// The tokens one sequence has seen, for the sampler's penalties. Kept by the
+// The tokens one sequence has seen, for the sampler's penalties and bad_words. Kept by the
 // worker's SequenceTable from the tokens its plans feed and the tokens it samples.
 struct TokenHistory {
   std::unordered_set<int32_t> seen;                    // in the prompt or the output
   std::unordered_map<int32_t, int32_t> output_counts;  // sampled token -> occurrences
+  std::vector<int32_t> output;                         // sampled tokens in order (bad_words)
 };
 
 struct SeqInput {

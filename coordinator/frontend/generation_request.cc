@@ -37,37 +37,42 @@ std::optional<ApiError> TokenizePrompt(const PromptInput& prompt, const std::str
   return std::nullopt;
 }
 
-// truncate_prompt_tokens: the last `keep` tokens of the prompt (after the
-// chat template and special tokens, as vLLM truncates). A completions prompt's
-// text (what echo returns) becomes the text of the tokens kept.
-void KeepLastTokens(int32_t keep, bool has_text, const Tokenizer& tok, TokenizedPrompt* p) {
-  if (p->ids.size() <= static_cast<size_t>(keep)) return;
-  p->ids.erase(p->ids.begin(), p->ids.end() - keep);
-  if (has_text) p->text = tok.Decode(p->ids, /*skip_special=*/false);
-}
-
 }  // namespace
 
 std::optional<ApiError> ResolveSampling(const ApiRequest& r, const GenerationSetup& setup,
                                         int32_t vocab_size, SamplingParams* out) {
   auto in_vocab = [vocab_size](int32_t id) { return id >= 0 && id < vocab_size; };
-  for (int32_t id : r.stop_token_ids) {
-    if (!in_vocab(id)) {
-      return BadRequest("token id " + std::to_string(id) +
-                            " in 'stop_token_ids' is outside the vocabulary (size " +
-                            std::to_string(vocab_size) + ")",
-                        "stop_token_ids");
+  // The first token id of `ids` outside the vocabulary, as a 400 naming `field`.
+  auto check = [&](const std::vector<int32_t>& ids, const char* field) -> std::optional<ApiError> {
+    for (int32_t id : ids) {
+      if (!in_vocab(id)) {
+        return BadRequest("token id " + std::to_string(id) + " in '" + field +
+                              "' is outside the vocabulary (size " + std::to_string(vocab_size) +
+                              ")",
+                          field);
+      }
     }
-  }
-  for (const TokenBias& b : r.logit_bias) {
-    if (!in_vocab(b.token)) {
-      return BadRequest("token id " + std::to_string(b.token) +
-                            " in 'logit_bias' is outside the vocabulary (size " +
-                            std::to_string(vocab_size) + ")",
-                        "logit_bias");
+    return std::nullopt;
+  };
+  std::vector<int32_t> biased;
+  for (const TokenBias& b : r.logit_bias) biased.push_back(b.token);
+  if (auto e = check(r.stop_token_ids, "stop_token_ids")) return e;
+  if (auto e = check(biased, "logit_bias")) return e;
+  if (auto e = check(r.allowed_token_ids, "allowed_token_ids")) return e;
+  for (const std::vector<int32_t>& word : r.bad_word_ids) {
+    if (word.empty() || !std::all_of(word.begin(), word.end(), in_vocab)) {
+      return BadRequest("'bad_words' token sequences must be non-empty and in the vocabulary",
+                        "bad_words");
     }
   }
   *out = SamplingParams{};
+  out->allowed_token_ids = r.allowed_token_ids;
+  std::sort(out->allowed_token_ids.begin(), out->allowed_token_ids.end());
+  out->allowed_token_ids.erase(
+      std::unique(out->allowed_token_ids.begin(), out->allowed_token_ids.end()),
+      out->allowed_token_ids.end());
+  out->bad_words = BadWordTokenIds(r.bad_words, *setup.tokenizer);
+  out->bad_words.insert(out->bad_words.end(), r.bad_word_ids.begin(), r.bad_word_ids.end());
   out->temperature = static_cast<float>(r.temperature);
   out->top_p = static_cast<float>(r.top_p);
   out->top_k = r.top_k;
@@ -129,8 +134,8 @@ std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationS
                         "truncate_prompt_tokens");
     }
     for (TokenizedPrompt& p : out->prompts) {
-      KeepLastTokens(*r.truncate_prompt_tokens, r.kind == ApiKind::kCompletion, *setup.tokenizer,
-                     &p);
+      KeepLastPromptTokens(*r.truncate_prompt_tokens, r.kind == ApiKind::kCompletion,
+                           *setup.tokenizer, &p);
     }
   }
   // Per prompt: without max_tokens the default depends on the prompt's length.

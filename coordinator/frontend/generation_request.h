@@ -17,6 +17,7 @@
 #include "common/config/cluster_config.h"
 #include "coordinator/frontend/api_error.h"
 #include "coordinator/frontend/openai_request.h"
+#include "coordinator/frontend/prompt_rules.h"
 #include "coordinator/server/core.h"
 #include "coordinator/tokenizer/chat_template.h"
 #include "coordinator/tokenizer/tokenizer.h"
@@ -50,8 +51,9 @@ struct PreparedGeneration {
 };
 
 // The request's sampling parameters (without the per-choice seed offset):
-// token ids in stop_token_ids and logit_bias must be in the vocabulary (400
-// naming the field); stop_token_ids = end-of-sequence tokens (unless
+// token ids in stop_token_ids, logit_bias, allowed_token_ids and bad_word_ids
+// must be in the vocabulary (400 naming the field); bad_words are tokenized
+// (BadWordTokenIds); stop_token_ids = end-of-sequence tokens (unless
 // ignore_eos) plus the request's, once each.
 std::optional<ApiError> ResolveSampling(const ApiRequest& request, const GenerationSetup& setup,
                                         int32_t vocab_size, SamplingParams* out);

@@ -56,6 +56,7 @@ std::optional<ApiError> ApiRequestFromSubmit(const protocol::SubmitRequest& req,
                {"ignore_eos", req.ignore_eos},
                {"include_stop_str_in_output", req.include_stop_str_in_output}};
   if (!s.stop_token_ids.empty()) body["stop_token_ids"] = s.stop_token_ids;
+  if (!s.allowed_token_ids.empty()) body["allowed_token_ids"] = s.allowed_token_ids;
   switch (s.guide) {
     case GuideKind::kNone:
       break;
@@ -115,6 +116,8 @@ std::optional<ApiError> ApiRequestFromSubmit(const protocol::SubmitRequest& req,
   auto err = chat ? ParseChatRequest(text, out) : ParseCompletionRequest(text, out);
   if (err) return err;
   out->seed = s.seed;
+  // Native bad words come as token sequences, not text.
+  out->bad_word_ids = s.bad_words;
   // Usage always comes with the last chunk.
   out->include_usage = true;
   return std::nullopt;

@@ -183,6 +183,31 @@ std::optional<ApiError> ParsePrompts(const json& body, ApiRequest* out) {
   return std::nullopt;
 }
 
+// "bad_words": a list of non-empty strings (tokenized once the tokenizer is known).
+std::optional<ApiError> ParseBadWords(const json& b, ApiRequest* out) {
+  auto it = b.find("bad_words");
+  if (it == b.end() || it->is_null()) return std::nullopt;
+  if (!it->is_array()) return WrongType("bad_words", "a list of strings", *it);
+  if (it->size() > static_cast<size_t>(kMaxBadWords)) {
+    return BadRequest("'bad_words' may hold at most " + std::to_string(kMaxBadWords) + " words",
+                      "bad_words");
+  }
+  for (const json& w : *it) {
+    if (!w.is_string()) return WrongType("bad_words", "a list of strings", *it);
+    const std::string& word = w.get_ref<const std::string&>();
+    if (word.find_first_not_of(" \t\n\r\f\v") == std::string::npos) {
+      return BadRequest("'bad_words' entries must not be empty or only whitespace", "bad_words");
+    }
+    if (word.size() > kMaxBadWordBytes) {
+      return BadRequest(
+          "'bad_words' entries must be at most " + std::to_string(kMaxBadWordBytes) + " bytes",
+          "bad_words");
+    }
+    out->bad_words.push_back(word);
+  }
+  return std::nullopt;
+}
+
 // Penalties, logit_bias, stop_token_ids, min_tokens and the stop-string options.
 std::optional<ApiError> ParseLogitProcessors(const json& b, ApiRequest* out) {
   if (auto e = GetNumber(b, "repetition_penalty", 0.0, 100.0, &out->repetition_penalty)) return e;
@@ -228,7 +253,15 @@ std::optional<ApiError> ParseLogitProcessors(const json& b, ApiRequest* out) {
                       "min_tokens");
   }
   if (auto e = GetBool(b, "include_stop_str_in_output", &out->include_stop_str_in_output)) return e;
-  return std::nullopt;
+  if (auto it = b.find("allowed_token_ids"); it != b.end() && !it->is_null()) {
+    if (!it->is_array()) return WrongType("allowed_token_ids", "a list of token ids", *it);
+    if (it->empty()) {
+      return BadRequest("'allowed_token_ids' must not be empty (null allows every token)",
+                        "allowed_token_ids");
+    }
+    if (auto e = TokenIdList(*it, "allowed_token_ids", &out->allowed_token_ids)) return e;
+  }
+  return ParseBadWords(b, out);
 }
 
 // Sets the request's guide from one field; refuses a second one.

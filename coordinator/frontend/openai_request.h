@@ -32,6 +32,8 @@ inline constexpr int kMaxJsonDepth = 64;      // nesting of the body
 inline constexpr int kMaxLogitBias = 1024;    // logit_bias entries
 inline constexpr int kMaxStopTokenIds = 64;   // stop_token_ids
 inline constexpr int kMaxPrompts = 64;        // prompts in one completions request (each runs n)
+inline constexpr int kMaxBadWords = 128;      // bad_words
+inline constexpr size_t kMaxBadWordBytes = 256;  // one bad word
 
 enum class ApiKind { kCompletion, kChat };
 
@@ -90,6 +92,13 @@ struct ApiRequest {
   std::optional<int32_t> truncate_prompt_tokens;
   // Extension (vLLM): logprobs name each token "token_id:<id>" instead of its text.
   bool return_tokens_as_token_ids = false;
+  // Extension (vLLM): when not empty, the only tokens that may be sampled;
+  // checked against the vocabulary later.
+  std::vector<int32_t> allowed_token_ids;
+  // Extension (vLLM): words never to generate; tokenized later (ResolveSampling).
+  std::vector<std::string> bad_words;
+  // Already tokenized bad words (the native API's), added to those of bad_words.
+  std::vector<std::vector<int32_t>> bad_word_ids;
 };
 
 // The name of prompt `index` in errors: "prompt" for a lone prompt, else

@@ -77,6 +77,10 @@ constexpr RequestField kFields[] = {
      "tests/e2e/test_openai_api.py::test_truncate_prompt_tokens_keeps_the_last_tokens"},
     {"return_tokens_as_token_ids", kBothEndpoints, kImpl,
      "tests/e2e/test_openai_api.py::test_return_tokens_as_token_ids"},
+    {"allowed_token_ids", kBothEndpoints, kImpl,
+     "tests/e2e/test_openai_api.py::test_allowed_token_ids_narrow_the_choice"},
+    {"bad_words", kBothEndpoints, kImpl,
+     "tests/e2e/test_openai_api.py::test_bad_words_are_not_generated"},
 
     // --- accepted only with neutral values -----------------------------------------
     {"best_of", kCompletions, kNeutral, "", "n", "3"},
@@ -88,8 +92,6 @@ constexpr RequestField kFields[] = {
     {"length_penalty", kBothEndpoints, kNeutral, "", "[1]", "2"},
     {"skip_special_tokens", kBothEndpoints, kNeutral, "", "[true]", "false"},
     {"spaces_between_special_tokens", kBothEndpoints, kNeutral, "", "[true]", "false"},
-    {"allowed_token_ids", kBothEndpoints, kNeutral, "", "[]", "[1, 2]"},
-    {"bad_words", kBothEndpoints, kNeutral, "", "[[]]", R"(["bad"])"},
     {"service_tier", kBothEndpoints, kNeutral, "", R"(["auto","default"])", "\"flex\""},
     {"store", kBothEndpoints, kNeutral, "", "[false]", "true"},
     {"metadata", kBothEndpoints, kNeutral, "", "[{}]", R"({"k":"v"})"},

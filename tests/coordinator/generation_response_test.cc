@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/frontend/prompt_rules.h"
 #include "coordinator/frontend/text_stream.h"
 #include "tests/testutil/tiny_model.h"
 
@@ -397,6 +398,18 @@ TEST(GenerationResponseTest, ReturnTokensAsTokenIdsNamesEveryLogprobToken) {
   // Offsets still count the text's bytes.
   EXPECT_EQ(lp["text_offset"][prompt.size()], 3);
   EXPECT_EQ(body["choices"][0]["text"], "a ba");
+}
+
+TEST(BadWordTokenIdsTest, WordsLoseLeadingWhitespaceAndGainASpacedSpelling) {
+  auto tok = TinyTokenizer();
+  const auto ids = BadWordTokenIds({"  a b", "b"}, *tok);
+  const std::vector<int32_t> plain = tok->Encode("a b", false, false);
+  const std::vector<int32_t> spaced = tok->Encode(" a b", false, false);
+  ASSERT_GE(ids.size(), 2u);
+  EXPECT_EQ(ids[0], plain);
+  size_t next = 1;
+  if (spaced[0] != plain[0] && spaced.size() == plain.size()) EXPECT_EQ(ids[next++], spaced);
+  EXPECT_EQ(ids[next], tok->Encode("b", false, false));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "coordinator/frontend/api_error.h"
 #include "coordinator/frontend/generation_request.h"
+#include "coordinator/frontend/prompt_rules.h"
 #include "coordinator/frontend/sse.h"
 
 namespace skipjoin::frontend {
@@ -335,6 +336,35 @@ TEST(OpenAiRequestTest, ReturnTokensAsTokenIdsIsABoolean) {
   auto e = ParseCompletionRequest(R"({"prompt":"x","return_tokens_as_token_ids":1})", &r);
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->param, "return_tokens_as_token_ids");
+}
+
+TEST(OpenAiRequestTest, AllowedTokenIdsAndBadWordsAreListsNamedInErrors) {
+  ApiRequest r;
+  ASSERT_FALSE(ParseChatRequest(R"({"messages":[{"role":"user","content":"x"}],
+      "allowed_token_ids":[5,3,5],"bad_words":["foo"," bar baz"]})",
+                                &r));
+  EXPECT_EQ(r.allowed_token_ids, (std::vector<int32_t>{5, 3, 5}));
+  EXPECT_EQ(r.bad_words, (std::vector<std::string>{"foo", " bar baz"}));
+  ASSERT_FALSE(
+      ParseCompletionRequest(R"({"prompt":"x","allowed_token_ids":null,"bad_words":[]})", &r));
+  EXPECT_TRUE(r.allowed_token_ids.empty());
+  EXPECT_TRUE(r.bad_words.empty());
+  const BadCase cases[] = {
+      {R"({"prompt":"x","allowed_token_ids":[]})", 400, "allowed_token_ids"},
+      {R"({"prompt":"x","allowed_token_ids":[-1]})", 400, "allowed_token_ids"},
+      {R"({"prompt":"x","allowed_token_ids":["a"]})", 400, "allowed_token_ids"},
+      {R"({"prompt":"x","allowed_token_ids":7})", 400, "allowed_token_ids"},
+      {R"({"prompt":"x","bad_words":[""]})", 400, "bad_words"},
+      {R"({"prompt":"x","bad_words":["  "]})", 400, "bad_words"},
+      {R"({"prompt":"x","bad_words":[3]})", 400, "bad_words"},
+      {R"({"prompt":"x","bad_words":"foo"})", 400, "bad_words"},
+  };
+  for (const BadCase& c : cases) {
+    auto e = ParseCompletionRequest(c.body, &r);
+    ASSERT_TRUE(e.has_value()) << c.body;
+    EXPECT_EQ(e->http_status, c.status) << c.body;
+    EXPECT_EQ(e->param, c.param) << c.body << " -> " << e->message;
+  }
 }
 
 TEST(OpenAiRequestTest, RejectsDeepNestingWithoutRecursing) {

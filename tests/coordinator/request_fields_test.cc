@@ -153,6 +153,8 @@ TEST(RequestFieldsTest, EveryImplementedFieldIsParsedNotRefused) {
       {"include_stop_str_in_output", "true"},
       {"truncate_prompt_tokens", "4"},
       {"return_tokens_as_token_ids", "true"},
+      {"allowed_token_ids", "[1, 2]"},
+      {"bad_words", R"(["bad"])"},
       {"user", "\"alice\""},
       {"response_format", R"({"type":"json_schema","json_schema":{"schema":{"type":"object"}}})"},
       {"structured_outputs", R"({"choice":["a","b"]})"},

@@ -348,6 +348,74 @@ class OpenAiApiTest(unittest.TestCase):
         self.assertEqual(self.detokenize([int(lp.token[len("token_id:"):]) for lp in content]),
                          c.choices[0].message.content)
 
+    def output_ids(self, prompt, max_tokens, **kw):
+        """The completion's text and its token ids (read from logprobs as token_id:<id>)."""
+        extra = {"ignore_eos": True, "return_tokens_as_token_ids": True}
+        extra.update(kw.pop("extra_body", {}))
+        r = self.complete(prompt, max_tokens, logprobs=0, extra_body=extra, **kw).choices[0]
+        return r.text, [int(t[len("token_id:"):]) for t in r.logprobs.tokens]
+
+    def test_allowed_token_ids_narrow_the_choice(self):
+        import openai
+        prompt = "The capital of France is"
+        allowed = [self.tokenize(w) for w in (" banana", " apple")]
+        self.assertEqual([len(a) for a in allowed], [1, 1])
+        allowed = [a[0] for a in allowed]
+        plain, plain_ids = self.output_ids(prompt, 6, temperature=0)
+        self.assertFalse(set(plain_ids) <= set(allowed))
+        for kw in (dict(temperature=0), dict(temperature=1.0, seed=3)):
+            text, ids = self.output_ids(prompt, 6, extra_body={"allowed_token_ids": allowed}, **kw)
+            self.assertEqual(len(ids), 6, kw)
+            self.assertTrue(set(ids) <= set(allowed), (kw, text, ids))
+        # Sampled draws reach both tokens, and stay the same for a seed.
+        seen = set()
+        for seed in range(8):
+            _, ids = self.output_ids(prompt, 6, temperature=1.5, seed=seed, extra_body={"allowed_token_ids": allowed})
+            seen |= set(ids)
+            self.assertEqual(ids, self.output_ids(prompt, 6, temperature=1.5, seed=seed,
+                                                  extra_body={"allowed_token_ids": allowed})[1])
+        self.assertEqual(seen, set(allowed))
+        # Reported logprobs stay the model's: the first token's matches logit_bias forcing it.
+        first = self.complete(prompt, 1, temperature=0, logprobs=0,
+                              extra_body={"allowed_token_ids": [allowed[0]]}).choices[0].logprobs.token_logprobs[0]
+        forced = self.complete(prompt, 1, temperature=0, logprobs=0,
+                               logit_bias={str(allowed[0]): 100}).choices[0].logprobs.token_logprobs[0]
+        self.assertAlmostEqual(first, forced, places=4)
+        self.assertLess(first, -1.0)
+        for bad in ([], [10 ** 7], [-1], "1"):
+            with self.assertRaises(openai.BadRequestError, msg=str(bad)) as cm:
+                self.complete(prompt, 2, extra_body={"allowed_token_ids": bad})
+            self.assertEqual(cm.exception.body.get("param"), "allowed_token_ids", str(bad))
+
+    def test_bad_words_are_not_generated(self):
+        import openai
+        prompt = "The capital of France is"
+        text, ids = self.output_ids(prompt, 8, temperature=0)
+        # A one-token word of the greedy output is never generated.
+        word = self.detokenize(ids[:1]).strip()
+        self.assertTrue(text.startswith(" " + word), (text, word))
+        r, r_ids = self.output_ids(prompt, 8, temperature=0, extra_body={"bad_words": [word]})
+        self.assertNotEqual(r, text)
+        self.assertNotIn(ids[0], r_ids)
+        # A multi-token word: its last token is banned only right after the rest.
+        word = self.detokenize(ids[:3]).strip()
+        banned = self.tokenize(" " + word)
+        self.assertGreater(len(banned), 1, (word, banned))
+        r, r_ids = self.output_ids(prompt, 8, temperature=0, extra_body={"bad_words": [word]})
+        self.assertEqual(r_ids[:len(banned) - 1], ids[:len(banned) - 1], (word, banned, r_ids))
+        self.assertNotEqual(r_ids[len(banned) - 1], banned[-1], (word, banned, r_ids))
+        # Chat takes them too.
+        msgs = [{"role": "user", "content": "What is the capital of France?"}]
+        c = self.client.chat.completions.create(model=self.model, messages=msgs, max_tokens=12, temperature=0)
+        self.assertIn("Paris", c.choices[0].message.content)
+        c = self.client.chat.completions.create(model=self.model, messages=msgs, max_tokens=12, temperature=0,
+                                                extra_body={"bad_words": ["Paris"]})
+        self.assertNotIn("Paris", c.choices[0].message.content)
+        for bad in ([""], ["  "], "Paris", [3]):
+            with self.assertRaises(openai.BadRequestError, msg=str(bad)) as cm:
+                self.complete(prompt, 2, extra_body={"bad_words": bad})
+            self.assertEqual(cm.exception.body.get("param"), "bad_words", str(bad))
+
     def test_stop_token_ids_stop(self):
         prompt = "Once upon a time"
         g = self.greedy(prompt, 12)

@@ -207,6 +207,57 @@ TEST(SamplerTest, LogitBiasBansAndForcesTokens) {
   EXPECT_GT(h[2], 0);
 }
 
+TEST(SamplerTest, AllowedTokenIdsAreTheOnlyChoices) {
+  const std::vector<float> l = Logits();
+  SamplingParams p = SamplingParams::Greedy();
+  p.allowed_token_ids = {3, 2};
+  SamplerScratch scratch;
+  SampleResult g = SampleRow(l.data(), 5, p, 0, nullptr, &scratch);
+  EXPECT_EQ(g.token, 2);  // the best of the allowed
+  // Logprobs stay those of the model: p(2) = 0.15.
+  EXPECT_NEAR(g.logprob, std::log(0.15f), 1e-5);
+  // Sampled: only the allowed tokens, both of them.
+  p = SamplingParams{};
+  p.seed = 5;
+  p.allowed_token_ids = {3, 2};
+  auto h = Histogram(p, 3000);
+  EXPECT_EQ(h.size(), 2u);
+  EXPECT_GT(h[2], h[3]);
+  EXPECT_GT(h[3], 0);
+  // No bias brings back a token outside the list.
+  p.logit_bias = {{0, 100.0f}};
+  h = Histogram(p, 500);
+  EXPECT_EQ(h.count(0), 0u);
+}
+
+TEST(SamplerTest, BadWordsBanTheLastTokenAfterTheRest) {
+  const std::vector<float> l = Logits();  // greedy: 0, then 1
+  SamplingParams p = SamplingParams::Greedy();
+  TokenHistory history;
+  p.bad_words = {{0}};  // one token: always banned
+  EXPECT_EQ(Greedy(l, p, 0, &history), 1);
+  p.bad_words = {{4, 2, 0}};  // banned only after 4, 2
+  EXPECT_EQ(Greedy(l, p, 0, &history), 0);
+  history.output = {4, 2};
+  EXPECT_EQ(Greedy(l, p, 2, &history), 1);
+  history.output = {2, 4, 2};
+  EXPECT_EQ(Greedy(l, p, 3, &history), 1);
+  history.output = {4, 2, 1};
+  EXPECT_EQ(Greedy(l, p, 3, &history), 0);
+  history.output = {2};  // shorter than the rest of the word
+  EXPECT_EQ(Greedy(l, p, 1, &history), 0);
+  // Several words; sampled draws never complete one.
+  p = SamplingParams{};
+  p.bad_words = {{1}, {3, 0}};
+  history.output = {3};
+  SamplerScratch scratch;
+  for (int i = 0; i < 500; ++i) {
+    p.seed = static_cast<uint64_t>(i);
+    const int32_t t = SampleRow(l.data(), 5, p, 1, &history, &scratch).token;
+    EXPECT_TRUE(t != 0 && t != 1) << "draw " << i << " chose " << t;
+  }
+}
+
 TEST(SamplerTest, PenaltiesLowerTokensSeenBefore) {
   // Logits 2.0 (token 0), 1.5 (token 1), -1.0 (token 2).
   const std::vector<float> l = {2.0f, 1.5f, -1.0f};

@@ -19,6 +19,8 @@ SamplingParams Sampling() {
   s.min_tokens = 3;
   s.guide = GuideKind::kJsonSchema;
   s.guide_spec = R"({"type":"object"})";
+  s.allowed_token_ids = {4, 17, 30};
+  s.bad_words = {{8}, {21, 22, 23}};
   return s;
 }
 

@@ -125,6 +125,7 @@ TEST(SequenceTableTest, PenaltyHistoryHoldsPromptAndSampledTokens) {
   const TokenHistory* h = in->seqs[0].history;
   EXPECT_EQ(h->output_counts.at(777), 2);
   EXPECT_EQ(h->output_counts.size(), 1u);
+  EXPECT_EQ(h->output, (std::vector<int32_t>{777, 777}));  // in order, for bad_words
   EXPECT_TRUE(h->seen.count(777));
   EXPECT_TRUE(h->seen.count(100));
   // Without penalties no history is kept.
@@ -236,6 +237,7 @@ TEST(SequenceTableTest, RestartReplaysEarlierOutputOnce) {
   EXPECT_EQ(in->seqs[0].sample_index, 3);
   EXPECT_EQ(in->seqs[0].history->output_counts.at(7), 1);
   EXPECT_EQ(in->seqs[0].history->output_counts.at(9), 1);
+  EXPECT_EQ(in->seqs[0].history->output, (std::vector<int32_t>{7, 8, 9}));
   // Without a prompt length nothing is taken for output.
   SequenceTable other(8, 4, kBlockSize);
   start.prompt_len = 0;

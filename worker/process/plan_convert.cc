@@ -190,7 +190,10 @@ Result<StepInput> SequenceTable::Apply(const protocol::StepPlan& plan) {
 void SequenceTable::Replay(Sequence& seq, int32_t token) {
   ++seq.num_sampled;
   seq.last_token = token;
-  if (seq.sampling.needs_history()) ++seq.history.output_counts[token];
+  if (seq.sampling.needs_history()) {
+    ++seq.history.output_counts[token];
+    seq.history.output.push_back(token);
+  }
   if (seq.matcher && !seq.matcher->AcceptToken(token)) {
     // Output this guide did not produce (the request's guide cannot change):
     // the constraint can no longer be kept, so say so rather than mask wrongly.
@@ -232,6 +235,7 @@ void SequenceTable::Record(const StepOutput& output) {
     if (seq.sampling.needs_history()) {
       seq.history.seen.insert(s.token);
       ++seq.history.output_counts[s.token];
+      seq.history.output.push_back(s.token);
     }
   }
 }

@@ -1,0 +1,28 @@
+// The prompt rules of the OpenAI-compatible endpoints that need the model's
+// tokenizer but not the coordinator: truncate_prompt_tokens and the token
+// sequences bad_words bans. Pure functions; any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coordinator/frontend/api_error.h"
+#include "coordinator/frontend/openai_request.h"
+#include "coordinator/tokenizer/tokenizer.h"
+
+namespace skipjoin::frontend {
+
+// The token sequences bad_words bans, as vLLM builds them: each word without
+// its leading whitespace, and with one leading space when that spelling
+// starts with another token and has as many tokens.
+std::vector<std::vector<int32_t>> BadWordTokenIds(const std::vector<std::string>& words,
+                                                  const Tokenizer& tok);
+
+// truncate_prompt_tokens: keeps the last `keep` tokens of the prompt (after the
+// chat template and special tokens, as vLLM cuts). With `has_text` (a
+// completions prompt) its text, what echo returns, becomes the kept tokens'.
+void KeepLastPromptTokens(int32_t keep, bool has_text, const Tokenizer& tok, TokenizedPrompt* p);
+
+}  // namespace skipjoin::frontend
