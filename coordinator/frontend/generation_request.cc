@@ -112,10 +112,10 @@ std::optional<ApiError> PrepareGeneration(const ApiRequest& r, const GenerationS
   if (!admission.HasRoom(requests)) return Overloaded(admission, "requests");
   *out = PreparedGeneration{};
   if (r.kind == ApiKind::kChat) {
-    auto text = setup.chat_template->Apply(r.messages, /*add_generation_prompt=*/true);
-    if (!text.ok()) return BadRequest(text.status().message(), "messages");
+    std::string text;
+    if (auto e = RenderChatPrompt(r, *setup.chat_template, &text)) return e;
     out->prompts.push_back(
-        {setup.tokenizer->Encode(*text, /*add_special=*/true, /*parse_special=*/true), ""});
+        {setup.tokenizer->Encode(text, /*add_special=*/true, /*parse_special=*/true), ""});
   } else {
     if (r.prompts.empty()) return BadRequest("'prompt' is required", "prompt");
     for (size_t p = 0; p < r.prompts.size(); ++p) {

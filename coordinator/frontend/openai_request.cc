@@ -582,6 +582,23 @@ std::optional<ApiError> ParseChatRequest(std::string_view text, ApiRequest* out)
   if (out->top_logprobs > 0 && !out->logprobs) {
     return BadRequest("'top_logprobs' requires 'logprobs': true", "top_logprobs");
   }
+  if (auto e = GetBool(body, "add_generation_prompt", &out->add_generation_prompt)) return e;
+  if (auto e = GetBool(body, "continue_final_message", &out->continue_final_message)) return e;
+  if (out->continue_final_message) {
+    if (out->add_generation_prompt) {
+      return BadRequest(
+          "'continue_final_message' and 'add_generation_prompt' cannot both be true (set "
+          "'add_generation_prompt': false to continue the final message)",
+          "continue_final_message");
+    }
+    const ChatMessage& last = out->messages.back();
+    if (last.role != "assistant" || last.content.empty()) {
+      return BadRequest(
+          "'continue_final_message' needs the last message to be an assistant message with "
+          "content",
+          "continue_final_message");
+    }
+  }
   return std::nullopt;
 }
 

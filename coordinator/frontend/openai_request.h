@@ -99,6 +99,11 @@ struct ApiRequest {
   std::vector<std::string> bad_words;
   // Already tokenized bad words (the native API's), added to those of bad_words.
   std::vector<std::vector<int32_t>> bad_word_ids;
+  // Chat (vLLM): render the assistant prefix after the conversation; or, with
+  // continue_final_message, end the prompt inside the final assistant message
+  // (no end-of-turn) so the output continues it. Not both.
+  bool add_generation_prompt = true;
+  bool continue_final_message = false;
 };
 
 // The name of prompt `index` in errors: "prompt" for a lone prompt, else

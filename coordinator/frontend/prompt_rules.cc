@@ -4,6 +4,34 @@
 
 namespace skipjoin::frontend {
 
+std::optional<ApiError> RenderChatPrompt(const ApiRequest& r, const ChatTemplate& chat_template,
+                                         std::string* out) {
+  auto text = chat_template.Apply(r.messages, r.add_generation_prompt);
+  if (!text.ok()) return BadRequest(text.status().message(), "messages");
+  *out = std::move(text).value();
+  if (!r.continue_final_message) return std::nullopt;
+  // Cut after the last occurrence of the final message's content, as
+  // transformers' apply_chat_template(continue_final_message=True) does.
+  const std::string& content = r.messages.back().content;
+  size_t at = out->rfind(content);
+  size_t len = content.size();
+  if (at == std::string::npos) {
+    const size_t b = content.find_first_not_of(" \t\n\r");
+    const size_t e = content.find_last_not_of(" \t\n\r");
+    const std::string trimmed = b == std::string::npos ? "" : content.substr(b, e - b + 1);
+    at = trimmed.empty() ? std::string::npos : out->rfind(trimmed);
+    len = trimmed.size();
+  }
+  if (at == std::string::npos) {
+    return BadRequest(
+        "'continue_final_message': the final message does not appear in the prompt the chat "
+        "template renders",
+        "continue_final_message");
+  }
+  out->resize(at + len);
+  return std::nullopt;
+}
+
 std::vector<std::vector<int32_t>> BadWordTokenIds(const std::vector<std::string>& words,
                                                   const Tokenizer& tok) {
   std::vector<std::vector<int32_t>> out;

@@ -81,6 +81,10 @@ constexpr RequestField kFields[] = {
      "tests/e2e/test_openai_api.py::test_allowed_token_ids_narrow_the_choice"},
     {"bad_words", kBothEndpoints, kImpl,
      "tests/e2e/test_openai_api.py::test_bad_words_are_not_generated"},
+    {"add_generation_prompt", kChat, kImpl,
+     "tests/e2e/test_openai_api.py::test_continue_final_message_and_generation_prompt"},
+    {"continue_final_message", kChat, kImpl,
+     "tests/e2e/test_openai_api.py::test_continue_final_message_and_generation_prompt"},
 
     // --- accepted only with neutral values -----------------------------------------
     {"best_of", kCompletions, kNeutral, "", "n", "3"},
@@ -108,8 +112,6 @@ constexpr RequestField kFields[] = {
     {"web_search_options", kChat, kNeutral, "", "[]", "{}"},
     {"chat_template", kChat, kNeutral, "", "[]", "\"{{ messages }}\""},
     {"chat_template_kwargs", kChat, kNeutral, "", "[{}]", R"({"enable_thinking":false})"},
-    {"add_generation_prompt", kChat, kNeutral, "", "[true]", "false"},
-    {"continue_final_message", kChat, kNeutral, "", "[false]", "true"},
     {"documents", kChat, kNeutral, "", "[]", R"([{"text":"x"}])"},
 };
 

@@ -367,6 +367,43 @@ TEST(OpenAiRequestTest, AllowedTokenIdsAndBadWordsAreListsNamedInErrors) {
   }
 }
 
+TEST(OpenAiRequestTest, ChatRendersWithoutGenerationPromptOrContinuesTheLastMessage) {
+  const ChatTemplate t = ChatTemplate::ForFamily(ChatTemplateFamily::kChatMl);
+  ApiRequest r;
+  const std::string msgs = R"("messages":[{"role":"user","content":"Hi"},
+      {"role":"assistant","content":"Hello th"}])";
+  std::string text;
+  ASSERT_FALSE(ParseChatRequest("{" + msgs + "}", &r));
+  ASSERT_FALSE(RenderChatPrompt(r, t, &text));
+  EXPECT_EQ(text,
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello th<|im_end|>\n"
+            "<|im_start|>assistant\n");
+  ASSERT_FALSE(ParseChatRequest("{" + msgs + R"(,"add_generation_prompt":false})", &r));
+  ASSERT_FALSE(RenderChatPrompt(r, t, &text));
+  EXPECT_EQ(text, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello th<|im_end|>\n");
+  ASSERT_FALSE(ParseChatRequest(
+      "{" + msgs + R"(,"add_generation_prompt":false,"continue_final_message":true})", &r));
+  ASSERT_FALSE(RenderChatPrompt(r, t, &text));
+  EXPECT_EQ(text, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello th");
+
+  const char* bad[] = {
+      // Both true (add_generation_prompt defaults to true), as vLLM refuses.
+      R"({"messages":[{"role":"assistant","content":"a"}],"continue_final_message":true})",
+      R"({"messages":[{"role":"user","content":"a"}],"add_generation_prompt":false,
+          "continue_final_message":true})",
+      R"({"messages":[{"role":"assistant","content":""}],"add_generation_prompt":false,
+          "continue_final_message":true})",
+  };
+  for (const char* body : bad) {
+    auto e = ParseChatRequest(body, &r);
+    ASSERT_TRUE(e.has_value()) << body;
+    EXPECT_EQ(e->param, "continue_final_message") << body;
+  }
+  auto e = ParseChatRequest("{" + msgs + R"(,"add_generation_prompt":1})", &r);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->param, "add_generation_prompt");
+}
+
 TEST(OpenAiRequestTest, RejectsDeepNestingWithoutRecursing) {
   std::string body =
       R"({"model":"m","prompt":)" + std::string(100000, '[') + std::string(100000, ']') + "}";

@@ -155,6 +155,8 @@ TEST(RequestFieldsTest, EveryImplementedFieldIsParsedNotRefused) {
       {"return_tokens_as_token_ids", "true"},
       {"allowed_token_ids", "[1, 2]"},
       {"bad_words", R"(["bad"])"},
+      {"add_generation_prompt", "false"},
+      {"continue_final_message", "false"},  // true needs a final assistant message
       {"user", "\"alice\""},
       {"response_format", R"({"type":"json_schema","json_schema":{"schema":{"type":"object"}}})"},
       {"structured_outputs", R"({"choice":["a","b"]})"},

@@ -416,6 +416,38 @@ class OpenAiApiTest(unittest.TestCase):
                 self.complete(prompt, 2, extra_body={"bad_words": bad})
             self.assertEqual(cm.exception.body.get("param"), "bad_words", str(bad))
 
+    def test_continue_final_message_and_generation_prompt(self):
+        import openai
+        msgs = [{"role": "user", "content": "Name three colours."},
+                {"role": "assistant", "content": "Sure! The first colour is"}]
+        kw = dict(model=self.model, max_tokens=6, temperature=0, extra_body={"ignore_eos": True})
+        # Continuing: the output goes on from the assistant's text, with no end-of-turn in between.
+        ids = self.tokenize_body({"messages": msgs[:1]})  # the templated conversation up to the assistant prefix
+        cont = self.client.chat.completions.create(
+            messages=msgs, **{**kw, "extra_body": {"ignore_eos": True, "add_generation_prompt": False,
+                                                   "continue_final_message": True}})
+        same = self.complete(ids + self.tokenize(msgs[1]["content"]), 6, temperature=0,
+                             extra_body={"ignore_eos": True})
+        self.assertEqual(cont.choices[0].message.content, same.choices[0].text)
+        self.assertEqual(cont.usage.prompt_tokens, len(ids) + len(self.tokenize(msgs[1]["content"])))
+        # Without the generation prompt the prompt ends after the last turn.
+        plain = self.client.chat.completions.create(messages=msgs, **kw)
+        no_prefix = self.client.chat.completions.create(
+            messages=msgs, **{**kw, "extra_body": {"ignore_eos": True, "add_generation_prompt": False}})
+        full = self.tokenize_body({"messages": msgs})
+        self.assertEqual(plain.usage.prompt_tokens, len(full))
+        # The prompt stops before the assistant prefix: a head of the full prompt's tokens.
+        self.assertLess(no_prefix.usage.prompt_tokens, len(full))
+        same = self.complete(full[:no_prefix.usage.prompt_tokens], 6, temperature=0, extra_body={"ignore_eos": True})
+        self.assertEqual(no_prefix.choices[0].message.content, same.choices[0].text)
+        self.assertNotEqual(plain.choices[0].message.content, no_prefix.choices[0].message.content)
+        for extra in ({"continue_final_message": True},
+                      {"continue_final_message": True, "add_generation_prompt": False, "messages": msgs[:1]}):
+            body = {"messages": extra.pop("messages", msgs)}
+            with self.assertRaises(openai.BadRequestError, msg=str(extra)) as cm:
+                self.client.chat.completions.create(model=self.model, max_tokens=2, extra_body=extra, **body)
+            self.assertEqual(cm.exception.body.get("param"), "continue_final_message", str(extra))
+
     def test_stop_token_ids_stop(self):
         prompt = "Once upon a time"
         g = self.greedy(prompt, 12)
