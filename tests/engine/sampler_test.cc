@@ -393,6 +393,15 @@ TEST(SamplerTest, SeededDrawsDoNotDependOnTheBatch) {
   req.sampling.seed = 1235;
   auto other_seed = runner.Run({req});
   EXPECT_NE((*alone)[0], (*other_seed)[0]);
+  // A mask (allowed_token_ids) keeps the draw batch-independent too.
+  req.sampling.seed = 1234;
+  req.sampling.allowed_token_ids = {3, 11, 12, 40};
+  batch[0] = req;
+  auto masked = runner.Run({req});
+  auto masked_together = runner.Run(batch);
+  ASSERT_TRUE(masked.ok() && masked_together.ok());
+  EXPECT_EQ((*masked)[0], (*masked_together)[0]);
+  for (int32_t t : (*masked)[0]) EXPECT_TRUE(t == 3 || t == 11 || t == 12 || t == 40) << t;
 }
 
 }  // namespace
