@@ -36,7 +36,8 @@ from cluster_launch import exit_with, free_port, greedy_completion, healthy  # n
 
 def free_port_run(count):
     """The first of `count` consecutive free loopback ports (worker metrics
-    ports are worker_port_base + k)."""
+    ports are worker_port_base + k; rank 0 of the replica listens for its TP
+    group on coordinator.worker_port + 1)."""
     import socket
     while True:
         base = free_port()
@@ -61,7 +62,7 @@ def write_config(path, work, nodes, devices, tp_comm):
     http = free_port()
     with open(path, "w") as f:
         f.write(f"""name: tp-e2e
-coordinator: {{node: {next(iter(nodes))}, http_port: {http}, client_port: {free_port()}, worker_port: {free_port()}}}
+coordinator: {{node: {next(iter(nodes))}, http_port: {http}, client_port: {free_port()}, worker_port: {free_port_run(2)}}}
 nodes:
 {node_yaml}model: {{path: {MODEL}, name: m}}
 replicas:
