@@ -408,7 +408,9 @@ TEST(BadWordTokenIdsTest, WordsLoseLeadingWhitespaceAndGainASpacedSpelling) {
   ASSERT_GE(ids.size(), 2u);
   EXPECT_EQ(ids[0], plain);
   size_t next = 1;
-  if (spaced[0] != plain[0] && spaced.size() == plain.size()) EXPECT_EQ(ids[next++], spaced);
+  if (spaced[0] != plain[0] && spaced.size() == plain.size()) {
+    EXPECT_EQ(ids[next++], spaced);
+  }
   EXPECT_EQ(ids[next], tok->Encode("b", false, false));
 }
 
