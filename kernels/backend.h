@@ -97,14 +97,17 @@ class Backend {
                                     const int32_t* dev_ids, int64_t n, int64_t block_elems) = 0;
   // float32 logits [rows, n] in backend memory -> host.
   virtual Status DownloadLogits(float* host, const void* logits, int64_t n) { return DownloadF32(host, logits, n); }
+  // Whether GreedyRows picks greedy tokens where the logits are. False where
+  // the caller samples on the host anyway (the CPU backend, whose logits
+  // already are host memory).
+  virtual bool SupportsGreedyRows() const { return false; }
   // Greedy picks from float32 logits [rows, n] in backend memory, for rows
   // that need nothing else: tokens[r] = the first index of row r's maximum,
-  // logprobs[r] = that token's log-softmax value (host arrays). Unimplemented
-  // where the caller should sample on the host instead (the CPU backend,
-  // whose logits already are host memory).
+  // logprobs[r] = that token's log-softmax value (host arrays). Only where
+  // SupportsGreedyRows().
   virtual Status GreedyRows(const float* logits, int64_t rows, int64_t n, int32_t* tokens,
                             float* logprobs) {
-    return Unimplemented(name() + ": no device greedy sampling");
+    return FailedPrecondition(name() + ": GreedyRows without SupportsGreedyRows");
   }
   // Host work between kernels (sampling every row of a step): fn(begin, end)
   // over disjoint chunks covering [0, n), on the threads this backend computes

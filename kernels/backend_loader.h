@@ -10,8 +10,8 @@
 namespace skipjoin::kernels {
 
 // The ABI version this build's engine expects from the module.
-// 2: Backend::MemoryInfo.
-inline constexpr int kCudaPluginAbi = 2;
+// 2: Backend::MemoryInfo. 3: Backend::SupportsGreedyRows / GreedyRows.
+inline constexpr int kCudaPluginAbi = 3;
 
 // A CUDA backend on device ordinal `device`. Looks for
 // libskipjoin_cuda_backend.so at $SKIPJOIN_CUDA_BACKEND, else where this build

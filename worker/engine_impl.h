@@ -90,9 +90,6 @@ struct Engine::Impl {
   // GPU, so the download runs at full copy bandwidth), grown geometrically.
   float* host_logits = nullptr;
   int64_t host_logits_floats = 0;
-  // Whether the backend picks greedy tokens itself (Backend::GreedyRows);
-  // cleared at its first Unimplemented answer.
-  bool device_greedy = true;
   std::vector<float> host_gathered;  // [tp, rows, vocab shard] as gathered
   std::array<double, static_cast<size_t>(OpKind::kCount)> op_seconds{};
 

@@ -239,26 +239,22 @@ Result<StepOutput> Engine::Step(const StepInput& input) {
 
   // 5a. A step whose every row only wants its greedy token (the common decode
   // batch) picks them on the device and brings back 8 bytes a row.
-  if (R > 0 && tp == 1 && s.vocab == V && m.device_greedy &&
+  if (R > 0 && tp == 1 && s.vocab == V && be.SupportsGreedyRows() &&
       std::all_of(input.seqs.begin(), input.seqs.end(), NeedsOnlyGreedy)) {
     std::vector<int32_t> tokens(R);
     std::vector<float> logprobs(R);
-    Status st = be.GreedyRows(static_cast<const float*>(m.logits_local), R, V, tokens.data(),
-                              logprobs.data());
-    if (st.ok()) {
-      for (size_t i = 0; i < input.seqs.size(); ++i) {
-        SeqOutput& so = out.seqs[i];
-        so.seq_id = input.seqs[i].seq_id;
-        if (tab.seq_logit_count[i] == 0) continue;
-        so.token = tokens[tab.seq_logit_begin[i]];
-        so.logprob = logprobs[tab.seq_logit_begin[i]];
-      }
-      if (m.options.profile)
-        m.op_seconds[static_cast<size_t>(OpKind::kSample)] += SecondsSince(t_sample);
-      return out;
+    SJ_RETURN_IF_ERROR(be.GreedyRows(static_cast<const float*>(m.logits_local), R, V, tokens.data(),
+                                     logprobs.data()));
+    for (size_t i = 0; i < input.seqs.size(); ++i) {
+      SeqOutput& so = out.seqs[i];
+      so.seq_id = input.seqs[i].seq_id;
+      if (tab.seq_logit_count[i] == 0) continue;
+      so.token = tokens[tab.seq_logit_begin[i]];
+      so.logprob = logprobs[tab.seq_logit_begin[i]];
     }
-    if (st.code() != StatusCode::kUnimplemented) return st;
-    m.device_greedy = false;
+    if (m.options.profile)
+      m.op_seconds[static_cast<size_t>(OpKind::kSample)] += SecondsSince(t_sample);
+    return out;
   }
 
   // 5. Logits to the host as [R, vocab] (shard r holds columns [r * s.vocab, ...)).

@@ -165,6 +165,7 @@ class CudaBackend final : public Backend {
     SJ_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
     return Status::Ok();
   }
+  bool SupportsGreedyRows() const override { return true; }
   Status GreedyRows(const float* logits, int64_t rows, int64_t n, int32_t* tokens,
                     float* logprobs) override {
     if (rows <= 0) return Status::Ok();

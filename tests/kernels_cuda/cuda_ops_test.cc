@@ -428,8 +428,10 @@ TEST_F(CudaOpsTest, GreedyRowsMatchHostArgmaxAndLogSoftmax) {
     EXPECT_EQ(tokens[r], std::max_element(x, x + n) - x) << "row " << r;
   }
   // The CPU backend leaves greedy picks to the host sampler.
+  EXPECT_TRUE(gpu_->SupportsGreedyRows());
+  EXPECT_FALSE(cpu_->SupportsGreedyRows());
   EXPECT_EQ(cpu_->GreedyRows(logits.data(), 1, n, tokens.data(), logprobs.data()).code(),
-            StatusCode::kUnimplemented);
+            StatusCode::kFailedPrecondition);
 }
 
 TEST_F(CudaOpsTest, SwapCopiesRoundTripThroughPinnedHostPool) {
