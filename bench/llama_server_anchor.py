@@ -35,8 +35,6 @@ import statistics
 import subprocess
 import sys
 import tarfile
-import time
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -97,17 +95,10 @@ class LlamaServer:
         def up():
             if self.proc.poll() is not None:
                 sys.exit(f"anchor: llama-server exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
-                    return r.status == 200
-            except Exception:
-                return False
-        deadline = time.time() + timeout_s
-        while not up():
-            if time.time() > deadline:
-                self.stop()
-                sys.exit(f"anchor: llama-server not healthy after {timeout_s} s; see {self.log_path}")
-            time.sleep(0.2)
+            return cluster_launch.healthy(self.port)
+        if not cluster_launch.wait_for(up, timeout_s, step_s=0.2):
+            self.stop()
+            sys.exit(f"anchor: llama-server not healthy after {timeout_s} s; see {self.log_path}")
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -135,12 +126,11 @@ def bench(args, port, streams, seed, path):
 
 def metrics(result):
     """The summary numbers of one bench JSON (keys as `skipjoin bench serve` writes them)."""
-    s = result
     return {
-        "output_tok_s": s["output_throughput"],
-        "ttft_ms_median": s["median_ttft_ms"],
-        "tpot_ms_median": s["median_tpot_ms"],
-        "failed": s.get("failed", 0),
+        "output_tok_s": result["output_throughput"],
+        "ttft_ms_median": result["median_ttft_ms"],
+        "tpot_ms_median": result["median_tpot_ms"],
+        "failed": result.get("failed", 0),
     }
 
 
